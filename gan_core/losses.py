@@ -1,0 +1,90 @@
+"""GAN loss families as a registry of small pure functions.
+
+Every family gives two functions with one shared signature each:
+
+    d(real_out, fake_out, real_t, fake_t) -> scalar D loss
+    g(fake_out)                           -> scalar G loss
+
+`*_out` are raw D outputs of shape (N,); `real_t` / `fake_t` are per-example
+targets (label smoothing and flips are sampled by the trainer; families that
+cannot use targets ignore them and reject smoothing at config time). What a
+family needs beyond the two functions (a gradient penalty, weight clipping) is
+data on its `Loss` entry, applied by the trainer in one place.
+
+References: bce / minimax (Goodfellow et al. 2014: the non-saturating and the
+original G loss); wgan (Arjovsky et al. 2017, weight clipping); wgan-gp
+(Gulrajani et al. 2017); lsgan (Mao et al. 2017, a=0 b=1 c=1); hinge (Lim & Ye
+2017, Miyato et al. 2018).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+
+@dataclass(frozen=True)
+class Loss:
+    d: Callable[[Tensor, Tensor, Tensor, Tensor], Tensor]
+    g: Callable[[Tensor], Tensor]
+    prob: bool  # D output is a logit: report sigmoid(out) as D's probability
+    smoothing: bool  # uses real_t / fake_t, so label smoothing and flips apply
+    penalty: str = "none"  # "gp": add gp_weight * gradient penalty to the D loss
+    clip: bool = False  # clip D weights to [-clip_value, clip_value] after each D update
+
+
+def bce_d(real_out, fake_out, real_t, fake_t):
+    return (F.binary_cross_entropy_with_logits(real_out, real_t)
+            + F.binary_cross_entropy_with_logits(fake_out, fake_t))
+
+
+def non_saturating_g(fake_out):
+    return F.softplus(-fake_out).mean()  # -log D(G(z))
+
+
+def minimax_g(fake_out):
+    return -F.softplus(fake_out).mean()  # log(1 - D(G(z)))
+
+
+def wasserstein_d(real_out, fake_out, real_t, fake_t):
+    return fake_out.mean() - real_out.mean()
+
+
+def wasserstein_g(fake_out):
+    return -fake_out.mean()
+
+
+def least_squares_d(real_out, fake_out, real_t, fake_t):
+    return 0.5 * ((real_out - real_t) ** 2).mean() + 0.5 * ((fake_out - fake_t) ** 2).mean()
+
+
+def least_squares_g(fake_out):
+    return 0.5 * ((fake_out - 1.0) ** 2).mean()
+
+
+def hinge_d(real_out, fake_out, real_t, fake_t):
+    return F.relu(1.0 - real_out).mean() + F.relu(1.0 + fake_out).mean()
+
+
+LOSSES: dict[str, Loss] = {
+    "bce": Loss(bce_d, non_saturating_g, prob=True, smoothing=True),
+    "minimax": Loss(bce_d, minimax_g, prob=True, smoothing=True),
+    "wgan": Loss(wasserstein_d, wasserstein_g, prob=False, smoothing=False, clip=True),
+    "wgan-gp": Loss(wasserstein_d, wasserstein_g, prob=False, smoothing=False, penalty="gp"),
+    "lsgan": Loss(least_squares_d, least_squares_g, prob=False, smoothing=True),
+    "hinge": Loss(hinge_d, wasserstein_g, prob=False, smoothing=False),
+}
+
+
+def gradient_penalty(d_net, real: Tensor, fake: Tensor, generator: torch.Generator) -> Tensor:
+    """WGAN-GP: E[(||grad D(x_hat)||_2 - 1)^2] on random interpolates of real and fake."""
+    shape = (real.shape[0],) + (1,) * (real.dim() - 1)
+    alpha = torch.rand(shape, generator=generator).to(real.device)
+    x_hat = (alpha * real + (1 - alpha) * fake).requires_grad_(True)
+    out = d_net(x_hat)
+    (grad,) = torch.autograd.grad(out.sum(), x_hat, create_graph=True)
+    return ((grad.flatten(1).norm(2, dim=1) - 1.0) ** 2).mean()

@@ -1,0 +1,198 @@
+"""Run a validated plan on Ray Tune, recording everything in MLflow.
+
+Order of work: open the MLflow parent run (the plan as an artifact), warm the
+dataset's scorer once in the driver (the stacked-digits reference classifier
+is trained and cached here, not in every trial), start or join Ray, run the
+Tuner, close each child run with its outcome as Tune reports it, then print
+and store the table of trials.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import logging
+import os
+import time
+
+import torch
+from mlflow.tracking import MlflowClient
+from ray import tune
+from ray.tune.schedulers import ASHAScheduler, FIFOScheduler
+
+from gan_core.datasets import load_dataset
+from studies import tracking
+from studies.runner import PROGRESS_COLUMNS, Plan, describe, plan_dict
+from studies.trainable import gan_trainable, resolve
+
+log = logging.getLogger(__name__)
+
+
+def outcome(result: dict | None, error: bool = False) -> str:
+    """How a trial ended, from its last reported result."""
+    if error:
+        return "error"
+    result = result or {}
+    if result.get("diverged"):
+        return "diverged"
+    if result.get("finished"):
+        return "finished"
+    return "collapsed" if result.get("collapsed") else "stopped_early"
+
+
+class CollapseStopper(tune.Stopper):
+    """Stop a trial once `collapsed` holds, after `grace` evaluations."""
+
+    def __init__(self, grace: int):
+        self.grace = grace
+
+    def __call__(self, trial_id, result):
+        return bool(result.get("collapsed")) and result.get("training_iteration", 0) > self.grace
+
+    def stop_all(self):
+        return False
+
+
+class CloseChildRuns(tune.Callback):
+    """Ends each trial's MLflow child run with its outcome when Tune is done with it."""
+
+    def __init__(self, tracking_uri: str, exp_id: str, parent_id: str):
+        self.args = (tracking_uri, exp_id, parent_id)
+
+    def _close(self, trial, result_outcome: str):
+        uri, exp_id, parent_id = self.args
+        client = MlflowClient(uri)
+        run_id = tracking.child_of_trial(client, exp_id, parent_id, trial.trial_id)
+        if run_id:
+            tracking.close_child(client, run_id, result_outcome)
+
+    def on_trial_complete(self, iteration, trials, trial, **info):
+        self._close(trial, outcome(trial.last_result))
+
+    def on_trial_error(self, iteration, trials, trial, **info):
+        self._close(trial, "error")
+
+
+def scheduler(plan: Plan):
+    if plan.scheduler == "fifo":
+        return FIFOScheduler()
+    return ASHAScheduler(time_attr=plan.time_attr, metric="score_smooth", mode="max",
+                         max_t=plan.max_t, grace_period=plan.grace_period, reduction_factor=2)
+
+
+def start_ray(plan: Plan) -> bool:
+    """Join `--address` or start a local Ray sized to this machine; True when we started it."""
+    import ray
+    if plan.address:
+        ray.init(address=plan.address, logging_level=logging.WARNING)
+        return False
+    ray.init(num_cpus=os.cpu_count(), num_gpus=torch.cuda.device_count(),
+             include_dashboard=False, logging_level=logging.WARNING)
+    return True
+
+
+def execute(plan: Plan) -> int:
+    study = plan.study
+    client = MlflowClient(plan.tracking_uri)
+    exp_id = tracking.experiment_id(client, study.name)
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    parent = tracking.start_parent(client, exp_id, study.name, f"{study.name}-{stamp}",
+                                   {k: v for k, v in plan_dict(plan).items() if k != "base_config"})
+    tracking.retry(client.log_dict, parent, plan_dict(plan), "plan.json")
+    print(f"MLflow: experiment {study.name!r} (id {exp_id}), parent run {parent}")
+    warm_scorer(plan.base)
+    started = start_ray(plan)
+    try:
+        results = run_tuner(plan, exp_id, parent, stamp)
+    except KeyboardInterrupt:
+        tracking.retry(client.set_terminated, parent, status="KILLED")
+        raise
+    finally:
+        if started:
+            import ray
+            ray.shutdown()
+    rows = table_rows(plan, results)
+    text = markdown(rows)
+    print(text)
+    tracking.retry(client.log_text, parent, text, "trials.md")
+    tracking.retry(client.log_text, parent, to_csv(rows), "trials.csv")
+    summary = summarize(rows)
+    tracking.retry(client.log_batch, parent, metrics=[
+        tracking.Metric(k, float(v), int(time.time() * 1000), 0) for k, v in summary.items()])
+    tracking.retry(client.set_terminated, parent)
+    print(f"Open the runs table: {tracking.ui_hint(plan.tracking_uri, exp_id)}")
+    return 0 if rows and summary["errors"] < len(rows) else 1
+
+
+def warm_scorer(base: dict) -> None:
+    """Train/cache the dataset's reference scorer once before trials start."""
+    data = load_dataset(base["dataset"], base["image_size"])
+    if data.score_samples is not None:
+        data.score_samples(data.sample(64, torch.Generator().manual_seed(0)))
+
+
+def run_tuner(plan: Plan, exp_id: str, parent: str, stamp: str):
+    os.environ["RAY_AIR_NEW_OUTPUT"] = "0"  # the classic reporter can show the GAN columns
+    context = {"name": plan.study.name, "base": plan.base, "tracking_uri": plan.tracking_uri,
+               "experiment_id": exp_id, "parent_run_id": parent, "smoothing": plan.smoothing,
+               "threads": max(1, int(plan.cpus_per_trial))}
+    trainable = tune.with_resources(tune.with_parameters(gan_trainable, study=context),
+                                    {"cpu": plan.cpus_per_trial, "gpu": plan.gpus_per_trial})
+    reporter = tune.CLIReporter(metric_columns=PROGRESS_COLUMNS, max_report_frequency=15,
+                                max_progress_rows=40)
+    tuner = tune.Tuner(
+        trainable,
+        param_space=plan.space,
+        tune_config=tune.TuneConfig(scheduler=scheduler(plan), num_samples=plan.num_samples),
+        run_config=tune.RunConfig(
+            name=f"{plan.study.name}-{stamp}", storage_path=plan.storage,
+            stop=CollapseStopper(plan.collapse_grace),
+            checkpoint_config=tune.CheckpointConfig(num_to_keep=2),
+            callbacks=[CloseChildRuns(plan.tracking_uri, exp_id, parent)],
+            progress_reporter=reporter, verbose=1),
+    )
+    return tuner.fit()
+
+
+def table_rows(plan: Plan, results) -> list[dict]:
+    rows = []
+    for result in results:
+        config = resolve(plan.base, result.config or {})
+        metrics = result.metrics or {}
+        rows.append({"config": config.to_dict(), "trial": metrics.get("trial_id", "?"),
+                     "steps": int(metrics.get("step", 0)), "score": metrics.get("score"),
+                     "score_smooth": metrics.get("score_smooth"), "modes_covered": metrics.get("modes_covered"),
+                     "outcome": outcome(metrics, error=result.error is not None)})
+    varied = sorted({k for row in rows for k, v in row["config"].items() if v != rows[0]["config"][k]})
+    for row in rows:
+        row["setting"] = " ".join(f"{k}={row['config'][k]}" for k in varied) or "base"
+    return sorted(rows, key=lambda r: -(r["score"] if r["score"] is not None else -1))
+
+
+def _fmt(value) -> str:
+    return "-" if value is None else f"{value:.3f}" if isinstance(value, float) else str(value)
+
+
+COLUMNS = ["trial", "setting", "steps", "score", "score_smooth", "modes_covered", "outcome"]
+
+
+def markdown(rows: list[dict]) -> str:
+    lines = ["| " + " | ".join(COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
+    lines += ["| " + " | ".join(_fmt(row[c]) for c in COLUMNS) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def to_csv(rows: list[dict]) -> str:
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=COLUMNS, extrasaction="ignore")
+    writer.writeheader()
+    writer.writerows(rows)
+    return out.getvalue()
+
+
+def summarize(rows: list[dict]) -> dict:
+    count = lambda name: sum(r["outcome"] == name for r in rows)
+    scores = [r["score"] for r in rows if r["score"] is not None]
+    return {"trials": len(rows), "finished": count("finished"), "stopped_early": count("stopped_early"),
+            "stopped_collapsed": count("collapsed"), "diverged": count("diverged"), "errors": count("error"),
+            "best_score": max(scores) if scores else 0.0}

@@ -1,0 +1,238 @@
+"""What every study shares: its declaration, the command line, the plan, the run.
+
+A study file declares a `Study` (base config, search space, seeds, smoke
+budget) and calls `STUDY.main()`. This module turns the command line into a
+validated plan (bad input: one line naming the option and the allowed values,
+exit 2, before Ray starts), prints it for `--dry-run`, and otherwise runs it:
+local Ray or `--address`, ASHA on the smoothed score plus a collapse stopper,
+one MLflow parent run with a child run per trial, and a table of the trials at
+the end (printed, and kept as artifacts of the parent run).
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import os
+import sys
+import time
+from dataclasses import dataclass, field
+from typing import Callable
+
+from gan_core.config import TrainConfig
+from gan_core.datasets import DATASETS
+
+DEFAULT_TRACKING = "sqlite:///mlflow.db"
+# a study written for images gets these when pointed at a 2-D dataset
+POINTS_BASE = {"arch": "mlp", "nz": 8, "ngf": 128, "ndf": 128, "batch_size": 256,
+               "norm_g": "none", "norm_d": "none", "eval_samples": 2500}
+PROGRESS_COLUMNS = ["loss_d", "loss_g", "score", "modes_covered", "score_smooth"]
+
+
+@dataclass(frozen=True)
+class Study:
+    name: str
+    summary: str  # one line, shown by `python -m studies`
+    base: dict  # TrainConfig fields every trial shares
+    space: Callable[[], dict]  # Tune param space: field -> domain, or bundle name -> grid of field dicts
+    seeds: int = 2  # repeats of the whole space over seeds 0..seeds-1
+    smoke: dict = field(default_factory=dict)  # base overrides for --smoke
+    smoke_space: Callable[[], dict] | None = None  # a smaller space for --smoke
+    smoke_seeds: int = 1
+
+    def main(self, argv: list[str] | None = None) -> int:
+        plan = make_plan(self, argv)
+        if plan.dry_run:
+            print(describe(plan))
+            return 0
+        from studies.execute import execute  # imports Ray only when a study really runs
+        return execute(plan)
+
+
+@dataclass(frozen=True)
+class Plan:
+    study: Study
+    base: dict
+    space: dict
+    configs: list  # one TrainConfig per grid point (seed included), for validation and the count
+    num_samples: int
+    scheduler: str
+    grace: float | None  # ASHA grace period in units of time_attr; None: a third of max_t
+    collapse_grace: int  # evaluations before the collapse stopper may act
+    smoothing: float  # weight of the newest score in score_smooth
+    cpus_per_trial: float
+    gpus_per_trial: float
+    address: str | None
+    tracking_uri: str
+    storage: str
+    dry_run: bool
+
+    @property
+    def time_attr(self) -> str:
+        return "time_total_s" if self.base.get("max_seconds", 0) > 0 else "training_iteration"
+
+    @property
+    def max_t(self) -> float:
+        b = self.base
+        return b["max_seconds"] if self.time_attr == "time_total_s" else -(-b["max_steps"] // b["eval_every"])
+
+    @property
+    def grace_period(self) -> float:
+        return self.grace or max(self.max_t / 3, 1)
+
+    @property
+    def trials(self) -> int:
+        return len(self.configs) * self.num_samples
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """argparse whose errors are one line: `<study>: error: <message>`, exit 2."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+def positive(kind, what):
+    def parse(text):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not {what}")
+        if value <= 0:
+            raise argparse.ArgumentTypeError(f"{text!r} is not {what}")
+        return value
+    parse.__name__ = what
+    return parse
+
+
+def seed_list(text: str) -> list[int]:
+    """`3` -> seeds 0, 1, 2; `0,4,7` -> those seeds."""
+    try:
+        values = [int(v) for v in text.split(",")] if "," in text else list(range(int(text)))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a count (3) or a comma list of seeds (0,4,7)")
+    if not values or min(values) < 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a count >= 1 or a list of seeds >= 0")
+    return values
+
+
+def parser(study: Study) -> OneLineParser:
+    p = OneLineParser(prog=f"python -m studies.{study.name}", description=study.summary)
+    a = p.add_argument
+    a("--smoke", action="store_true", help="tiny budget: a few trials, done in about a minute on 2 CPU cores")
+    a("--dataset", help=f"one of: {', '.join(DATASETS)}")
+    a("--num-samples", type=positive(int, "an integer >= 1"), default=1, help="Tune samples of the space (repeats of a grid)")
+    a("--max-steps", type=positive(int, "an integer >= 1"), help="rounds per trial")
+    a("--max-seconds", type=float, help="wall-clock cap per trial in seconds (0: none)")
+    a("--seeds", type=seed_list, help="a count (3: seeds 0,1,2) or a list (0,4,7)")
+    a("--scheduler", choices=["asha", "fifo"], default="asha", help="asha: stop poor trials early; fifo: run all to the end")
+    a("--grace", type=positive(float, "a number > 0"), help="ASHA grace period (seconds when trials have a time cap, else evaluations)")
+    a("--collapse-grace", type=int, default=2, help="evaluations before a collapsed trial may be stopped")
+    a("--smoothing", type=float, default=0.5, help="weight of the newest score in score_smooth, in (0, 1]")
+    a("--cpus-per-trial", type=positive(float, "a number > 0"), default=1.0)
+    a("--gpus-per-trial", type=float, default=0.0)
+    a("--address", help="join a running Ray cluster (e.g. auto); default: start Ray locally")
+    a("--tracking-uri", default=os.environ.get("MLFLOW_TRACKING_URI", DEFAULT_TRACKING))
+    a("--storage", default=os.environ.get("GAN_STUDIES_STORAGE", "./ray_results"), help="Tune storage path")
+    a("--dry-run", action="store_true", help="print the resolved plan and exit without starting Ray")
+    return p
+
+
+def make_plan(study: Study, argv: list[str] | None) -> Plan:
+    p = parser(study)
+    args = p.parse_args(argv)
+    if args.dataset is not None and args.dataset not in DATASETS:
+        p.error(f"--dataset: {args.dataset!r} is not one of {', '.join(DATASETS)}")
+    if args.max_seconds is not None and args.max_seconds < 0:
+        p.error(f"--max-seconds: {args.max_seconds!r} is not a number of seconds >= 0")
+    if not 0 < args.smoothing <= 1:
+        p.error(f"--smoothing: {args.smoothing!r} is not in (0, 1]")
+    if args.collapse_grace < 0:
+        p.error(f"--collapse-grace: {args.collapse_grace!r} is not an integer >= 0")
+    if args.gpus_per_trial < 0:
+        p.error(f"--gpus-per-trial: {args.gpus_per_trial!r} is not a number >= 0")
+    base = base_config(study, args)
+    space = (study.smoke_space or study.space)() if args.smoke else study.space()
+    seeds = args.seeds or list(range(study.smoke_seeds if args.smoke else study.seeds))
+    space = {**space, "seed": {"grid_search": seeds}}
+    try:
+        configs = [TrainConfig.from_dict(values) for values in expand(base, space)]
+    except ValueError as err:
+        p.error(f"search space: {err}")
+    return Plan(study, base, space, configs, args.num_samples, args.scheduler,
+                args.grace, args.collapse_grace, args.smoothing,
+                args.cpus_per_trial, args.gpus_per_trial, args.address, args.tracking_uri,
+                os.path.abspath(args.storage), args.dry_run)
+
+
+def base_config(study: Study, args) -> dict:
+    """The study's base with the command line's overrides, checked as a TrainConfig."""
+    base = {**study.base, **(study.smoke if args.smoke else {})}
+    if args.dataset:
+        base["dataset"] = args.dataset
+        if DATASETS[args.dataset](base.get("image_size", 32)).kind == "points" and base.get("arch", "dcgan") != "mlp":
+            base.update(POINTS_BASE)
+    if args.max_steps:
+        base["max_steps"] = args.max_steps
+    if args.max_seconds is not None:
+        base["max_seconds"] = args.max_seconds
+    for key, value in TrainConfig().to_dict().items():
+        base.setdefault(key, value)
+    base["eval_every"] = min(base["eval_every"], base["max_steps"])
+    return base
+
+
+def expand(base: dict, space: dict) -> list[dict]:
+    """Every grid point of the space merged onto the base (bundles flattened);
+    a random domain contributes each of its categories, or one sample."""
+    keys = list(space)
+    options = [_options(space[k]) for k in keys]
+    variants = []
+    for combo in itertools.product(*options):
+        values = dict(base)
+        for key, value in zip(keys, combo):
+            values.update(value if isinstance(value, dict) else {key: value})
+        variants.append(values)
+    return variants
+
+
+def _options(domain) -> list:
+    if isinstance(domain, dict) and set(domain) == {"grid_search"}:
+        return list(domain["grid_search"])
+    if hasattr(domain, "categories"):
+        return list(domain.categories)
+    if hasattr(domain, "sample"):
+        return [domain.sample()]
+    return [domain]
+
+
+def describe(plan: Plan) -> str:
+    """The resolved plan as `--dry-run` prints it: one line per setting."""
+    lines = []
+    for key, value in plan_dict(plan).items():
+        if isinstance(value, dict) and key in ("base_config", "search_space"):
+            lines.append(f"{key}:")
+            lines += [f"  {k} = {json.dumps(v, default=str)}" for k, v in value.items()]
+        else:
+            lines.append(f"{key}: {json.dumps(value, default=str)}")
+    return "\n".join(lines)
+
+
+def plan_dict(plan: Plan) -> dict:
+    scheduler = ({"name": "asha", "metric": "score_smooth", "mode": "max", "time_attr": plan.time_attr,
+                  "max_t": plan.max_t, "grace_period": plan.grace_period, "reduction_factor": 2}
+                 if plan.scheduler == "asha" else {"name": "fifo"})
+    return {
+        "study": plan.study.name,
+        "base_config": plan.base,
+        "search_space": {k: _options(v) for k, v in plan.space.items()},
+        "trials": plan.trials,
+        "scheduler": scheduler,
+        "collapse_stopper": {"metric": "collapsed", "grace_evaluations": plan.collapse_grace},
+        "score_smoothing": plan.smoothing,
+        "resources_per_trial": {"cpu": plan.cpus_per_trial, "gpu": plan.gpus_per_trial},
+        "ray": plan.address or "local",
+        "tracking_uri": plan.tracking_uri,
+        "storage": plan.storage,
+    }

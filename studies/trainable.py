@@ -1,0 +1,67 @@
+"""The Ray Tune function trainable that wraps `gan_core.train`.
+
+Each evaluation of the training loop becomes one `tune.report` with a
+`tune.Checkpoint` (the full training state, loaded back with
+`weights_only=True` on restore), and one batched MLflow write into the trial's
+child run. What ASHA ranks is `score_smooth`, an exponential moving average of
+`score` (GAN metrics are noisy from one evaluation to the next); it is saved in
+the checkpoint so a restored trial continues the same average.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+
+import torch
+from mlflow.tracking import MlflowClient
+from ray import tune
+
+from gan_core import TrainConfig, train
+from studies import tracking
+
+STATE_FILE = "state.pt"
+
+
+def resolve(base: dict, trial_config: dict) -> TrainConfig:
+    """The run's TrainConfig: base values, then the trial's sampled values.
+    A dict value in the search space is a bundle of fields set together (for
+    example a loss with the optimizer its paper uses) and is merged in."""
+    values = dict(base)
+    for key, value in trial_config.items():
+        values.update(value if isinstance(value, dict) else {key: value})
+    return TrainConfig.from_dict(values)
+
+
+def gan_trainable(trial_config: dict, study: dict) -> None:
+    """`study` holds the plan's fixed parts: base config, tracking URI, experiment and parent run ids, smoothing."""
+    config = resolve(study["base"], trial_config)
+    torch.set_num_threads(max(1, int(study["threads"])))
+    ctx = tune.get_context()
+    client = MlflowClient(study["tracking_uri"])
+    run_id = tracking.find_or_create_child(
+        client, study["experiment_id"], study["parent_run_id"], study["name"],
+        ctx.get_trial_id(), ctx.get_trial_name(), config.to_dict())
+
+    state, smooth = None, {"score_smooth": None}
+    checkpoint = tune.get_checkpoint()
+    if checkpoint is not None:
+        with checkpoint.as_directory() as folder:
+            state = torch.load(os.path.join(folder, STATE_FILE), weights_only=True)
+        smooth["score_smooth"] = state.get("score_smooth")
+
+    def report(payload: dict) -> None:
+        metrics = dict(payload["metrics"])
+        previous, alpha = smooth["score_smooth"], study["smoothing"]
+        score = metrics["score"]
+        smooth["score_smooth"] = score if previous is None else alpha * score + (1 - alpha) * previous
+        metrics["score_smooth"] = smooth["score_smooth"]
+        tracking.log_evaluation(client, run_id, payload["step"], metrics, payload["image"])
+        if payload["state"] is None:
+            tune.report(metrics)
+            return
+        with tempfile.TemporaryDirectory() as folder:
+            torch.save({**payload["state"], "score_smooth": smooth["score_smooth"]}, os.path.join(folder, STATE_FILE))
+            tune.report(metrics, checkpoint=tune.Checkpoint.from_directory(folder))
+
+    train(config, report, state)

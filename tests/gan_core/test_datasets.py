@@ -1,0 +1,94 @@
+"""Tests of gan_core.datasets: the registry, sampling and the scorers' contract."""
+
+import math
+
+import pytest
+import torch
+
+from gan_core import modes
+from gan_core.datasets import DATASETS, grid_centers, load_dataset, ring_centers
+
+SCORE_KEYS = {"modes_covered", "hq_ratio", "reverse_kl", "diversity", "score"}
+
+
+@pytest.fixture(scope="module", autouse=True)
+def shared_cache(tmp_path_factory):
+    """One classifier cache for the whole test session, outside the home directory."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("GAN_STUDIES_CACHE", str(tmp_path_factory.getbasetemp() / "gan-studies-cache"))
+        yield
+
+
+def test_registry_holds_the_first_datasets():
+    assert {"ring8", "grid25", "stacked-digits"} <= set(DATASETS)
+
+
+@pytest.mark.parametrize("name", sorted(DATASETS))
+def test_samples_have_the_declared_shape_and_range(name):
+    ds = load_dataset(name)
+    x = ds.sample(16, torch.Generator().manual_seed(0))
+    assert ds.name == name and ds.kind in ("points", "images")
+    assert x.shape == (16, *ds.shape) and x.dtype == torch.float32 and x.device.type == "cpu"
+    assert torch.isfinite(x).all()
+    if ds.kind == "points":
+        assert ds.shape == (2,)
+    else:
+        assert len(ds.shape) == 3 and x.min() >= 0 and x.max() <= 1
+
+
+@pytest.mark.parametrize("name", sorted(DATASETS))
+def test_sampling_is_deterministic_given_the_generator(name):
+    ds = load_dataset(name)
+    a = ds.sample(32, torch.Generator().manual_seed(3))
+    b = ds.sample(32, torch.Generator().manual_seed(3))
+    c = ds.sample(32, torch.Generator().manual_seed(4))
+    assert torch.equal(a, b) and not torch.equal(a, c)
+
+
+@pytest.mark.parametrize("name", sorted(DATASETS))
+def test_scores_have_every_key_and_are_finite(name):
+    ds = load_dataset(name)
+    if ds.score_samples is None:
+        pytest.skip(f"{name} has no known modes")
+    scores = ds.score_samples(ds.sample(64, torch.Generator().manual_seed(5)))
+    assert set(scores) == SCORE_KEYS
+    assert all(type(v) is float and math.isfinite(v) for v in scores.values())
+    assert 0 <= scores["diversity"] <= 1 and 0 <= scores["score"] <= 1
+    assert 1 <= scores["modes_covered"] <= ds.n_modes
+
+
+def test_mixture_centres_follow_the_papers():
+    ring = ring_centers(8, 1.0)
+    assert torch.allclose(ring.norm(dim=1), torch.ones(8))
+    assert torch.allclose(ring[2], torch.tensor([0.0, 1.0]), atol=1e-6)
+    expected = {(-4.0 + 2 * i, -4.0 + 2 * j) for i in range(5) for j in range(5)}
+    assert {tuple(p) for p in grid_centers(5, 2.0).tolist()} == expected
+    assert load_dataset("ring8").n_modes == 8 and load_dataset("grid25").n_modes == 25
+
+
+def test_point_datasets_ignore_image_size():
+    assert load_dataset("grid25", 64).shape == (2,)
+
+
+def test_stacked_digits_at_64_and_bad_sizes():
+    ds = load_dataset("stacked-digits", 64)
+    assert ds.shape == (3, 64, 64) and ds.n_modes == 1000
+    assert ds.sample(2, torch.Generator().manual_seed(0)).shape == (2, 3, 64, 64)
+    with pytest.raises(ValueError, match="image_size"):
+        load_dataset("stacked-digits", 48)
+
+
+def test_stacked_channels_are_training_digits():
+    digits, _ = modes.digit_images("train", 32)
+    x = load_dataset("stacked-digits").sample(4, torch.Generator().manual_seed(1))
+    channels = x.reshape(-1, 1, 32 * 32)
+    distance = (channels - digits.reshape(1, -1, 32 * 32)).abs().amax(dim=2).amin(dim=1)
+    assert torch.all(distance == 0)
+
+
+def test_unknown_dataset_names_the_field_and_the_choices():
+    with pytest.raises(ValueError) as err:
+        load_dataset("no-such-data")
+    message = str(err.value)
+    assert "dataset" in message and "no-such-data" in message
+    assert all(name in message for name in DATASETS)

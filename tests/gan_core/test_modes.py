@@ -1,0 +1,147 @@
+"""Tests of gan_core.modes: mixture and stacked-digits mode scores, and the reference classifier."""
+
+import math
+
+import pytest
+import torch
+
+from gan_core import modes
+from gan_core.datasets import grid_centers, load_dataset, ring_centers
+
+
+@pytest.fixture(scope="module", autouse=True)
+def shared_cache(tmp_path_factory):
+    """One classifier cache for the whole test session, outside the home directory."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("GAN_STUDIES_CACHE", str(tmp_path_factory.getbasetemp() / "gan-studies-cache"))
+        yield
+
+
+def gen(seed):
+    return torch.Generator().manual_seed(seed)
+
+
+# ------------------------------------------------------------ 2-D mixtures
+
+@pytest.mark.parametrize("name", ["ring8", "grid25"])
+def test_true_mixture_covers_every_mode(name):
+    ds = load_dataset(name)
+    scores = ds.score_samples(ds.sample(2000, gen(11)))
+    assert scores["modes_covered"] == ds.n_modes
+    assert scores["hq_ratio"] >= 0.97
+    assert scores["diversity"] == 1.0 and scores["score"] >= 0.97
+    assert scores["reverse_kl"] < 0.05
+
+
+@pytest.mark.parametrize("name, center", [("ring8", ring_centers()[3]), ("grid25", grid_centers()[7])])
+def test_single_mode_is_collapse(name, center):
+    ds = load_dataset(name)
+    one_mode = center + 0.001 * torch.randn(500, 2, generator=gen(1))
+    scores = ds.score_samples(one_mode)
+    assert scores["modes_covered"] == 1 and scores["hq_ratio"] == 1.0
+    assert scores["reverse_kl"] == pytest.approx(math.log(ds.n_modes))
+    assert scores["score"] <= 1 / ds.n_modes + 1e-9
+
+
+@pytest.mark.parametrize("name", ["ring8", "grid25"])
+def test_uniform_noise_scores_low(name):
+    ds = load_dataset(name)
+    noise = torch.rand(2000, 2, generator=gen(2)) * 12 - 6
+    scores = ds.score_samples(noise)
+    assert scores["hq_ratio"] < 0.05 and scores["score"] < 0.05
+
+
+def test_mixture_primitives():
+    centers = torch.tensor([[0.0, 0.0], [10.0, 0.0]])
+    points = torch.tensor([[0.0, 0.29], [0.0, 0.31], [9.0, 0.0]])
+    nearest, hq = modes.mixture_assign(points, centers, 0.1)
+    assert nearest.tolist() == [0, 0, 1] and hq.tolist() == [True, False, False]
+    scores = modes.mixture_scores(points, centers, 0.1)
+    assert scores == {"modes_covered": 1.0, "hq_ratio": 1 / 3, "reverse_kl": pytest.approx(math.log(2))}
+
+
+def test_no_high_quality_sample_gets_the_worst_kl():
+    scores = modes.coverage_scores(torch.zeros(25, dtype=torch.long), 100)
+    assert scores == {"modes_covered": 0.0, "hq_ratio": 0.0, "reverse_kl": pytest.approx(math.log(25))}
+
+
+def test_relative_scores_clip_and_handle_a_zero_reference():
+    raw = {"modes_covered": 10.0, "hq_ratio": 0.5, "reverse_kl": 0.0}
+    scores = modes.relative_scores(raw, {"modes_covered": 5.0, "hq_ratio": 1.0, "reverse_kl": 0.0})
+    assert scores["diversity"] == 1.0 and scores["score"] == 0.5
+    assert modes.relative_scores(raw, {"modes_covered": 0.0, "hq_ratio": 0.0, "reverse_kl": 0.0})["score"] == 1.0
+
+
+# ---------------------------------------------------------- stacked digits
+
+def test_reference_classifier_is_accurate_on_held_out_digits():
+    images, labels = modes.digit_images("held_out", 32)
+    assert len(labels) >= 300
+    assert modes.classifier_accuracy(modes.reference_classifier(), images, labels) >= 0.97
+
+
+def test_reference_classifier_is_cached_on_disk_and_in_memory(monkeypatch, tmp_path):
+    first = modes.reference_classifier()
+    path = modes.classifier_path()
+    mtime = path.stat().st_mtime_ns
+    assert modes.reference_classifier() is first
+    monkeypatch.setattr(modes, "_CLASSIFIERS", {})
+    monkeypatch.setattr(modes, "train_reference_classifier", lambda *a, **k: pytest.fail("retrained"))
+    loaded = modes.reference_classifier()
+    assert loaded is not first and not loaded.training
+    assert all(torch.equal(a, b) for a, b in zip(first.state_dict().values(), loaded.state_dict().values()))
+    assert path.stat().st_mtime_ns == mtime
+    monkeypatch.setenv("GAN_STUDIES_CACHE", str(tmp_path))
+    assert modes.classifier_path() == tmp_path / modes.CLASSIFIER_FILE
+
+
+@pytest.mark.parametrize("content", [b"not a state dict", None])
+def test_unreadable_or_foreign_cache_file_is_retrained(monkeypatch, tmp_path, content):
+    path = tmp_path / modes.CLASSIFIER_FILE
+    if content is None:
+        torch.save(torch.nn.Linear(2, 2).state_dict(), path)
+    else:
+        path.write_bytes(content)
+    quick = modes.train_reference_classifier
+    monkeypatch.setattr(modes, "train_reference_classifier", lambda: quick(epochs=1))
+    monkeypatch.setattr(modes, "_CLASSIFIERS", {})
+    monkeypatch.setenv("GAN_STUDIES_CACHE", str(tmp_path))
+    model = modes.reference_classifier()
+    assert not model.training and modes._load_classifier(path) is not None
+
+
+def test_digit_triples_read_each_channel():
+    images, labels = modes.digit_images("held_out", 32)
+    idx = torch.randint(0, len(labels), (300, 3), generator=gen(4))
+    triples, _ = modes.digit_triples(images[idx])
+    expected = labels[idx[:, 0]] * 100 + labels[idx[:, 1]] * 10 + labels[idx[:, 2]]
+    assert (triples == expected).float().mean() >= 0.9
+
+
+@pytest.mark.parametrize("size", [32, 64])
+def test_real_stacked_digits_score_high(size):
+    ds = load_dataset("stacked-digits", size)
+    scores = ds.score_samples(ds.sample(2000, gen(21)))
+    assert scores["diversity"] >= 0.9 and scores["hq_ratio"] >= 0.7 and scores["score"] >= 0.85
+    assert scores["modes_covered"] >= 800
+
+
+def test_collapsed_stacked_digits_score_low():
+    ds = load_dataset("stacked-digits")
+    scores = ds.score_samples(ds.sample(1, gen(3)).expand(2000, -1, -1, -1))
+    assert scores["modes_covered"] == 1 and scores["score"] < 0.01
+    assert scores["reverse_kl"] == pytest.approx(math.log(1000))
+
+
+def test_noise_images_score_low():
+    ds = load_dataset("stacked-digits")
+    scores = ds.score_samples(torch.rand(2000, 3, 32, 32, generator=gen(6)))
+    assert scores["hq_ratio"] < 0.05 and scores["score"] < 0.05
+
+
+def test_scoring_and_training_leave_the_global_rng_alone():
+    state = torch.get_rng_state()
+    modes.train_reference_classifier(epochs=1)
+    ds = load_dataset("stacked-digits")
+    ds.score_samples(ds.sample(37, gen(8)))
+    assert torch.equal(torch.get_rng_state(), state)

@@ -1,0 +1,60 @@
+"""Study command lines: every study's plan resolves; bad input is one line, exit 2, before Ray."""
+
+import os
+import subprocess
+import sys
+
+import pytest
+from ray import tune
+
+from studies.__main__ import all_studies
+from studies.runner import Study, make_plan
+
+STUDIES = all_studies()
+
+
+def test_the_study_list_names_every_study():
+    out = subprocess.run([sys.executable, "-m", "studies"], capture_output=True, text=True, check=True).stdout
+    assert "dg_ratio" in STUDIES
+    for name, study in STUDIES.items():
+        assert f"{name}" in out and study.summary in out
+
+
+@pytest.mark.parametrize("name", sorted(STUDIES))
+@pytest.mark.parametrize("extra", [[], ["--smoke"], ["--dataset", "grid25", "--seeds", "3"]])
+def test_every_study_dry_run_resolves(name, extra, capsys):
+    assert STUDIES[name].main(["--dry-run", *extra]) == 0
+    out = capsys.readouterr().out
+    plan = make_plan(STUDIES[name], ["--dry-run", *extra])
+    assert f"trials: {plan.trials}" in out and plan.trials >= 4
+    assert "scheduler:" in out and "search_space:" in out and "base_config:" in out
+    if "grid25" in extra:
+        assert all(c.arch == "mlp" and c.dataset == "grid25" for c in plan.configs)
+        assert sorted({c.seed for c in plan.configs}) == [0, 1, 2]
+
+
+@pytest.mark.parametrize("args, option, allowed", [
+    (["--dataset", "nope"], "--dataset", "ring8, grid25, stacked-digits"),
+    (["--max-steps", "0"], "--max-steps", "an integer >= 1"),
+    (["--max-steps", "ten"], "--max-steps", "an integer >= 1"),
+    (["--scheduler", "hyperband"], "--scheduler", "'asha', 'fifo'"),
+    (["--seeds", "x"], "--seeds", "a count"),
+])
+def test_bad_options_exit_2_with_one_line_before_any_work(tmp_path, args, option, allowed):
+    proc = subprocess.run([sys.executable, "-m", "studies.dg_ratio", *args], cwd=tmp_path,
+                          capture_output=True, text=True, env={**os.environ, "MLFLOW_TRACKING_URI": ""})
+    assert proc.returncode == 2
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and option in lines[0] and allowed in lines[0], proc.stderr
+    assert list(tmp_path.iterdir()) == []  # no mlflow.db, no ray_results: nothing started
+
+
+def test_an_unknown_loss_in_a_space_is_named(capsys):
+    study = Study(name="bad", summary="a space with a typo", base={},
+                  space=lambda: {"loss": tune.grid_search(["bce", "wgan-pg"])})
+    with pytest.raises(SystemExit) as stop:
+        make_plan(study, [])
+    assert stop.value.code == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0
+    assert "search space: loss: 'wgan-pg' is not one of bce, minimax, wgan, wgan-gp, lsgan, hinge" in err
