@@ -109,7 +109,7 @@ def stacked_digits(image_size: int = 32) -> Dataset:
         kind="images",
         shape=(3, image_size, image_size),
         sample=sample,
-        score_samples=modes.make_scorer(("stacked-digits", image_size), modes.digit_scores, sample),
+        score_samples=modes.make_scorer(("stacked-digits", image_size), modes.digit_scores, sample, "confidence"),
         n_modes=1000,
     )
 

@@ -29,13 +29,19 @@ Stacked digits (1000 modes), following the stacked-MNIST protocol:
     max softmax probability >= CONFIDENCE (0.9);
   * reverse_kl = KL(p || uniform_1000), p the triple histogram over all N
     samples (with N samples it cannot fall below the finite-sample value of
-    real data, about 0.3 at N = 2000).
+    real data, about 0.3 at N = 2000);
+  * confidence = mean over samples of the product of the three channels' max
+    softmax probabilities: the soft form of hq_ratio. hq_ratio stays near 0
+    for thousands of steps while the digits sharpen (2% at 2,000 DCGAN steps
+    against 80% for real data); confidence rises steadily (0.34 against 0.93),
+    so it is what `quality` uses.
 
 Relative scores, both families. The real reference is the dataset's own
 `sample` with the same N, drawn from a generator seeded with REFERENCE_SEED,
 scored once per (dataset key, N) and cached in memory:
   * diversity = min(1, modes_covered(generated) / modes_covered(real))
-  * quality   = min(1, hq_ratio(generated) / hq_ratio(real))
+  * quality   = min(1, q(generated) / q(real)), q = hq_ratio for the 2-D
+                mixtures, q = confidence for stacked digits
   * score     = diversity * quality
   A ratio whose real value is 0 is 1 when the generated value is > 0, else 0.
 """
@@ -251,7 +257,7 @@ def reference_classifier() -> nn.Module:
 
 
 def digit_triples(samples: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """(N, 3, H, W) images in [0, 1] -> (triple 0..999, all three channels confident) per sample."""
+    """(N, 3, H, W) images in [0, 1] -> (triple 0..999 (N,), max softmax probability per channel (N, 3))."""
     if samples.dim() != 4 or samples.shape[1] != 3:
         raise ValueError(f"stacked digits are (N, 3, H, W) images, got shape {tuple(samples.shape)}")
     images = resize_images(samples.detach().to("cpu", torch.float32), 32)
@@ -262,14 +268,15 @@ def digit_triples(samples: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     conf, digit = probs.max(1)
     digit, conf = digit.reshape(-1, 3), conf.reshape(-1, 3)
     triples = digit[:, 0] * 100 + digit[:, 1] * 10 + digit[:, 2]
-    return triples, (conf >= CONFIDENCE).all(1)
+    return triples, conf
 
 
 def digit_scores(samples: torch.Tensor) -> dict[str, float]:
     """Raw stacked-digits scores (modes_covered, hq_ratio, reverse_kl) over 1000 triples."""
-    triples, confident = digit_triples(samples)
+    triples, confidence = digit_triples(samples)
     scores = coverage_scores(torch.bincount(triples, minlength=1000), triples.numel())
-    scores["hq_ratio"] = float(confident.float().mean())
+    scores["hq_ratio"] = float((confidence >= CONFIDENCE).all(1).float().mean())
+    scores["confidence"] = float(confidence.prod(1).mean())
     return scores
 
 
@@ -281,11 +288,12 @@ def _ratio(generated: float, real: float) -> float:
     return min(1.0, generated / real)
 
 
-def relative_scores(raw: dict[str, float], reference: dict[str, float]) -> dict[str, float]:
-    """Add diversity and score (see the module docstring) to raw scores, given the real reference."""
+def relative_scores(raw: dict[str, float], reference: dict[str, float],
+                    quality_key: str = "hq_ratio") -> dict[str, float]:
+    """Add diversity, quality and score (see the module docstring) to raw scores, given the real reference."""
     diversity = _ratio(raw["modes_covered"], reference["modes_covered"])
-    quality = _ratio(raw["hq_ratio"], reference["hq_ratio"])
-    return {**raw, "diversity": diversity, "score": diversity * quality}
+    quality = _ratio(raw[quality_key], reference[quality_key])
+    return {**raw, "diversity": diversity, "quality": quality, "score": diversity * quality}
 
 
 def reference_scores(key: tuple, n: int, sample: Callable, raw_scorer: RawScorer) -> dict[str, float]:
@@ -296,11 +304,11 @@ def reference_scores(key: tuple, n: int, sample: Callable, raw_scorer: RawScorer
     return _REFERENCES[(key, n)]
 
 
-def make_scorer(key: tuple, raw_scorer: RawScorer, sample: Callable) -> RawScorer:
+def make_scorer(key: tuple, raw_scorer: RawScorer, sample: Callable, quality_key: str = "hq_ratio") -> RawScorer:
     """A `score_samples` function: raw scores of the samples, relative to real data of the same N."""
 
     def score_samples(samples: torch.Tensor) -> dict[str, float]:
         reference = reference_scores(key, int(samples.shape[0]), sample, raw_scorer)
-        return relative_scores(raw_scorer(samples), reference)
+        return relative_scores(raw_scorer(samples), reference, quality_key)
 
     return score_samples

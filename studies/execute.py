@@ -22,7 +22,7 @@ from ray.tune.schedulers import ASHAScheduler, FIFOScheduler
 
 from gan_core.datasets import load_dataset
 from studies import tracking
-from studies.runner import PROGRESS_COLUMNS, Plan, describe, plan_dict
+from studies.runner import PROGRESS_COLUMNS, Plan, label, label_columns, plan_dict
 from studies.trainable import gan_trainable, resolve
 
 log = logging.getLogger(__name__)
@@ -41,13 +41,13 @@ def outcome(result: dict | None, error: bool = False) -> str:
 
 
 class CollapseStopper(tune.Stopper):
-    """Stop a trial once `collapsed` holds, after `grace` evaluations."""
+    """Stop a trial once `collapsed` holds and `result[time_attr]` has reached `grace`."""
 
-    def __init__(self, grace: int):
-        self.grace = grace
+    def __init__(self, time_attr: str, grace: float):
+        self.time_attr, self.grace = time_attr, grace
 
     def __call__(self, trial_id, result):
-        return bool(result.get("collapsed")) and result.get("training_iteration", 0) > self.grace
+        return bool(result.get("collapsed")) and result.get(self.time_attr, 0) >= self.grace
 
     def stop_all(self):
         return False
@@ -138,15 +138,15 @@ def run_tuner(plan: Plan, exp_id: str, parent: str, stamp: str):
                "threads": max(1, int(plan.cpus_per_trial))}
     trainable = tune.with_resources(tune.with_parameters(gan_trainable, study=context),
                                     {"cpu": plan.cpus_per_trial, "gpu": plan.gpus_per_trial})
-    reporter = tune.CLIReporter(metric_columns=PROGRESS_COLUMNS, max_report_frequency=15,
-                                max_progress_rows=40)
+    reporter = tune.CLIReporter(metric_columns=PROGRESS_COLUMNS, parameter_columns=label_columns(plan.space),
+                                max_report_frequency=15, max_progress_rows=40)
     tuner = tune.Tuner(
         trainable,
         param_space=plan.space,
         tune_config=tune.TuneConfig(scheduler=scheduler(plan), num_samples=plan.num_samples),
         run_config=tune.RunConfig(
             name=f"{plan.study.name}-{stamp}", storage_path=plan.storage,
-            stop=CollapseStopper(plan.collapse_grace),
+            stop=CollapseStopper(plan.time_attr, plan.collapse_grace_period),
             checkpoint_config=tune.CheckpointConfig(num_to_keep=2),
             callbacks=[CloseChildRuns(plan.tracking_uri, exp_id, parent)],
             progress_reporter=reporter, verbose=1),
@@ -155,25 +155,29 @@ def run_tuner(plan: Plan, exp_id: str, parent: str, stamp: str):
 
 
 def table_rows(plan: Plan, results) -> list[dict]:
+    columns = label_columns(plan.space)
     rows = []
     for result in results:
         config = resolve(plan.base, result.config or {})
         metrics = result.metrics or {}
         rows.append({"config": config.to_dict(), "trial": metrics.get("trial_id", "?"),
-                     "steps": int(metrics.get("step", 0)), "score": metrics.get("score"),
-                     "score_smooth": metrics.get("score_smooth"), "modes_covered": metrics.get("modes_covered"),
+                     "setting": label(columns, result.config or {}),
+                     "steps": int(metrics.get("step", 0)), "seconds": metrics.get("time_total_s"),
+                     "score": metrics.get("score"), "score_smooth": metrics.get("score_smooth"),
+                     "diversity": metrics.get("diversity"), "modes_covered": metrics.get("modes_covered"),
                      "outcome": outcome(metrics, error=result.error is not None)})
-    varied = sorted({k for row in rows for k, v in row["config"].items() if v != rows[0]["config"][k]})
-    for row in rows:
-        row["setting"] = " ".join(f"{k}={row['config'][k]}" for k in varied) or "base"
     return sorted(rows, key=lambda r: -(r["score"] if r["score"] is not None else -1))
 
 
 def _fmt(value) -> str:
-    return "-" if value is None else f"{value:.3f}" if isinstance(value, float) else str(value)
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:.0f}" if value.is_integer() or abs(value) >= 100 else f"{value:.3f}"
+    return str(value)
 
 
-COLUMNS = ["trial", "setting", "steps", "score", "score_smooth", "modes_covered", "outcome"]
+COLUMNS = ["trial", "setting", "steps", "seconds", "score", "score_smooth", "diversity", "modes_covered", "outcome"]
 
 
 def markdown(rows: list[dict]) -> str:

@@ -58,8 +58,8 @@ class Plan:
     configs: list  # one TrainConfig per grid point (seed included), for validation and the count
     num_samples: int
     scheduler: str
-    grace: float | None  # ASHA grace period in units of time_attr; None: a third of max_t
-    collapse_grace: int  # evaluations before the collapse stopper may act
+    grace: float | None  # ASHA grace period in units of time_attr; None: half of max_t
+    collapse_grace: float | None  # time_attr units before the collapse stopper may act; None: the ASHA grace
     smoothing: float  # weight of the newest score in score_smooth
     cpus_per_trial: float
     gpus_per_trial: float
@@ -79,7 +79,13 @@ class Plan:
 
     @property
     def grace_period(self) -> float:
-        return self.grace or max(self.max_t / 3, 1)
+        # GAN scores stay near 0 for the first few hundred steps whatever the setting:
+        # ranking (or calling a run collapsed) before half the budget is mostly noise
+        return self.grace or max(self.max_t / 2, 1)
+
+    @property
+    def collapse_grace_period(self) -> float:
+        return self.grace_period if self.collapse_grace is None else self.collapse_grace
 
     @property
     def trials(self) -> int:
@@ -127,8 +133,10 @@ def parser(study: Study) -> OneLineParser:
     a("--max-seconds", type=float, help="wall-clock cap per trial in seconds (0: none)")
     a("--seeds", type=seed_list, help="a count (3: seeds 0,1,2) or a list (0,4,7)")
     a("--scheduler", choices=["asha", "fifo"], default="asha", help="asha: stop poor trials early; fifo: run all to the end")
-    a("--grace", type=positive(float, "a number > 0"), help="ASHA grace period (seconds when trials have a time cap, else evaluations)")
-    a("--collapse-grace", type=int, default=2, help="evaluations before a collapsed trial may be stopped")
+    a("--grace", type=positive(float, "a number > 0"),
+      help="ASHA grace period, in seconds when trials have a time cap, else in evaluations (default: half the budget)")
+    a("--collapse-grace", type=float,
+      help="how long (same unit as --grace) before a collapsed trial may be stopped (default: the ASHA grace)")
     a("--smoothing", type=float, default=0.5, help="weight of the newest score in score_smooth, in (0, 1]")
     a("--cpus-per-trial", type=positive(float, "a number > 0"), default=1.0)
     a("--gpus-per-trial", type=float, default=0.0)
@@ -148,8 +156,8 @@ def make_plan(study: Study, argv: list[str] | None) -> Plan:
         p.error(f"--max-seconds: {args.max_seconds!r} is not a number of seconds >= 0")
     if not 0 < args.smoothing <= 1:
         p.error(f"--smoothing: {args.smoothing!r} is not in (0, 1]")
-    if args.collapse_grace < 0:
-        p.error(f"--collapse-grace: {args.collapse_grace!r} is not an integer >= 0")
+    if args.collapse_grace is not None and args.collapse_grace < 0:
+        p.error(f"--collapse-grace: {args.collapse_grace!r} is not a number >= 0")
     if args.gpus_per_trial < 0:
         p.error(f"--gpus-per-trial: {args.gpus_per_trial!r} is not a number >= 0")
     base = base_config(study, args)
@@ -207,6 +215,42 @@ def _options(domain) -> list:
     return [domain]
 
 
+def label_columns(space: dict) -> dict[str, str]:
+    """The Tune parameter paths that tell trials apart -> short names, for the
+    progress table and the final table. A bundle shows its first field plus any
+    field its first field does not determine (a loss bundle shows `loss` only,
+    a ratio bundle `d_steps` and `g_steps`)."""
+    columns = {}
+    for key, domain in space.items():
+        options = _options(domain)
+        if options and all(isinstance(o, dict) for o in options):
+            lead, *rest = list(options[0])
+            shown = [lead] + [f for f in rest if not _determines(options, lead, f)]
+            columns.update({f"{key}/{f}": f for f in shown})
+        else:
+            columns[key] = key
+    return columns
+
+
+def _determines(options: list[dict], lead: str, other: str) -> bool:
+    seen = {}
+    for option in options:
+        if seen.setdefault(repr(option.get(lead)), option.get(other)) != option.get(other):
+            return False
+    return True
+
+
+def label(columns: dict[str, str], trial_config: dict) -> str:
+    """`loss=bce d_steps=1 g_steps=5 seed=0` for one trial's Tune config."""
+    parts = []
+    for path, name in columns.items():
+        value = trial_config
+        for part in path.split("/"):
+            value = value.get(part) if isinstance(value, dict) else None
+        parts.append(f"{name}={value}")
+    return " ".join(parts)
+
+
 def describe(plan: Plan) -> str:
     """The resolved plan as `--dry-run` prints it: one line per setting."""
     lines = []
@@ -229,7 +273,7 @@ def plan_dict(plan: Plan) -> dict:
         "search_space": {k: _options(v) for k, v in plan.space.items()},
         "trials": plan.trials,
         "scheduler": scheduler,
-        "collapse_stopper": {"metric": "collapsed", "grace_evaluations": plan.collapse_grace},
+        "collapse_stopper": {"metric": "collapsed", "time_attr": plan.time_attr, "grace": plan.collapse_grace_period},
         "score_smoothing": plan.smoothing,
         "resources_per_trial": {"cpu": plan.cpus_per_trial, "gpu": plan.gpus_per_trial},
         "ray": plan.address or "local",

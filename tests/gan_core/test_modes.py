@@ -68,7 +68,7 @@ def test_no_high_quality_sample_gets_the_worst_kl():
 def test_relative_scores_clip_and_handle_a_zero_reference():
     raw = {"modes_covered": 10.0, "hq_ratio": 0.5, "reverse_kl": 0.0}
     scores = modes.relative_scores(raw, {"modes_covered": 5.0, "hq_ratio": 1.0, "reverse_kl": 0.0})
-    assert scores["diversity"] == 1.0 and scores["score"] == 0.5
+    assert scores["diversity"] == 1.0 and scores["quality"] == 0.5 and scores["score"] == 0.5
     assert modes.relative_scores(raw, {"modes_covered": 0.0, "hq_ratio": 0.0, "reverse_kl": 0.0})["score"] == 1.0
 
 
@@ -123,6 +123,7 @@ def test_real_stacked_digits_score_high(size):
     ds = load_dataset("stacked-digits", size)
     scores = ds.score_samples(ds.sample(2000, gen(21)))
     assert scores["diversity"] >= 0.9 and scores["hq_ratio"] >= 0.7 and scores["score"] >= 0.85
+    assert scores["confidence"] >= 0.85 and scores["quality"] >= 0.95
     assert scores["modes_covered"] >= 800
 
 
@@ -137,6 +138,19 @@ def test_noise_images_score_low():
     ds = load_dataset("stacked-digits")
     scores = ds.score_samples(torch.rand(2000, 3, 32, 32, generator=gen(6)))
     assert scores["hq_ratio"] < 0.05 and scores["score"] < 0.05
+    assert scores["confidence"] < 0.1
+
+
+def test_confidence_is_the_soft_form_of_hq_ratio():
+    """Digits blended with other digits grow ambiguous: quality falls step by step and
+    still tells 40% blends apart when hq_ratio has dropped to nearly zero."""
+    ds = load_dataset("stacked-digits")
+    real, other = ds.sample(1000, gen(9)), ds.sample(1000, gen(10))
+    scores = [ds.score_samples((1 - a) * real + a * other) for a in (0.0, 0.2, 0.4)]
+    quality = [s["quality"] for s in scores]
+    assert quality[0] > 0.95 and quality[0] > quality[1] + 0.1 > quality[2] + 0.2
+    assert scores[2]["hq_ratio"] < 0.05 and quality[2] > 0.25
+    assert all(0 <= s["confidence"] <= 1 for s in scores)
 
 
 def test_scoring_and_training_leave_the_global_rng_alone():

@@ -1,0 +1,115 @@
+"""Studies end to end through real Ray (local) and a real sqlite MLflow store.
+
+Each test runs a study as a user would, in a subprocess, then reads back what
+it left in MLflow with `MlflowClient`.
+"""
+
+import csv
+import io
+import os
+import subprocess
+import sys
+import textwrap
+
+import pytest
+from mlflow.tracking import MlflowClient
+
+pytestmark = pytest.mark.slow
+
+ENV = {**os.environ, "RAY_AUTH_MODE": "disabled", "RAY_DEDUP_LOGS": "0"}
+PER_TRIAL = ("loss_d", "loss_g", "diversity", "score", "modes_covered")
+
+
+def run_study(args, cwd, timeout=300):
+    proc = subprocess.run([sys.executable, *args], cwd=cwd, env=ENV, capture_output=True, text=True, timeout=timeout)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    return proc
+
+
+def runs_of(client, experiment):
+    exp = client.get_experiment_by_name(experiment)
+    assert exp is not None, f"no experiment {experiment!r}"
+    runs = client.search_runs([exp.experiment_id], max_results=500)
+    parents = [r for r in runs if "mlflow.parentRunId" not in r.data.tags]
+    children = [r for r in runs if "mlflow.parentRunId" in r.data.tags]
+    return exp, parents, children
+
+
+def trial_table(client, parent_id):
+    folder = client.download_artifacts(parent_id, "trials.csv")
+    with open(folder) as f:
+        return list(csv.DictReader(f))
+
+
+def test_dg_ratio_smoke_records_parent_children_metrics_and_images(tmp_path):
+    db = tmp_path / "m.db"
+    proc = run_study(["-m", "studies.dg_ratio", "--smoke", "--tracking-uri", f"sqlite:///{db}",
+                      "--storage", str(tmp_path / "r")], cwd=tmp_path)
+    assert "runs?workflowType=machine_learning" in proc.stdout
+    client = MlflowClient(f"sqlite:///{db}")
+    exp, parents, children = runs_of(client, "dg_ratio")
+    assert len(parents) == 1 and len(children) >= 4
+    parent = parents[0]
+    assert parent.info.status == "FINISHED"
+    assert {c.data.tags["mlflow.parentRunId"] for c in children} == {parent.info.run_id}
+    assert len({c.data.tags["trial_id"] for c in children}) == len(children)
+    names = {a.path for a in client.list_artifacts(parent.info.run_id)}
+    assert {"plan.json", "trials.md", "trials.csv"} <= names
+    plan = client.download_artifacts(parent.info.run_id, "plan.json")
+    assert '"trials": 4' in open(plan).read()
+    table = trial_table(client, parent.info.run_id)
+    assert len(table) == len(children)
+    assert all(row["outcome"] in ("finished", "stopped_early", "collapsed") for row in table)
+    assert parent.data.metrics["trials"] == len(children)
+    for child in children:
+        run_id = child.info.run_id
+        assert child.info.status == "FINISHED"
+        assert child.data.params["dataset"] == "stacked-digits" and child.data.params["loss"] in ("bce", "wgan-gp")
+        assert child.data.tags["gan.status"] in ("finished", "stopped_early", "collapsed")
+        for key in PER_TRIAL:
+            steps = [m.step for m in client.get_metric_history(run_id, key)]
+            assert len(steps) >= 2 and steps == sorted(set(steps)), (key, steps)
+        images = client.list_artifacts(run_id, "images")
+        assert any(a.path.startswith("images/samples") for a in images)
+        assert client.list_artifacts(run_id, "samples")[0].path == "samples/final.png"
+
+
+STUDY_WITH_A_DIVERGING_TRIAL = """
+import sys
+from ray import tune
+from studies.runner import Study
+
+STUDY = Study(
+    name="divergence_check",
+    summary="one sane trial and one that blows up",
+    base=dict(dataset="ring8", arch="mlp", nz=4, ngf=32, ndf=32, batch_size=64, norm_g="none", norm_d="none",
+              max_steps=40, eval_every=5, eval_samples=500),
+    space=lambda: {"setup": tune.grid_search([
+        {"loss": "bce"},
+        {"loss": "wgan", "opt_d": "sgd", "opt_g": "sgd", "lr_d": 1.0, "lr_g": 1.0, "clip_value": 100.0},
+    ])},
+    seeds=1,
+)
+sys.exit(STUDY.main())
+"""
+
+
+def test_a_diverged_trial_is_recorded_and_the_study_goes_on(tmp_path):
+    script = tmp_path / "study.py"
+    script.write_text(textwrap.dedent(STUDY_WITH_A_DIVERGING_TRIAL))
+    db = tmp_path / "m.db"
+    proc = run_study([str(script), "--scheduler", "fifo", "--tracking-uri", f"sqlite:///{db}",
+                      "--storage", str(tmp_path / "r")], cwd=tmp_path)
+    client = MlflowClient(f"sqlite:///{db}")
+    _, parents, children = runs_of(client, "divergence_check")
+    by_loss = {c.data.params["loss"]: c for c in children}
+    assert set(by_loss) == {"bce", "wgan"}
+    bad, good = by_loss["wgan"], by_loss["bce"]
+    assert bad.data.tags["gan.status"] == "diverged" and bad.info.status == "FAILED"
+    assert bad.data.metrics["diverged"] == 1.0
+    assert good.data.tags["gan.status"] == "finished" and good.info.status == "FINISHED"
+    assert [m.step for m in client.get_metric_history(good.info.run_id, "score")] == list(range(5, 45, 5))
+    outcomes = {row["setting"]: row["outcome"] for row in trial_table(client, parents[0].info.run_id)}
+    assert outcomes == {"loss=bce seed=0": "finished", "loss=wgan seed=0": "diverged"}
+    assert parents[0].data.metrics["diverged"] == 1 and parents[0].data.metrics["finished"] == 1
+    assert "diverged" in proc.stdout
