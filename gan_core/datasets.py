@@ -11,7 +11,14 @@ and, when its modes are known, scores generated samples for mode collapse
   * stacked-digits: three independent, uniformly drawn digits from the
     training split of sklearn's bundled 8x8 digits (values scaled to [0, 1],
     resized bilinearly) stacked as R, G, B: 1000 modes, the digit triples.
-    Image size 32 or 64; no download.
+    Labelled with 30 tags (the R, G and B digit, one-hot each: a multi-tag
+    label like hair and eye colour). Image size 32 or 64; no download.
+  * digits: one such digit per image, one channel, labelled with its class
+    (10 modes, 10 classes). Image size 32 or 64; no download.
+
+Labels: a labelled dataset has `n_classes` > 0 and `sample_labeled(n, gen) ->
+(x, y)`, y a LongTensor (N,) of class ids, or, when `multi_label`, a float
+multi-hot (N, n_classes) of tags. `sample` draws the same images without them.
 """
 
 from __future__ import annotations
@@ -35,7 +42,9 @@ class Dataset:
     sample: Callable[[int, torch.Generator], torch.Tensor]  # n real samples, float32, CPU; images in [0, 1]
     score_samples: Callable[[torch.Tensor], dict[str, float]] | None  # mode-collapse scores, or None
     n_modes: int | None  # number of known modes, or None
-    n_classes: int = 0  # class labels available (0: unlabelled)
+    n_classes: int = 0  # classes (or tags, when multi_label) of the labels; 0: unlabelled
+    multi_label: bool = False  # labels are multi-hot tag vectors (N, n_classes), not class ids (N,)
+    sample_labeled: Callable[[int, torch.Generator], tuple[torch.Tensor, torch.Tensor]] | None = None
 
 
 def ring_centers(k: int = 8, radius: float = 1.0) -> torch.Tensor:
@@ -88,22 +97,38 @@ def grid25(image_size: int = 32) -> Dataset:
     return mixture_dataset("grid25", grid_centers(5, 2.0), 0.05)
 
 
-def stacked_sampler(digits: torch.Tensor) -> Callable[[int, torch.Generator], torch.Tensor]:
-    """Sampler stacking three uniformly drawn (H, W) digit images as the channels."""
+def digit_sampler(digits: torch.Tensor, labels: torch.Tensor, channels: int, multi_hot: bool):
+    """Labelled sampler drawing `channels` uniform digit images per sample, stacked as the channels.
 
-    def sample(n: int, generator: torch.Generator) -> torch.Tensor:
-        which = torch.randint(0, digits.shape[0], (n, 3), generator=generator)
-        return digits[which]
+    Labels: the class id (one channel), or one one-hot block of 10 per channel (multi_hot)."""
 
-    return sample
+    def sample_labeled(n: int, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+        which = torch.randint(0, digits.shape[0], (n, channels), generator=generator)
+        y = labels[which]
+        if multi_hot:
+            y = torch.nn.functional.one_hot(y, 10).float().reshape(n, channels * 10)
+        else:
+            y = y[:, 0]
+        return digits[which], y
+
+    return sample_labeled
+
+
+def _digit_size(name: str, image_size: int) -> None:
+    if image_size not in STACKED_SIZES:
+        raise ValueError(f"image_size must be one of {STACKED_SIZES} for {name}, got {image_size!r}")
+
+
+def _images_only(sample_labeled):
+    return lambda n, generator: sample_labeled(n, generator)[0]
 
 
 def stacked_digits(image_size: int = 32) -> Dataset:
     """Stacked digits at image_size 32 or 64: 1000 modes, scored by the reference classifier."""
-    if image_size not in STACKED_SIZES:
-        raise ValueError(f"image_size must be one of {STACKED_SIZES} for stacked-digits, got {image_size!r}")
-    digits, _ = modes.digit_images("train", image_size)
-    sample = stacked_sampler(digits)
+    _digit_size("stacked-digits", image_size)
+    digits, labels = modes.digit_images("train", image_size)
+    sample_labeled = digit_sampler(digits, labels, 3, multi_hot=True)
+    sample = _images_only(sample_labeled)
     return Dataset(
         name="stacked-digits",
         kind="images",
@@ -111,6 +136,28 @@ def stacked_digits(image_size: int = 32) -> Dataset:
         sample=sample,
         score_samples=modes.make_scorer(("stacked-digits", image_size), modes.digit_scores, sample, "confidence"),
         n_modes=1000,
+        n_classes=30,
+        multi_label=True,
+        sample_labeled=sample_labeled,
+    )
+
+
+def digits(image_size: int = 32) -> Dataset:
+    """Single digits, one channel, at image_size 32 or 64: 10 classes, scored by the reference classifier."""
+    _digit_size("digits", image_size)
+    images, labels = modes.digit_images("train", image_size)
+    sample_labeled = digit_sampler(images, labels, 1, multi_hot=False)
+    sample = _images_only(sample_labeled)
+    return Dataset(
+        name="digits",
+        kind="images",
+        shape=(1, image_size, image_size),
+        sample=sample,
+        score_samples=modes.make_scorer(("digits", image_size), modes.single_digit_scores, sample,
+                                        "confidence", "effective_modes"),
+        n_modes=10,
+        n_classes=10,
+        sample_labeled=sample_labeled,
     )
 
 
@@ -118,6 +165,7 @@ DATASETS: dict[str, Callable[[int], Dataset]] = {
     "ring8": ring8,
     "grid25": grid25,
     "stacked-digits": stacked_digits,
+    "digits": digits,
 }
 
 

@@ -36,10 +36,19 @@ Stacked digits (1000 modes), following the stacked-MNIST protocol:
     against 80% for real data); confidence rises steadily (0.34 against 0.93),
     so it is what `quality` uses.
 
-Relative scores, both families. The real reference is the dataset's own
+Single digits (10 modes): each sample is classified as above;
+  * modes_covered = classes of at least one confidently classified sample;
+  * effective_modes = exp(entropy of the class histogram over all N samples),
+    the number of equally likely classes with the same spread (10 for real
+    data, 1 for a generator that draws one digit); with only 10 modes a
+    mode count saturates, so diversity uses this instead;
+  * hq_ratio, confidence, reverse_kl as above (one channel).
+
+Relative scores, every family. The real reference is the dataset's own
 `sample` with the same N, drawn from a generator seeded with REFERENCE_SEED,
 scored once per (dataset key, N) and cached in memory:
-  * diversity = min(1, modes_covered(generated) / modes_covered(real))
+  * diversity = min(1, m(generated) / m(real)), m = modes_covered (mixtures,
+                stacked digits) or effective_modes (single digits)
   * quality   = min(1, q(generated) / q(real)), q = hq_ratio for the 2-D
                 mixtures, q = confidence for stacked digits
   * score     = diversity * quality
@@ -260,15 +269,35 @@ def digit_triples(samples: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """(N, 3, H, W) images in [0, 1] -> (triple 0..999 (N,), max softmax probability per channel (N, 3))."""
     if samples.dim() != 4 or samples.shape[1] != 3:
         raise ValueError(f"stacked digits are (N, 3, H, W) images, got shape {tuple(samples.shape)}")
+    conf, digit = digit_probabilities(samples).max(1)
+    digit, conf = digit.reshape(-1, 3), conf.reshape(-1, 3)
+    triples = digit[:, 0] * 100 + digit[:, 1] * 10 + digit[:, 2]
+    return triples, conf
+
+
+def single_digit_scores(samples: torch.Tensor) -> dict[str, float]:
+    """Raw single-digit scores over 10 classes: modes_covered, effective_modes, hq_ratio, confidence, reverse_kl."""
+    if samples.dim() != 4 or samples.shape[1] != 1:
+        raise ValueError(f"digits are (N, 1, H, W) images, got shape {tuple(samples.shape)}")
+    probs = digit_probabilities(samples)
+    confidence, digit = probs.max(1)
+    confident = confidence >= CONFIDENCE
+    scores = coverage_scores(torch.bincount(digit[confident], minlength=10), digit.numel())
+    p = torch.bincount(digit, minlength=10).double() / digit.numel()
+    nz = p[p > 0]
+    scores["effective_modes"] = float(torch.exp(-(nz * nz.log()).sum()))
+    scores["reverse_kl"] = float((nz * (nz * 10).log()).sum())
+    scores["confidence"] = float(confidence.mean())
+    return scores
+
+
+def digit_probabilities(samples: torch.Tensor) -> torch.Tensor:
+    """(N, C, H, W) images in [0, 1] -> softmax over the 10 digits for every channel, (N * C, 10)."""
     images = resize_images(samples.detach().to("cpu", torch.float32), 32)
     channels = images.reshape(-1, 1, 32, 32)
     model = reference_classifier()
     with torch.no_grad():
-        probs = torch.cat([model(b).softmax(1) for b in channels.split(BATCH)])
-    conf, digit = probs.max(1)
-    digit, conf = digit.reshape(-1, 3), conf.reshape(-1, 3)
-    triples = digit[:, 0] * 100 + digit[:, 1] * 10 + digit[:, 2]
-    return triples, conf
+        return torch.cat([model(b).softmax(1) for b in channels.split(BATCH)])
 
 
 def digit_scores(samples: torch.Tensor) -> dict[str, float]:
@@ -289,9 +318,9 @@ def _ratio(generated: float, real: float) -> float:
 
 
 def relative_scores(raw: dict[str, float], reference: dict[str, float],
-                    quality_key: str = "hq_ratio") -> dict[str, float]:
+                    quality_key: str = "hq_ratio", diversity_key: str = "modes_covered") -> dict[str, float]:
     """Add diversity, quality and score (see the module docstring) to raw scores, given the real reference."""
-    diversity = _ratio(raw["modes_covered"], reference["modes_covered"])
+    diversity = _ratio(raw[diversity_key], reference[diversity_key])
     quality = _ratio(raw[quality_key], reference[quality_key])
     return {**raw, "diversity": diversity, "quality": quality, "score": diversity * quality}
 
@@ -304,11 +333,12 @@ def reference_scores(key: tuple, n: int, sample: Callable, raw_scorer: RawScorer
     return _REFERENCES[(key, n)]
 
 
-def make_scorer(key: tuple, raw_scorer: RawScorer, sample: Callable, quality_key: str = "hq_ratio") -> RawScorer:
+def make_scorer(key: tuple, raw_scorer: RawScorer, sample: Callable, quality_key: str = "hq_ratio",
+                diversity_key: str = "modes_covered") -> RawScorer:
     """A `score_samples` function: raw scores of the samples, relative to real data of the same N."""
 
     def score_samples(samples: torch.Tensor) -> dict[str, float]:
         reference = reference_scores(key, int(samples.shape[0]), sample, raw_scorer)
-        return relative_scores(raw_scorer(samples), reference, quality_key)
+        return relative_scores(raw_scorer(samples), reference, quality_key, diversity_key)
 
     return score_samples

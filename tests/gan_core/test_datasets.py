@@ -93,3 +93,39 @@ def test_unknown_dataset_names_the_field_and_the_choices():
     message = str(err.value)
     assert "dataset" in message and "no-such-data" in message
     assert all(name in message for name in DATASETS)
+
+
+LABELLED = sorted(name for name in DATASETS if load_dataset(name).n_classes)
+
+
+def test_the_digit_datasets_are_labelled():
+    assert {"digits", "stacked-digits"} <= set(LABELLED)
+
+
+@pytest.mark.parametrize("name", LABELLED)
+def test_labelled_samples_match_the_unlabelled_stream(name):
+    ds = load_dataset(name)
+    x, y = ds.sample_labeled(64, torch.Generator().manual_seed(2))
+    assert torch.equal(x, ds.sample(64, torch.Generator().manual_seed(2)))
+    if ds.multi_label:
+        assert y.shape == (64, ds.n_classes) and y.dtype == torch.float32 and set(y.unique().tolist()) <= {0.0, 1.0}
+    else:
+        assert y.shape == (64,) and y.dtype == torch.long and 0 <= y.min() and y.max() < ds.n_classes
+
+
+@pytest.mark.parametrize("name", ["digits", "stacked-digits"])
+def test_digit_labels_are_what_the_reference_classifier_reads(name):
+    ds = load_dataset(name)
+    x, y = ds.sample_labeled(300, torch.Generator().manual_seed(4))
+    read = modes.digit_probabilities(x).argmax(1).reshape(300, -1)
+    expected = y.reshape(300, -1, 10).argmax(2) if ds.multi_label else y[:, None]
+    assert (read == expected).float().mean() >= 0.95
+
+
+def test_one_digit_class_is_collapse_on_digits():
+    ds = load_dataset("digits")
+    x, y = ds.sample_labeled(4000, torch.Generator().manual_seed(5))
+    real = ds.score_samples(x[:1000])
+    sevens = ds.score_samples(x[y == 7][:500])
+    assert real["diversity"] >= 0.95 and real["effective_modes"] > 9.5 and real["modes_covered"] == 10
+    assert sevens["effective_modes"] < 1.3 and sevens["diversity"] < 0.15 and sevens["score"] < 0.15
