@@ -17,14 +17,18 @@ import functools
 import math
 from dataclasses import dataclass, fields
 
+from gan_core.augment import parse_policy
 from gan_core.datasets import DATASETS
+from gan_core.heads import CONDITIONINGS
 from gan_core.losses import LOSSES
 from gan_core.models import ARCHS, G_NORMS, D_NORMS
 
 INPUT_NORMS = ("tanh", "imagenet")
+LATENTS = ("normal", "uniform", "sphere")
 ORDERS = ("d_first", "g_first")
 OPTIMIZERS = ("adam", "rmsprop", "sgd")
 DEVICES = ("auto", "cpu", "cuda")
+NONNEGATIVE_D_LOSSES = ("bce", "minimax", "lsgan", "hinge")
 IMAGE_SIZES = (32, 64)
 
 
@@ -36,13 +40,24 @@ class TrainConfig:
     input_norm: str = "tanh"  # images as [-1, 1] ("tanh") or ImageNet mean/std per channel ("imagenet")
     batch_size: int = 64  # samples per D and per G update
 
+    hflip: bool = False  # mirror real images left-right with probability 1/2
+
     # --- networks ---
-    arch: str = "dcgan"  # "dcgan" for images, "mlp" for 2-D points
-    nz: int = 100  # latent size; z ~ N(0, I)
-    ngf: int = 64  # G width: base conv channels (dcgan) or hidden units (mlp)
-    ndf: int = 64  # D width, same meaning as ngf
+    arch: str = "dcgan"  # images: dcgan | dcgan-deep | upsample | resnet | vae (baseline); 2-D points: mlp
+    nz: int = 100  # latent size
+    latent: str = "normal"  # z ~ normal N(0, I) | uniform U(-1, 1) | sphere (normal scaled to norm sqrt(nz))
+    ngf: int = 64  # G width: base conv channels (4 * ngf for resnet) or hidden units (mlp)
+    ndf: int = 64  # D width, same meaning as ngf (2 * ndf for resnet)
     norm_g: str = "batch"  # normalization in G: batch | none
     norm_d: str = "batch"  # normalization in D: batch | spectral | layer | none
+    mbstd: bool = False  # minibatch-stddev feature in D (Karras et al. 2018), a collapse mitigation
+    pack: int = 1  # PacGAN: D judges `pack` samples at once (Lin et al. 2018); 1 = off
+
+    # --- conditioning (labelled datasets) ---
+    conditioning: str = "none"  # none | cgan (label into G and D) | acgan (aux classifier) | projection D
+    matching_aware: bool = False  # cgan: D also sees real images with wrong labels as fake (Reed et al. 2016)
+    aux_weight: float = 1.0  # acgan: weight of the auxiliary classification loss in D and G
+    embed_dim: int = 32  # size of the label embedding fed to G (and to D for cgan)
 
     # --- loss ---
     loss: str = "bce"  # a name in gan_core.losses.LOSSES
@@ -51,11 +66,18 @@ class TrainConfig:
     real_label: tuple[float, float] = (1.0, 1.0)  # D target range for real, sampled per example (0.9, 0.9 = one-sided smoothing)
     fake_label: tuple[float, float] = (0.0, 0.0)  # D target range for fake, sampled per example
     label_flip: float = 0.0  # probability of swapping an example's real/fake target (noisy labels)
+    r1_weight: float = 0.0  # R1 penalty gamma on real data (Mescheder et al. 2018), any loss; 0 = off
+    kl_weight: float = 1.0  # vae: weight of the KL term (beta)
 
     # --- D:G schedule ---
     d_steps: int = 1  # D updates per round
     g_steps: int = 1  # G updates per round (d_steps=1, g_steps=5 is a 1:5 ratio)
     order: str = "d_first"  # which network updates first within a round
+    d_skip_below: float = 0.0  # adaptive D: skip a D update while its loss is under this; 0 = off
+
+    # --- tricks ---
+    ema: float = 0.0  # decay of an EMA copy of G used for samples and scores (0.999 typical); 0 = off
+    diffaug: str = ""  # DiffAugment policies on real and fake, comma-separated: translation,color,cutout
 
     # --- optimizers ---
     opt_d: str = "adam"  # adam | rmsprop | sgd
@@ -104,6 +126,8 @@ class TrainConfig:
 
 CHOICES = {
     "dataset": lambda: tuple(DATASETS),
+    "latent": lambda: LATENTS,
+    "conditioning": lambda: CONDITIONINGS,
     "arch": lambda: tuple(ARCHS),
     "loss": lambda: tuple(LOSSES),
     "norm_g": lambda: tuple(G_NORMS),
@@ -135,10 +159,19 @@ RANGES = {
     "eval_samples": (16, 10**7, "an integer >= 16"),
     "collapse_threshold": (0.0, 1.0, "a number in [0, 1]"),
     "seed": (0, 2**31 - 1, "an integer in [0, 2**31 - 1]"),
+    "pack": (1, 16, "an integer in [1, 16]"),
+    "embed_dim": (1, 4096, "an integer >= 1"),
+    "aux_weight": (0.0, 1e6, "a number >= 0"),
+    "r1_weight": (0.0, 1e6, "a number >= 0"),
+    "kl_weight": (0.0, 1e6, "a number >= 0"),
+    "d_skip_below": (0.0, 1e6, "a number >= 0 (0 = off)"),
+    "ema": (0.0, 0.999999, "a decay in [0, 1) (0 = off)"),
 }
 
-INT_FIELDS = {f for f in RANGES if f not in {
-    "clip_value", "gp_weight", "label_flip", "lr_d", "lr_g", "max_seconds", "collapse_threshold"}}
+FLOAT_FIELDS = {"clip_value", "gp_weight", "label_flip", "lr_d", "lr_g", "max_seconds", "collapse_threshold",
+                "aux_weight", "r1_weight", "kl_weight", "d_skip_below", "ema"}
+INT_FIELDS = {f for f in RANGES if f not in FLOAT_FIELDS}
+BOOL_FIELDS = ("hflip", "mbstd", "matching_aware")
 
 
 def _validate(c: TrainConfig) -> None:
@@ -153,6 +186,10 @@ def _validate(c: TrainConfig) -> None:
         ok = ok and math.isfinite(value) and (low is None or low <= value <= high)
         if not ok:
             raise ValueError(f"{name}: {value!r} is not {what}")
+    for name in BOOL_FIELDS:
+        if not isinstance(getattr(c, name), bool):
+            raise ValueError(f"{name}: {getattr(c, name)!r} is not one of True, False")
+    parse_policy(c.diffaug)
     if c.image_size not in IMAGE_SIZES:
         raise ValueError(f"image_size: {c.image_size!r} is not one of 32, 64")
     for name in ("real_label", "fake_label"):
@@ -166,12 +203,14 @@ def _validate(c: TrainConfig) -> None:
 
 
 @functools.lru_cache(maxsize=None)
-def _dataset_kind(name: str, image_size: int) -> str:
-    return DATASETS[name](image_size).kind
+def _dataset_info(name: str, image_size: int) -> tuple[str, int]:
+    """(kind, number of label classes or tags) of a dataset."""
+    data = DATASETS[name](image_size)
+    return data.kind, data.n_classes
 
 
 def _validate_combinations(c: TrainConfig) -> None:
-    kind = _dataset_kind(c.dataset, c.image_size)
+    kind, n_classes = _dataset_info(c.dataset, c.image_size)
     wanted = ARCHS[c.arch].data_kind
     if kind != wanted:
         fitting = ", ".join(name for name, a in ARCHS.items() if a.data_kind == kind)
@@ -183,3 +222,31 @@ def _validate_combinations(c: TrainConfig) -> None:
         allowed = ", ".join(name for name, spec in LOSSES.items() if spec.smoothing)
         field = "label_flip" if c.label_flip > 0 else ("real_label" if c.real_label != (1.0, 1.0) else "fake_label")
         raise ValueError(f"{field}: label smoothing and flips apply only to loss {allowed}; loss is {c.loss!r}")
+    _validate_tricks(c, kind, n_classes)
+
+
+def _validate_tricks(c: TrainConfig, kind: str, n_classes: int) -> None:
+    if c.conditioning != "none" and n_classes == 0:
+        labelled = ", ".join(n for n in DATASETS if _dataset_info(n, c.image_size)[1])
+        raise ValueError(f"conditioning: {c.conditioning!r} needs labels; dataset {c.dataset!r} has none "
+                         f"(labelled: {labelled})")
+    if c.matching_aware and c.conditioning != "cgan":
+        raise ValueError(f"matching_aware: applies to conditioning 'cgan' only; conditioning is {c.conditioning!r}")
+    if c.pack > 1 and c.conditioning != "none":
+        raise ValueError(f"pack: packing judges unrelated samples together, so it needs conditioning 'none'; "
+                         f"conditioning is {c.conditioning!r}")
+    if c.batch_size % c.pack:
+        raise ValueError(f"pack: {c.pack} must divide batch_size {c.batch_size}")
+    if kind == "points" and (c.diffaug or c.hflip):
+        raise ValueError(f"{'diffaug' if c.diffaug else 'hflip'}: image augmentation; dataset {c.dataset!r} holds points")
+    if c.d_skip_below > 0 and c.loss not in NONNEGATIVE_D_LOSSES:
+        raise ValueError(f"d_skip_below: the D loss of {c.loss!r} has no fixed floor; "
+                         f"adaptive D applies to loss {', '.join(NONNEGATIVE_D_LOSSES)}")
+    if not ARCHS[c.arch].adversarial:
+        gan_only = {"conditioning": "none", "pack": 1, "mbstd": False, "diffaug": "", "d_skip_below": 0.0,
+                    "r1_weight": 0.0, "d_steps": 1, "g_steps": 1, "real_label": (1.0, 1.0),
+                    "fake_label": (0.0, 0.0), "label_flip": 0.0}
+        for name, neutral in gan_only.items():
+            if getattr(c, name) != neutral:
+                raise ValueError(f"{name}: {getattr(c, name)!r} is a GAN option; arch {c.arch!r} is not "
+                                 f"adversarial and takes {neutral!r}")

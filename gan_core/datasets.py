@@ -19,6 +19,9 @@ and, when its modes are known, scores generated samples for mode collapse
 Labels: a labelled dataset has `n_classes` > 0 and `sample_labeled(n, gen) ->
 (x, y)`, y a LongTensor (N,) of class ids, or, when `multi_label`, a float
 multi-hot (N, n_classes) of tags. `sample` draws the same images without them.
+Where a reference model can tell the label of a sample (the digit classifier),
+`read_labels(samples)` returns it in the same form: conditional generators are
+scored by how often the sample shows the label asked for.
 """
 
 from __future__ import annotations
@@ -45,6 +48,7 @@ class Dataset:
     n_classes: int = 0  # classes (or tags, when multi_label) of the labels; 0: unlabelled
     multi_label: bool = False  # labels are multi-hot tag vectors (N, n_classes), not class ids (N,)
     sample_labeled: Callable[[int, torch.Generator], tuple[torch.Tensor, torch.Tensor]] | None = None
+    read_labels: Callable[[torch.Tensor], torch.Tensor] | None = None  # labels a reference model reads off samples
 
 
 def ring_centers(k: int = 8, radius: float = 1.0) -> torch.Tensor:
@@ -119,6 +123,18 @@ def _digit_size(name: str, image_size: int) -> None:
         raise ValueError(f"image_size must be one of {STACKED_SIZES} for {name}, got {image_size!r}")
 
 
+def read_digits(multi_hot: bool) -> Callable[[torch.Tensor], torch.Tensor]:
+    """Labels the reference classifier reads: class ids, or one one-hot block of 10 per channel."""
+
+    def read(samples: torch.Tensor) -> torch.Tensor:
+        digit = modes.digit_probabilities(samples).argmax(1).reshape(samples.shape[0], -1)
+        if multi_hot:
+            return torch.nn.functional.one_hot(digit, 10).float().reshape(samples.shape[0], -1)
+        return digit[:, 0]
+
+    return read
+
+
 def _images_only(sample_labeled):
     return lambda n, generator: sample_labeled(n, generator)[0]
 
@@ -139,6 +155,7 @@ def stacked_digits(image_size: int = 32) -> Dataset:
         n_classes=30,
         multi_label=True,
         sample_labeled=sample_labeled,
+        read_labels=read_digits(multi_hot=True),
     )
 
 
@@ -158,6 +175,7 @@ def digits(image_size: int = 32) -> Dataset:
         n_modes=10,
         n_classes=10,
         sample_labeled=sample_labeled,
+        read_labels=read_digits(multi_hot=False),
     )
 
 

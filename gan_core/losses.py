@@ -14,7 +14,8 @@ data on its `Loss` entry, applied by the trainer in one place.
 References: bce / minimax (Goodfellow et al. 2014: the non-saturating and the
 original G loss); wgan (Arjovsky et al. 2017, weight clipping); wgan-gp
 (Gulrajani et al. 2017); lsgan (Mao et al. 2017, a=0 b=1 c=1); hinge (Lim & Ye
-2017, Miyato et al. 2018).
+2017, Miyato et al. 2018). `r1_penalty` (Mescheder et al. 2018) is the
+`r1_weight` option, usable with any family.
 """
 
 from __future__ import annotations
@@ -80,11 +81,19 @@ LOSSES: dict[str, Loss] = {
 }
 
 
-def gradient_penalty(d_net, real: Tensor, fake: Tensor, generator: torch.Generator) -> Tensor:
-    """WGAN-GP: E[(||grad D(x_hat)||_2 - 1)^2] on random interpolates of real and fake."""
+def gradient_penalty(critic: Callable[[Tensor], Tensor], real: Tensor, fake: Tensor,
+                     generator: torch.Generator) -> Tensor:
+    """WGAN-GP: E[(||grad D(x_hat)||_2 - 1)^2] on random interpolates of real and fake.
+    With packing, the norm is taken over each packed input (all its samples)."""
     shape = (real.shape[0],) + (1,) * (real.dim() - 1)
     alpha = torch.rand(shape, generator=generator).to(real.device)
-    x_hat = (alpha * real + (1 - alpha) * fake).requires_grad_(True)
-    out = d_net(x_hat)
+    x_hat = (alpha * real.detach() + (1 - alpha) * fake.detach()).requires_grad_(True)
+    out = critic(x_hat)
     (grad,) = torch.autograd.grad(out.sum(), x_hat, create_graph=True)
-    return ((grad.flatten(1).norm(2, dim=1) - 1.0) ** 2).mean()
+    return ((grad.reshape(out.shape[0], -1).norm(2, dim=1) - 1.0) ** 2).mean()
+
+
+def r1_penalty(real_out: Tensor, real_in: Tensor) -> Tensor:
+    """R1 (Mescheder et al. 2018): E ||grad_x D(x)||^2 on real data; `real_in` must require grad."""
+    (grad,) = torch.autograd.grad(real_out.sum(), real_in, create_graph=True)
+    return grad.reshape(real_out.shape[0], -1).pow(2).sum(1).mean()

@@ -1,14 +1,16 @@
 """The GAN training loop: `train(config, report, state=None) -> status`.
 
-One round is `d_steps` D updates and `g_steps` G updates, in `config.order`.
-Every `eval_every` rounds (and at the end) the loop calls `report(payload)`:
+One round is `d_steps` D updates and `g_steps` G updates, in `config.order`
+(for the `vae` baseline: one VAE update). Every `eval_every` rounds (and at
+the end) the loop calls `report(payload)`:
 
     {"step": int,                   # rounds done
      "status": "running" | "finished" | "diverged",
      "metrics": {name: float},      # loss_d, loss_g, d_real, d_fake, penalty,
-                                    # the dataset's mode scores (modes_covered,
-                                    # hq_ratio, reverse_kl, diversity, score),
-                                    # collapsed, diverged, finished, timing
+                                    # the dataset's scores (modes_covered,
+                                    # hq_ratio, reverse_kl, diversity, quality,
+                                    # score), collapsed, aux_acc_*, cond_acc,
+                                    # diverged, finished, timing
      "image": np.ndarray | None,    # (H, W, 3) uint8 sample grid or scatter
      "state": dict | None}          # pass back as `state` to resume exactly
 
@@ -16,11 +18,13 @@ The loop writes nothing itself: logging, checkpoint files and stopping belong
 to the caller (the `studies` layer wraps this in a Ray Tune trainable). A NaN
 or infinite loss ends the run with status "diverged" instead of an exception.
 On the CPU a seed fixes everything: same seed, same losses; resuming from a
-reported state continues exactly as the uninterrupted run would have.
+reported state continues exactly as the uninterrupted run would have. The
+updates themselves live in `gan_core.steps`.
 """
 
 from __future__ import annotations
 
+import copy
 import math
 import time
 from dataclasses import dataclass, field
@@ -29,13 +33,17 @@ from typing import Callable
 import torch
 from torch import nn
 
+from gan_core import steps
+from gan_core.steps import d_step, g_step, targets, to_data, to_model  # noqa: F401  (the loop's public pieces)
+from gan_core.augment import parse_policy
 from gan_core.config import TrainConfig
 from gan_core.datasets import Dataset, load_dataset
+from gan_core.heads import Discriminator, Generator, LabelEmbedding, d_input_shape, finish_d
 from gan_core.images import image_grid, points_extent, scatter
-from gan_core.losses import LOSSES, Loss, gradient_penalty
+from gan_core.losses import LOSSES, Loss
 from gan_core.models import ARCHS
+from gan_core.vae import Encoder
 
-IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
 GRID_SAMPLES = 64
 EVAL_SEED_OFFSET = 1_000_003  # the evaluation noise stream is separate from training's
 RESUMABLE_CHANGES = {"max_steps", "max_seconds", "eval_every", "eval_samples", "device"}
@@ -49,13 +57,16 @@ class Run:
     data: Dataset
     loss: Loss
     g: nn.Module
-    d: nn.Module
+    d: nn.Module  # Discriminator, or the VAE's Encoder
     opt_g: torch.optim.Optimizer
     opt_d: torch.optim.Optimizer
-    gen: torch.Generator  # data order, z, label targets, penalty interpolation
+    gen: torch.Generator  # data order, z, labels, targets, augmentation, penalty interpolation
+    g_ema: nn.Module | None = None  # EMA copy of G, when config.ema > 0
+    policy: tuple = ()  # DiffAugment policies
     step: int = 0
     d_updates: int = 0
     g_updates: int = 0
+    d_skipped: int = 0  # D updates skipped by the adaptive-D rule
     elapsed: float = 0.0  # training seconds before this process (resumes keep counting)
     low_streak: int = 0  # evaluations in a row with diversity under the threshold
     sums: dict = field(default_factory=dict)  # metric -> (tensor sum, count) since the last evaluation
@@ -77,123 +88,50 @@ def pick_device(name: str) -> torch.device:
     return torch.device(name)
 
 
+def build_networks(c: TrainConfig, data: Dataset) -> tuple[nn.Module, nn.Module]:
+    """G and D (or decoder and encoder) for this config and dataset, initialised."""
+    arch = ARCHS[c.arch]
+    conditioned = c.conditioning != "none"
+    embed = LabelEmbedding(data.n_classes, data.multi_label, c.embed_dim) if conditioned else None
+    g = Generator(arch.g(c, data.shape, c.nz + (c.embed_dim if conditioned else 0)), embed)
+    if not arch.adversarial:
+        return g, Encoder(*arch.d(c, data.shape), c.nz)
+    body, features = arch.d(c, d_input_shape(c, data.shape))
+    d = Discriminator(body, features, pack=c.pack, mbstd=c.mbstd, conditioning=c.conditioning,
+                      n_classes=data.n_classes, multi_label=data.multi_label, embed_dim=c.embed_dim)
+    return g, finish_d(d, arch.init, c.norm_d)
+
+
 def build(config: TrainConfig) -> Run:
     torch.manual_seed(config.seed)
     data = load_dataset(config.dataset, config.image_size)
     device = pick_device(config.device)
-    arch = ARCHS[config.arch]
-    g, d = arch.g(config, data.shape).to(device), arch.d(config, data.shape).to(device)
+    g, d = build_networks(config, data)
+    g, d = g.to(device), d.to(device)
+    g_ema = copy.deepcopy(g).requires_grad_(False) if config.ema > 0 else None
     gen = torch.Generator().manual_seed(config.seed)
     return Run(config, device, data, LOSSES[config.loss], g, d,
                make_optimizer(config.opt_g, g.parameters(), config.lr_g, config.betas_g),
-               make_optimizer(config.opt_d, d.parameters(), config.lr_d, config.betas_d), gen)
-
-
-# --- data space <-> model space -------------------------------------------------
-
-def _stats(run: Run):
-    c = run.data.shape[0]
-    mean = IMAGENET_MEAN if c == 3 else (sum(IMAGENET_MEAN) / 3,) * c
-    std = IMAGENET_STD if c == 3 else (sum(IMAGENET_STD) / 3,) * c
-    view = lambda v: torch.tensor(v, device=run.device).view(1, c, 1, 1)
-    return view(mean), view(std)
-
-
-def to_model(run: Run, x: torch.Tensor) -> torch.Tensor:
-    """Real data as D sees it: points raw; images [0, 1] -> [-1, 1] or ImageNet-standardised."""
-    if run.data.kind == "points":
-        return x
-    if run.config.input_norm == "tanh":
-        return x * 2 - 1
-    mean, std = _stats(run)
-    return (x - mean) / std
-
-
-def to_data(run: Run, y: torch.Tensor) -> torch.Tensor:
-    """G output back in the dataset's space (images clamped to [0, 1]) for scoring and pictures."""
-    if run.data.kind == "points":
-        return y
-    if run.config.input_norm == "tanh":
-        return ((y + 1) / 2).clamp(0, 1)
-    mean, std = _stats(run)
-    return (y * std + mean).clamp(0, 1)
-
-
-# --- one update each -------------------------------------------------------------
-
-def noise(run: Run, n: int) -> torch.Tensor:
-    return torch.randn(n, run.config.nz, generator=run.gen).to(run.device)
-
-
-def targets(run: Run, n: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """Per-example D targets drawn from the label ranges, with random real/fake flips."""
-    c = run.config
-    u = torch.rand(3, n, generator=run.gen)
-    real_t = c.real_label[0] + (c.real_label[1] - c.real_label[0]) * u[0]
-    fake_t = c.fake_label[0] + (c.fake_label[1] - c.fake_label[0]) * u[1]
-    flip = u[2] < c.label_flip
-    real_t, fake_t = torch.where(flip, fake_t, real_t), torch.where(flip, real_t, fake_t)
-    return real_t.to(run.device), fake_t.to(run.device)
-
-
-def _add(run: Run, **values: torch.Tensor) -> None:
-    for key, value in values.items():
-        total, count = run.sums.get(key, (0.0, 0))
-        run.sums[key] = (total + value.detach().float(), count + 1)
-
-
-def d_step(run: Run) -> None:
-    c, n = run.config, run.config.batch_size
-    real = to_model(run, run.data.sample(n, run.gen).to(run.device))
-    with torch.no_grad():
-        fake = run.g(noise(run, n))
-    real_t, fake_t = targets(run, n) if run.loss.smoothing else (None, None)
-    real_out, fake_out = run.d(real), run.d(fake)
-    loss = run.loss.d(real_out, fake_out, real_t, fake_t)
-    if run.loss.penalty == "gp":
-        penalty = gradient_penalty(run.d, real, fake, run.gen)
-        loss = loss + c.gp_weight * penalty
-        _add(run, penalty=penalty)
-    run.opt_d.zero_grad(set_to_none=True)
-    loss.backward()
-    run.opt_d.step()
-    if run.loss.clip:
-        with torch.no_grad():
-            for p in run.d.parameters():
-                p.clamp_(-c.clip_value, c.clip_value)
-    squash = torch.sigmoid if run.loss.prob else (lambda t: t)
-    _add(run, loss_d=loss, d_real=squash(real_out).mean(), d_fake=squash(fake_out).mean())
-    run.d_updates += 1
-
-
-def g_step(run: Run) -> None:
-    loss = run.loss.g(run.d(run.g(noise(run, run.config.batch_size))))
-    run.opt_g.zero_grad(set_to_none=True)
-    loss.backward()
-    run.opt_g.step()
-    _add(run, loss_g=loss)
-    run.g_updates += 1
-
-
-def one_round(run: Run) -> None:
-    c = run.config
-    phases = [(d_step, c.d_steps), (g_step, c.g_steps)]
-    for fn, times in phases if c.order == "d_first" else phases[::-1]:
-        for _ in range(times):
-            fn(run)
-    run.step += 1
+               make_optimizer(config.opt_d, d.parameters(), config.lr_d, config.betas_d), gen,
+               g_ema=g_ema, policy=parse_policy(config.diffaug))
 
 
 # --- evaluation ------------------------------------------------------------------
 
 @torch.no_grad()
-def generate(run: Run, n: int, seed: int) -> torch.Tensor:
-    """n samples in data space from a fixed noise stream; G stays in train mode
-    (batch statistics, as in the DCGAN reference) and runs in batch-size chunks."""
+def generate(run: Run, n: int, seed: int) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """n samples in data space from a fixed noise stream (and their labels when
+    conditioned, drawn from the data's label distribution), from the EMA copy of
+    G when there is one. G stays in train mode (batch statistics, as in the
+    DCGAN reference) and runs in batch-size chunks."""
     gen = torch.Generator().manual_seed(seed)
-    z = torch.randn(n, run.config.nz, generator=gen)
-    chunks = [run.g(part.to(run.device)) for part in z.split(run.config.batch_size)]
-    return to_data(run, torch.cat(chunks)).cpu()
+    z = steps.latent(run.config, n, gen)
+    y = run.data.sample_labeled(n, gen)[1] if run.config.conditioning != "none" else None
+    g = run.g_ema if run.g_ema is not None else run.g
+    size = run.config.batch_size
+    chunks = [g(z[i:i + size].to(run.device), None if y is None else y[i:i + size].to(run.device))
+              for i in range(0, n, size)]
+    return to_data(run, torch.cat(chunks)).cpu(), y
 
 
 def picture(run: Run, samples: torch.Tensor):
@@ -203,10 +141,20 @@ def picture(run: Run, samples: torch.Tensor):
     return image_grid(samples[:GRID_SAMPLES])
 
 
+def label_accuracy(predicted: torch.Tensor, wanted: torch.Tensor, multi_label: bool) -> float:
+    """Class ids: share equal. Multi-hot tags: share of the wanted tags present."""
+    if not multi_label:
+        return float((predicted == wanted).float().mean())
+    wanted = wanted > 0.5
+    return float(((predicted > 0.5) & wanted).sum() / wanted.sum().clamp(min=1))
+
+
 def evaluate(run: Run) -> tuple[dict, object]:
     c = run.config
-    samples = generate(run, c.eval_samples, c.seed + EVAL_SEED_OFFSET)
+    samples, labels = generate(run, c.eval_samples, c.seed + EVAL_SEED_OFFSET)
     scores = run.data.score_samples(samples) if run.data.score_samples else {}
+    if labels is not None and run.data.read_labels is not None:
+        scores["cond_acc"] = label_accuracy(run.data.read_labels(samples), labels, run.data.multi_label)
     low = scores.get("diversity", 1.0) < c.collapse_threshold
     run.low_streak = run.low_streak + 1 if low else 0
     return {**scores, "collapsed": float(run.low_streak >= 2)}, picture(run, samples)
@@ -221,28 +169,35 @@ def drain(run: Run) -> dict:
 
 # --- checkpointable state --------------------------------------------------------
 
+COUNTERS = ("step", "elapsed", "d_updates", "g_updates", "d_skipped", "low_streak")
+
+
 def state_dict(run: Run) -> dict:
     state = {
-        "config": run.config.to_dict(), "step": run.step, "elapsed": run.elapsed,
-        "d_updates": run.d_updates, "g_updates": run.g_updates, "low_streak": run.low_streak,
+        "config": run.config.to_dict(), **{name: getattr(run, name) for name in COUNTERS},
         "g": run.g.state_dict(), "d": run.d.state_dict(),
         "opt_g": run.opt_g.state_dict(), "opt_d": run.opt_d.state_dict(),
         "rng_global": torch.get_rng_state(), "rng_train": run.gen.get_state(),
     }
+    if run.g_ema is not None:
+        state["g_ema"] = run.g_ema.state_dict()
     if run.device.type == "cuda":
         state["rng_cuda"] = torch.cuda.get_rng_state(run.device)
     return state
 
 
 def load_state(run: Run, state: dict) -> None:
-    changed = {k for k, v in state["config"].items() if run.config.to_dict().get(k) != v}
+    saved = state["config"]
+    changed = {k for k, v in run.config.to_dict().items() if k not in saved or saved[k] != v}
     if changed - RESUMABLE_CHANGES:
         raise ValueError(f"state: was saved with another config (differs in {', '.join(sorted(changed))}); "
                          f"only {', '.join(sorted(RESUMABLE_CHANGES))} may change on resume")
-    for name in ("step", "elapsed", "d_updates", "g_updates", "low_streak"):
+    for name in COUNTERS:
         setattr(run, name, state[name])
     run.g.load_state_dict(state["g"])
     run.d.load_state_dict(state["d"])
+    if run.g_ema is not None:
+        run.g_ema.load_state_dict(state["g_ema"])
     run.opt_g.load_state_dict(state["opt_g"])
     run.opt_d.load_state_dict(state["opt_d"])
     torch.set_rng_state(state["rng_global"])
@@ -264,7 +219,7 @@ def train(config: TrainConfig, report: Callable[[dict], None], state: dict | Non
     while True:
         tick, first = time.monotonic(), run.step
         while run.step < config.max_steps and not _out_of_time(config, start):
-            one_round(run)
+            steps.one_round(run)
             if run.step % config.eval_every == 0:
                 break
         status = _evaluate_and_report(run, report, start, first, time.monotonic() - tick)
@@ -282,6 +237,8 @@ def _evaluate_and_report(run: Run, report, start: float, last_eval: int, train_s
     rounds = max(run.step - last_eval, 1)
     timing = {"step": float(run.step), "d_updates": float(run.d_updates), "g_updates": float(run.g_updates),
               "sec_per_round": train_seconds / rounds}
+    if c.d_skip_below > 0:
+        timing["d_skip_rate"] = run.d_skipped / max(run.d_skipped + run.d_updates, 1)
     if not all(math.isfinite(v) for v in losses.values()):
         metrics = {**timing, "diverged": 1.0, "finished": 0.0, "collapsed": 0.0, "score": 0.0, "diversity": 0.0}
         report({"step": run.step, "status": "diverged", "metrics": metrics, "image": None, "state": None})

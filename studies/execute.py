@@ -146,7 +146,7 @@ def run_tuner(plan: Plan, exp_id: str, parent: str, stamp: str):
         tune_config=tune.TuneConfig(scheduler=scheduler(plan), num_samples=plan.num_samples),
         run_config=tune.RunConfig(
             name=f"{plan.study.name}-{stamp}", storage_path=plan.storage,
-            stop=CollapseStopper(plan.time_attr, plan.collapse_grace_period),
+            stop=CollapseStopper(plan.time_attr, plan.collapse_grace_period) if plan.scheduler == "asha" else None,
             checkpoint_config=tune.CheckpointConfig(num_to_keep=2),
             callbacks=[CloseChildRuns(plan.tracking_uri, exp_id, parent)],
             progress_reporter=reporter, verbose=1),

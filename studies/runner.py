@@ -132,7 +132,7 @@ def parser(study: Study) -> OneLineParser:
     a("--max-steps", type=positive(int, "an integer >= 1"), help="rounds per trial")
     a("--max-seconds", type=float, help="wall-clock cap per trial in seconds (0: none)")
     a("--seeds", type=seed_list, help="a count (3: seeds 0,1,2) or a list (0,4,7)")
-    a("--scheduler", choices=["asha", "fifo"], default="asha", help="asha: stop poor trials early; fifo: run all to the end")
+    a("--scheduler", choices=["asha", "fifo"], default="asha", help="asha: ASHA and the collapse stopper end poor and collapsed trials early; fifo: every trial runs to the end")
     a("--grace", type=positive(float, "a number > 0"),
       help="ASHA grace period, in seconds when trials have a time cap, else in evaluations (default: half the budget)")
     a("--collapse-grace", type=float,
@@ -273,7 +273,8 @@ def plan_dict(plan: Plan) -> dict:
         "search_space": {k: _options(v) for k, v in plan.space.items()},
         "trials": plan.trials,
         "scheduler": scheduler,
-        "collapse_stopper": {"metric": "collapsed", "time_attr": plan.time_attr, "grace": plan.collapse_grace_period},
+        "collapse_stopper": ({"metric": "collapsed", "time_attr": plan.time_attr, "grace": plan.collapse_grace_period}
+                             if plan.scheduler == "asha" else None),
         "score_smoothing": plan.smoothing,
         "resources_per_trial": {"cpu": plan.cpus_per_trial, "gpu": plan.gpus_per_trial},
         "ray": plan.address or "local",

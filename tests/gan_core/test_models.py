@@ -1,4 +1,6 @@
-"""Every architecture x normalization builds, has the right shapes and trains a step."""
+"""Every architecture x normalization x conditioning that is valid builds, has
+the right shapes and trains a step at 32x32 and 64x64; invalid ones fail on
+construction with a message that names the field."""
 
 import itertools
 
@@ -6,31 +8,84 @@ import pytest
 import torch
 
 from gan_core.config import TrainConfig
+from gan_core.heads import CONDITIONINGS
+from gan_core.layers import MinibatchStd
 from gan_core.models import ARCHS, D_NORMS, G_NORMS
-from gan_core.train import build, d_step, g_step
+from gan_core.steps import one_round
+from gan_core.train import build
 
 from conftest import TINY_IMAGES, TINY_POINTS
 
-CASES = [(TINY_IMAGES, 32), (TINY_IMAGES, 64), (TINY_POINTS, 32)]
+IMAGE_ARCHS = sorted(a for a, spec in ARCHS.items() if spec.data_kind == "images")
+LABELLED = {"digits": False, "stacked-digits": True}  # dataset -> multi-label
 
 
-def test_every_architecture_has_a_case():
-    assert {case["arch"] for case, _ in CASES} == set(ARCHS)
+def combos():
+    for arch, norm_d, cond, size in itertools.product(IMAGE_ARCHS, D_NORMS, CONDITIONINGS, (32, 64)):
+        if ARCHS[arch].adversarial or cond == "none":
+            yield arch, norm_d, cond, size
 
 
-@pytest.mark.parametrize("case, size", CASES, ids=["dcgan32", "dcgan64", "mlp"])
-@pytest.mark.parametrize("norm_d, norm_g", list(itertools.product(D_NORMS, G_NORMS)))
-def test_every_normalization_builds_and_trains_a_step(case, size, norm_d, norm_g):
-    run = build(TrainConfig.from_dict({**case, "image_size": size, "norm_d": norm_d, "norm_g": norm_g}))
-    z = torch.randn(5, run.config.nz)
-    fake = run.g(z)
-    assert fake.shape == (5, *run.data.shape)
-    assert run.d(fake).shape == (5,)
-    before = [p.detach().clone() for p in run.d.parameters()]
-    d_step(run)
-    g_step(run)
-    assert any(not torch.equal(a, b) for a, b in zip(before, run.d.parameters()))
+def test_every_architecture_kind_is_covered():
+    assert {"dcgan", "dcgan-deep", "upsample", "resnet", "vae"} <= set(IMAGE_ARCHS)
+    assert {spec.data_kind for spec in ARCHS.values()} == {"images", "points"}
+
+
+def trains_a_round(values: dict):
+    run = build(TrainConfig.from_dict(values))
+    before = [p.detach().clone() for p in run.g.parameters()]
+    one_round(run)
+    assert any(not torch.equal(a, b) for a, b in zip(before, run.g.parameters()))
     assert all(torch.isfinite(total).all() for total, _ in run.sums.values())
+    return run
+
+
+@pytest.mark.parametrize("arch, norm_d, cond, size", list(combos()))
+def test_valid_combinations_train_a_step(arch, norm_d, cond, size):
+    dataset = "digits" if cond == "acgan" else "stacked-digits"  # class ids and multi-hot tags both covered
+    norm_g = list(G_NORMS)[(len(norm_d) + size) % len(G_NORMS)]  # alternate G norms across cases
+    values = {**TINY_IMAGES, "arch": arch, "norm_d": norm_d, "norm_g": norm_g, "conditioning": cond,
+              "image_size": size, "dataset": dataset if cond != "none" else "stacked-digits"}
+    run = trains_a_round(values)
+    z = torch.randn(4, run.config.nz)
+    y = run.data.sample_labeled(4, torch.Generator().manual_seed(0))[1] if cond != "none" else None
+    fake = run.g(z, y)
+    assert fake.shape == (4, *run.data.shape)
+    if ARCHS[arch].adversarial:
+        out, aux = run.d(fake, y)
+        assert out.shape == (4,)
+        assert (aux is not None) == (cond == "acgan")
+        if aux is not None:
+            assert aux.shape == (4, run.data.n_classes)
+
+
+@pytest.mark.parametrize("norm_d, norm_g", list(itertools.product(D_NORMS, G_NORMS)))
+def test_the_mlp_pair_trains_with_every_normalization(norm_d, norm_g):
+    trains_a_round({**TINY_POINTS, "norm_d": norm_d, "norm_g": norm_g})
+
+
+@pytest.mark.parametrize("values, field, message", [
+    ({"conditioning": "cgan", "dataset": "ring8", "arch": "mlp"}, "conditioning", "needs labels"),
+    ({"conditioning": "acgan", "arch": "vae"}, "conditioning", "arch 'vae' is not adversarial"),
+    ({"pack": 2, "arch": "vae"}, "pack", "arch 'vae' is not adversarial"),
+    ({"matching_aware": True}, "matching_aware", "applies to conditioning 'cgan' only"),
+    ({"matching_aware": True, "conditioning": "acgan"}, "matching_aware", "'cgan' only"),
+    ({"pack": 2, "conditioning": "cgan"}, "pack", "needs conditioning 'none'"),
+    ({"pack": 3, "batch_size": 64}, "pack", "must divide batch_size"),
+    ({"diffaug": "translation", "dataset": "grid25", "arch": "mlp"}, "diffaug", "holds points"),
+    ({"hflip": True, "dataset": "ring8", "arch": "mlp"}, "hflip", "holds points"),
+    ({"diffaug": "translation,rotate"}, "diffaug", "'rotate' is not one of translation, color, cutout"),
+    ({"d_skip_below": 0.3, "loss": "wgan-gp"}, "d_skip_below", "no fixed floor"),
+    ({"conditioning": "projection", "dataset": "grid25", "arch": "mlp"}, "conditioning", "labelled: stacked-digits, digits"),
+    ({"mbstd": 1}, "mbstd", "is not one of True, False"),
+    ({"latent": "cauchy"}, "latent", "is not one of normal, uniform, sphere"),
+    ({"ema": 1.0}, "ema", "a decay in [0, 1)"),
+    ({"arch": "resnet", "dataset": "ring8"}, "arch", "use arch mlp"),
+])
+def test_invalid_combinations_fail_on_construction(values, field, message):
+    with pytest.raises(ValueError) as err:
+        TrainConfig.from_dict(values)
+    assert str(err.value).startswith(f"{field}: ") and message in str(err.value)
 
 
 def test_dcgan_init_follows_the_paper():
@@ -46,3 +101,27 @@ def test_spectral_norm_bounds_d_weights():
         run.d(torch.randn(4, 3, 32, 32))
     sigma = torch.linalg.matrix_norm(conv.weight.flatten(1), ord=2)
     assert sigma.item() == pytest.approx(1.0, abs=0.05)
+
+
+def test_minibatch_stddev_sees_a_batch_without_variety():
+    layer = MinibatchStd(group=4)
+    varied, same = torch.randn(8, 3, 4, 4), torch.randn(1, 3, 4, 4).expand(8, 3, 4, 4)
+    out_varied, out_same = layer(varied), layer(same)
+    assert out_varied.shape == (8, 4, 4, 4)
+    assert torch.all(out_same[:, 3] < 1e-3) and torch.all(out_varied[:, 3] > 0.5)
+    assert torch.equal(out_varied[:, :3], varied)
+    vectors = layer(torch.randn(8, 5))
+    assert vectors.shape == (8, 6)
+
+
+def test_packing_makes_d_judge_groups_of_samples():
+    run = build(TrainConfig.from_dict({**TINY_IMAGES, "pack": 2}))
+    first = next(m for m in run.d.modules() if isinstance(m, torch.nn.Conv2d))
+    assert first.in_channels == 6  # two RGB samples side by side in channels
+    out, _ = run.d(torch.rand(8, 3, 32, 32))
+    assert out.shape == (4,)
+    x = torch.rand(8, 3, 32, 32)
+    swapped = x.clone()
+    swapped[[2, 3]] = x[[3, 2]]  # order within a pack matters, packs are judged independently
+    a, b = run.d.eval()(x)[0], run.d(swapped)[0]
+    assert torch.equal(a[[0, 2, 3]], b[[0, 2, 3]]) and not torch.equal(a[1], b[1])
