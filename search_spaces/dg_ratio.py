@@ -1,18 +1,12 @@
 """D:G update ratios from 1:5 to 5:1, crossed with the non-saturating GAN
-loss and WGAN-GP, each with the optimizer settings its paper uses."""
+loss and WGAN-GP, each with the optimizer settings its paper uses (the ratio
+replaces the paper's own)."""
 
 from ray import tune
 
-RATIOS = [(1, 5), (1, 2), (1, 1), (2, 1), (5, 1)]  # (d_steps, g_steps)
+from search_spaces.common import optimizer_setup
 
-LOSSES = {
-    # Radford et al. 2016: Adam 2e-4, beta1 0.5, batch norm in D
-    "bce": {"loss": "bce", "opt_d": "adam", "opt_g": "adam", "lr_d": 2e-4, "lr_g": 2e-4,
-            "betas_d": (0.5, 0.999), "betas_g": (0.5, 0.999), "norm_d": "batch"},
-    # Gulrajani et al. 2017: Adam 1e-4, betas (0, 0.9), lambda 10, no batch norm in the critic (layer norm)
-    "wgan-gp": {"loss": "wgan-gp", "opt_d": "adam", "opt_g": "adam", "lr_d": 1e-4, "lr_g": 1e-4,
-                "betas_d": (0.0, 0.9), "betas_g": (0.0, 0.9), "gp_weight": 10.0, "norm_d": "layer"},
-}
+RATIOS = [(1, 5), (1, 2), (1, 1), (2, 1), (5, 1)]  # (d_steps, g_steps)
 
 
 def ratio(d_steps: int, g_steps: int) -> dict:
@@ -21,7 +15,7 @@ def ratio(d_steps: int, g_steps: int) -> dict:
 
 def space() -> dict:
     return {
-        "loss_setup": tune.grid_search(list(LOSSES.values())),
+        "loss_setup": tune.grid_search([optimizer_setup("bce"), optimizer_setup("wgan-gp")]),
         "ratio": tune.grid_search([ratio(d, g) for d, g in RATIOS]),
     }
 
@@ -29,6 +23,6 @@ def space() -> dict:
 def smoke_space() -> dict:
     """Two losses x the two extreme ratios: four short trials."""
     return {
-        "loss_setup": tune.grid_search(list(LOSSES.values())),
+        "loss_setup": tune.grid_search([optimizer_setup("bce"), optimizer_setup("wgan-gp")]),
         "ratio": tune.grid_search([ratio(1, 5), ratio(5, 1)]),
     }

@@ -80,9 +80,26 @@ def scheduler(plan: Plan):
                          max_t=plan.max_t, grace_period=plan.grace_period, reduction_factor=2)
 
 
+def searcher(plan: Plan):
+    """Optuna's TPE over a define-by-run space (seeded), or None for a grid."""
+    if not callable(plan.space):
+        return None
+    import optuna
+    from ray.tune.search.optuna import OptunaSearch
+
+    # group + multivariate: TPE models the parameters that appear together (the
+    # conditional branches of the space) jointly; a third of the budget explores at random
+    sampler = optuna.samplers.TPESampler(seed=plan.base["seed"], n_startup_trials=max(2, plan.num_samples // 3),
+                                         multivariate=True, group=True)
+    return OptunaSearch(space=plan.space, metric="score_smooth", mode="max", sampler=sampler)
+
+
 def start_ray(plan: Plan) -> bool:
-    """Join `--address` or start a local Ray sized to this machine; True when we started it."""
+    """Join `--address` or start a local Ray sized to this machine; True when we
+    started it. A process that already called `ray.init` keeps its Ray."""
     import ray
+    if ray.is_initialized():
+        return False
     if plan.address:
         ray.init(address=plan.address, logging_level=logging.WARNING)
         return False
@@ -142,8 +159,9 @@ def run_tuner(plan: Plan, exp_id: str, parent: str, stamp: str):
                                 max_report_frequency=15, max_progress_rows=40)
     tuner = tune.Tuner(
         trainable,
-        param_space=plan.space,
-        tune_config=tune.TuneConfig(scheduler=scheduler(plan), num_samples=plan.num_samples),
+        param_space=None if callable(plan.space) else plan.space,
+        tune_config=tune.TuneConfig(scheduler=scheduler(plan), num_samples=plan.num_samples,
+                                    search_alg=searcher(plan)),
         run_config=tune.RunConfig(
             name=f"{plan.study.name}-{stamp}", storage_path=plan.storage,
             stop=CollapseStopper(plan.time_attr, plan.collapse_grace_period) if plan.scheduler == "asha" else None,

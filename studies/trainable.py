@@ -19,18 +19,14 @@ from ray import tune
 
 from gan_core import TrainConfig, train
 from studies import tracking
+from studies.runner import merge
 
 STATE_FILE = "state.pt"
 
 
 def resolve(base: dict, trial_config: dict) -> TrainConfig:
-    """The run's TrainConfig: base values, then the trial's sampled values.
-    A dict value in the search space is a bundle of fields set together (for
-    example a loss with the optimizer its paper uses) and is merged in."""
-    values = dict(base)
-    for key, value in trial_config.items():
-        values.update(value if isinstance(value, dict) else {key: value})
-    return TrainConfig.from_dict(values)
+    """The run's TrainConfig: base values, then the trial's chosen values (see `runner.merge`)."""
+    return TrainConfig.from_dict(merge(base, trial_config))
 
 
 def gan_trainable(trial_config: dict, study: dict) -> None:

@@ -1,5 +1,6 @@
 """Study command lines: every study's plan resolves; bad input is one line, exit 2, before Ray."""
 
+import itertools
 import os
 import subprocess
 import sys
@@ -8,14 +9,15 @@ import pytest
 from ray import tune
 
 from studies.__main__ import all_studies
-from studies.runner import Study, make_plan
+from studies.runner import Study, _options, expand, label, label_columns, make_plan
 
 STUDIES = all_studies()
 
 
 def test_the_study_list_names_every_study():
     out = subprocess.run([sys.executable, "-m", "studies"], capture_output=True, text=True, check=True).stdout
-    assert "dg_ratio" in STUDIES
+    assert {"dg_ratio", "loss_family", "label_smoothing", "normalization", "architecture", "mode_collapse",
+            "training_tips", "conditional", "tune"} <= set(STUDIES)
     for name, study in STUDIES.items():
         assert f"{name}" in out and study.summary in out
 
@@ -23,14 +25,38 @@ def test_the_study_list_names_every_study():
 @pytest.mark.parametrize("name", sorted(STUDIES))
 @pytest.mark.parametrize("extra", [[], ["--smoke"], ["--dataset", "grid25", "--seeds", "3"]])
 def test_every_study_dry_run_resolves(name, extra, capsys):
-    assert STUDIES[name].main(["--dry-run", *extra]) == 0
+    study = STUDIES[name]
+    if "grid25" in extra and "points" not in study.data_kinds:
+        with pytest.raises(SystemExit) as stop:
+            study.main(["--dry-run", *extra])
+        assert stop.value.code == 2
+        assert "--dataset: 'grid25' holds points; study" in capsys.readouterr().err
+        return
+    if "--seeds" in extra and study.search == "optuna":
+        extra = extra[:2]
+    assert study.main(["--dry-run", *extra]) == 0
     out = capsys.readouterr().out
-    plan = make_plan(STUDIES[name], ["--dry-run", *extra])
-    assert f"trials: {plan.trials}" in out and plan.trials >= 4
+    plan = make_plan(study, ["--dry-run", *extra])
+    assert f"trials: {plan.trials}" in out and plan.trials >= (2 if "--smoke" in extra else 4)
     assert "scheduler:" in out and "search_space:" in out and "base_config:" in out
+    assert len({repr(c) for c in plan.configs}) == len(plan.configs) or study.search == "optuna"  # no duplicate trials
     if "grid25" in extra:
         assert all(c.arch == "mlp" and c.dataset == "grid25" for c in plan.configs)
-        assert sorted({c.seed for c in plan.configs}) == [0, 1, 2]
+        if study.search == "grid":
+            assert sorted({c.seed for c in plan.configs}) == [0, 1, 2]
+
+
+@pytest.mark.parametrize("name", sorted(STUDIES))
+def test_every_study_varies_what_it_declares(name):
+    """The trial labels tell every grid point apart (a bundle that changed nothing would repeat one)."""
+    plan = make_plan(STUDIES[name], ["--dry-run"])
+    columns = label_columns(plan.space)
+    assert columns
+    if STUDIES[name].search == "grid":
+        keys = list(plan.space)
+        grid = itertools.product(*[_options(plan.space[k]) for k in keys])
+        labels = [label(columns, dict(zip(keys, combo))) for combo in grid]
+        assert len(set(labels)) == len(labels) == len(expand(plan.base, plan.space))
 
 
 @pytest.mark.parametrize("args, option, allowed", [

@@ -1,0 +1,25 @@
+"""A setting known to collapse (the non-saturating GAN updating G five times
+per D update, which a seed report found collapsed), then each mitigation on
+top of it, everything else fixed: the loss swapped for WGAN-GP (its penalty,
+same optimizer), PacGAN packing, minibatch stddev, one-sided label smoothing,
+an EMA of G, and DiffAugment."""
+
+from ray import tune
+
+MITIGATIONS = [
+    {"_mitigation": "none"},
+    {"_mitigation": "wgan-gp", "loss": "wgan-gp", "norm_d": "layer", "gp_weight": 10.0},
+    {"_mitigation": "pack", "pack": 2},
+    {"_mitigation": "mbstd", "mbstd": True},
+    {"_mitigation": "label-smoothing", "real_label": (0.9, 0.9)},
+    {"_mitigation": "ema", "ema": 0.999},
+    {"_mitigation": "diffaugment", "diffaug": "color,translation,cutout"},
+]
+
+
+def space() -> dict:
+    return {"mitigation": tune.grid_search(MITIGATIONS)}
+
+
+def smoke_space() -> dict:
+    return {"mitigation": tune.grid_search([MITIGATIONS[0], MITIGATIONS[2]])}

@@ -1,0 +1,25 @@
+"""Training tips from the classic reports: the latent distribution, SGD in
+place of Adam for D, G or both, and an adaptive D that skips its update while
+it is winning."""
+
+from ray import tune
+
+SGD = {"lr": 0.01}  # plain SGD needs a far larger step than Adam's 2e-4
+
+TIPS = [
+    {"_tip": "baseline"},
+    {"_tip": "latent-uniform", "latent": "uniform"},
+    {"_tip": "latent-sphere", "latent": "sphere"},
+    {"_tip": "sgd-d", "opt_d": "sgd", "lr_d": SGD["lr"]},
+    {"_tip": "sgd-g", "opt_g": "sgd", "lr_g": SGD["lr"]},
+    {"_tip": "sgd-both", "opt_d": "sgd", "lr_d": SGD["lr"], "opt_g": "sgd", "lr_g": SGD["lr"]},
+    {"_tip": "adaptive-d", "d_skip_below": 0.3},
+]
+
+
+def space() -> dict:
+    return {"tip": tune.grid_search(TIPS)}
+
+
+def smoke_space() -> dict:
+    return {"tip": tune.grid_search([TIPS[0], TIPS[6]])}

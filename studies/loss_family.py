@@ -1,0 +1,29 @@
+"""Study: which GAN loss, each trained the way its paper trains it?
+
+bce (non-saturating), minimax, wgan (clip 0.01, RMSprop 5e-5, 5 critic
+steps), wgan-gp (lambda 10, Adam 1e-4 (0, 0.9), 5 critic steps), lsgan and
+hinge (spectral norm, Adam 2e-4 (0, 0.9), 5 D steps), over two seeds, with
+equal wall-clock time per trial.
+
+    python -m studies.loss_family           # ~10 min on a 2-core CPU
+    python -m studies.loss_family --smoke
+    python -m studies.loss_family --address auto --dataset folder:/data/anime --gpus-per-trial 0.25
+"""
+
+import sys
+
+from search_spaces import loss_family
+from studies.runner import CPU_IMAGES, SMOKE, Study
+
+STUDY = Study(
+    name="loss_family",
+    summary="bce vs minimax vs wgan vs wgan-gp vs lsgan vs hinge, each with its paper's optimizer",
+    base={**CPU_IMAGES, "max_seconds": 100.0},
+    space=loss_family.space,
+    seeds=2,
+    smoke=SMOKE,
+    smoke_space=loss_family.smoke_space,
+)
+
+if __name__ == "__main__":
+    sys.exit(STUDY.main())

@@ -1,0 +1,26 @@
+"""Study: normalization in D (batch, spectral, layer, none) crossed with the
+input normalization ([-1, 1] against ImageNet mean/std, which a seed report
+found untrainable), over two seeds.
+
+    python -m studies.normalization         # ~10 min on a 2-core CPU
+    python -m studies.normalization --smoke
+"""
+
+import sys
+
+from search_spaces import normalization
+from studies.runner import CPU_IMAGES, SMOKE, Study
+
+STUDY = Study(
+    name="normalization",
+    summary="D norm (batch, spectral, layer, none) x input norm (tanh [-1, 1] vs ImageNet mean/std)",
+    base={**CPU_IMAGES, "max_seconds": 75.0},
+    space=normalization.space,
+    seeds=2,
+    smoke=SMOKE,
+    smoke_space=normalization.smoke_space,
+    data_kinds=("images",),
+)
+
+if __name__ == "__main__":
+    sys.exit(STUDY.main())

@@ -1,0 +1,25 @@
+"""Study: the training tips of the classic reports: uniform or spherical z
+instead of normal, SGD instead of Adam for D, G or both, and an adaptive D
+that skips its update while its loss is under 0.3, over two seeds.
+
+    python -m studies.training_tips         # ~10 min on a 2-core CPU
+    python -m studies.training_tips --smoke
+"""
+
+import sys
+
+from search_spaces import training_tips
+from studies.runner import CPU_IMAGES, SMOKE, Study
+
+STUDY = Study(
+    name="training_tips",
+    summary="latent normal/uniform/sphere, SGD vs Adam on D, G or both, adaptive D",
+    base={**CPU_IMAGES, "max_seconds": 75.0},
+    space=training_tips.space,
+    seeds=2,
+    smoke=SMOKE,
+    smoke_space=training_tips.smoke_space,
+)
+
+if __name__ == "__main__":
+    sys.exit(STUDY.main())

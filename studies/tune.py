@@ -1,0 +1,28 @@
+"""Study: a hyperparameter search instead of a grid. Optuna's TPE proposes
+the loss family and its knobs from a conditional space (clip value only for
+WGAN, penalty weight only for WGAN-GP, smoothing only where it applies), and
+ASHA stops the poor proposals early.
+
+    python -m studies.tune                  # 16 trials, ~10 min on a 2-core CPU
+    python -m studies.tune --num-samples 64 --address auto
+    python -m studies.tune --smoke
+"""
+
+import sys
+
+from search_spaces import tune
+from studies.runner import CPU_IMAGES, SMOKE, Study
+
+STUDY = Study(
+    name="tune",
+    summary="Optuna TPE over loss family and its knobs (a conditional space) under ASHA",
+    base={**CPU_IMAGES, "max_seconds": 75.0},
+    space=tune.space,
+    search="optuna",
+    num_samples=16,
+    smoke=SMOKE,
+    smoke_num_samples=2,
+)
+
+if __name__ == "__main__":
+    sys.exit(STUDY.main())
