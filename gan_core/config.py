@@ -17,7 +17,7 @@ import functools
 import math
 from dataclasses import dataclass, fields
 
-from gan_core.datasets import DATASETS
+from gan_core.datasets import dataset_choices, is_dataset_name, load_dataset
 from gan_core.losses import LOSSES
 from gan_core.models import ARCHS, G_NORMS, D_NORMS
 
@@ -31,7 +31,8 @@ IMAGE_SIZES = (32, 64)
 @dataclass(frozen=True)
 class TrainConfig:
     # --- data ---
-    dataset: str = "stacked-digits"  # a name in gan_core.datasets.DATASETS
+    dataset: str = "stacked-digits"  # a name in gan_core.datasets.DATASETS, or folder:PATH (an image folder)
+    data_root: str = ""  # torchvision datasets' folder; "" = $GAN_STUDIES_DATA or <cache dir>/data where the run trains
     image_size: int = 32  # 32 or 64 (image datasets); the DCGAN depth follows it
     input_norm: str = "tanh"  # images as [-1, 1] ("tanh") or ImageNet mean/std per channel ("imagenet")
     batch_size: int = 64  # samples per D and per G update
@@ -103,7 +104,6 @@ class TrainConfig:
 
 
 CHOICES = {
-    "dataset": lambda: tuple(DATASETS),
     "arch": lambda: tuple(ARCHS),
     "loss": lambda: tuple(LOSSES),
     "norm_g": lambda: tuple(G_NORMS),
@@ -142,6 +142,10 @@ INT_FIELDS = {f for f in RANGES if f not in {
 
 
 def _validate(c: TrainConfig) -> None:
+    if not is_dataset_name(c.dataset):
+        raise ValueError(f"dataset: {c.dataset!r} is not one of {dataset_choices()}")
+    if not isinstance(c.data_root, str):
+        raise ValueError(f"data_root: {c.data_root!r} is not a folder path (a string; '' for the default)")
     for name, allowed in CHOICES.items():
         value = getattr(c, name)
         if value not in allowed():
@@ -166,12 +170,14 @@ def _validate(c: TrainConfig) -> None:
 
 
 @functools.lru_cache(maxsize=None)
-def _dataset_kind(name: str, image_size: int) -> str:
-    return DATASETS[name](image_size).kind
+def _dataset_kind(name: str, image_size: int, data_root: str) -> str:
+    """Points or images; raises the dataset's one-line error (unknown name, files not found).
+    Cheap: file-backed datasets are checked for their files here, decoded only when sampled."""
+    return load_dataset(name, image_size, data_root).kind
 
 
 def _validate_combinations(c: TrainConfig) -> None:
-    kind = _dataset_kind(c.dataset, c.image_size)
+    kind = _dataset_kind(c.dataset, c.image_size, c.data_root)
     wanted = ARCHS[c.arch].data_kind
     if kind != wanted:
         fitting = ", ".join(name for name, a in ARCHS.items() if a.data_kind == kind)

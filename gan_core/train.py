@@ -79,7 +79,7 @@ def pick_device(name: str) -> torch.device:
 
 def build(config: TrainConfig) -> Run:
     torch.manual_seed(config.seed)
-    data = load_dataset(config.dataset, config.image_size)
+    data = load_dataset(config.dataset, config.image_size, config.data_root)
     device = pick_device(config.device)
     arch = ARCHS[config.arch]
     g, d = arch.g(config, data.shape).to(device), arch.d(config, data.shape).to(device)

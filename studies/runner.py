@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from gan_core.config import TrainConfig
-from gan_core.datasets import DATASETS
+from gan_core.datasets import FOLDER_PREFIX, dataset_choices, is_dataset_name, load_dataset
 
 DEFAULT_TRACKING = "sqlite:///mlflow.db"
 # a study written for images gets these when pointed at a 2-D dataset
@@ -127,7 +127,9 @@ def parser(study: Study) -> OneLineParser:
     p = OneLineParser(prog=f"python -m studies.{study.name}", description=study.summary)
     a = p.add_argument
     a("--smoke", action="store_true", help="tiny budget: a few trials, done in about a minute on 2 CPU cores")
-    a("--dataset", help=f"one of: {', '.join(DATASETS)}")
+    a("--dataset", help=f"one of: {dataset_choices()} (an image folder, recursive, optional labels.csv)")
+    a("--data-root", help="folder holding (or to download) mnist, cifar10, celeba in torchvision's layout "
+                          "(default: $GAN_STUDIES_DATA, else <cache dir>/data)")
     a("--num-samples", type=positive(int, "an integer >= 1"), default=1, help="Tune samples of the space (repeats of a grid)")
     a("--max-steps", type=positive(int, "an integer >= 1"), help="rounds per trial")
     a("--max-seconds", type=float, help="wall-clock cap per trial in seconds (0: none)")
@@ -150,8 +152,8 @@ def parser(study: Study) -> OneLineParser:
 def make_plan(study: Study, argv: list[str] | None) -> Plan:
     p = parser(study)
     args = p.parse_args(argv)
-    if args.dataset is not None and args.dataset not in DATASETS:
-        p.error(f"--dataset: {args.dataset!r} is not one of {', '.join(DATASETS)}")
+    if args.dataset is not None and not is_dataset_name(args.dataset):
+        p.error(f"--dataset: {args.dataset!r} is not one of {dataset_choices()}")
     if args.max_seconds is not None and args.max_seconds < 0:
         p.error(f"--max-seconds: {args.max_seconds!r} is not a number of seconds >= 0")
     if not 0 < args.smoothing <= 1:
@@ -160,7 +162,11 @@ def make_plan(study: Study, argv: list[str] | None) -> Plan:
         p.error(f"--collapse-grace: {args.collapse_grace!r} is not a number >= 0")
     if args.gpus_per_trial < 0:
         p.error(f"--gpus-per-trial: {args.gpus_per_trial!r} is not a number >= 0")
-    base = base_config(study, args)
+    try:
+        base = base_config(study, args)
+    except ValueError as err:  # "dataset: ..." (a bad image folder) or "data_root: ..." (files not found)
+        field, _, rest = str(err).partition(": ")
+        p.error(f"--{field.replace('_', '-')}: {rest}" if field.isidentifier() else str(err))
     space = (study.smoke_space or study.space)() if args.smoke else study.space()
     seeds = args.seeds or list(range(study.smoke_seeds if args.smoke else study.seeds))
     space = {**space, "seed": {"grid_search": seeds}}
@@ -177,10 +183,12 @@ def make_plan(study: Study, argv: list[str] | None) -> Plan:
 def base_config(study: Study, args) -> dict:
     """The study's base with the command line's overrides, checked as a TrainConfig."""
     base = {**study.base, **(study.smoke if args.smoke else {})}
-    if args.dataset:
-        base["dataset"] = args.dataset
-        if DATASETS[args.dataset](base.get("image_size", 32)).kind == "points" and base.get("arch", "dcgan") != "mlp":
-            base.update(POINTS_BASE)
+    if args.data_root:
+        base["data_root"] = os.path.abspath(os.path.expanduser(args.data_root))  # trials run in other folders
+    base["dataset"] = base_dataset(study, args)
+    data = load_dataset(base["dataset"], base.get("image_size", 32), base.get("data_root", ""))
+    if args.dataset and data.kind == "points" and base.get("arch", "dcgan") != "mlp":
+        base.update(POINTS_BASE)
     if args.max_steps:
         base["max_steps"] = args.max_steps
     if args.max_seconds is not None:
@@ -189,6 +197,14 @@ def base_config(study: Study, args) -> dict:
         base.setdefault(key, value)
     base["eval_every"] = min(base["eval_every"], base["max_steps"])
     return base
+
+
+def base_dataset(study: Study, args) -> str:
+    """--dataset, else the study's; a folder path made absolute (trials run in other folders)."""
+    name = args.dataset or {**study.base, **(study.smoke if args.smoke else {})}.get("dataset", TrainConfig.dataset)
+    if name.startswith(FOLDER_PREFIX) and name != FOLDER_PREFIX:
+        name = FOLDER_PREFIX + os.path.abspath(os.path.expanduser(name[len(FOLDER_PREFIX):]))
+    return name
 
 
 def expand(base: dict, space: dict) -> list[dict]:
