@@ -18,7 +18,7 @@ import math
 from dataclasses import dataclass, fields
 
 from gan_core.augment import parse_policy
-from gan_core.datasets import DATASETS
+from gan_core.datasets import DATASETS, dataset_choices, is_dataset_name, load_dataset
 from gan_core.heads import CONDITIONINGS
 from gan_core.losses import LOSSES
 from gan_core.models import ARCHS, G_NORMS, D_NORMS
@@ -35,7 +35,8 @@ IMAGE_SIZES = (32, 64)
 @dataclass(frozen=True)
 class TrainConfig:
     # --- data ---
-    dataset: str = "stacked-digits"  # a name in gan_core.datasets.DATASETS
+    dataset: str = "stacked-digits"  # a name in gan_core.datasets.DATASETS, or folder:PATH (an image folder)
+    data_root: str = ""  # torchvision datasets' folder; "" = $GAN_STUDIES_DATA or <cache dir>/data where the run trains
     image_size: int = 32  # 32 or 64 (image datasets); the DCGAN depth follows it
     input_norm: str = "tanh"  # images as [-1, 1] ("tanh") or ImageNet mean/std per channel ("imagenet")
     batch_size: int = 64  # samples per D and per G update
@@ -125,7 +126,6 @@ class TrainConfig:
 
 
 CHOICES = {
-    "dataset": lambda: tuple(DATASETS),
     "latent": lambda: LATENTS,
     "conditioning": lambda: CONDITIONINGS,
     "arch": lambda: tuple(ARCHS),
@@ -175,6 +175,10 @@ BOOL_FIELDS = ("hflip", "mbstd", "matching_aware")
 
 
 def _validate(c: TrainConfig) -> None:
+    if not is_dataset_name(c.dataset):
+        raise ValueError(f"dataset: {c.dataset!r} is not one of {dataset_choices()}")
+    if not isinstance(c.data_root, str):
+        raise ValueError(f"data_root: {c.data_root!r} is not a folder path (a string; '' for the default)")
     for name, allowed in CHOICES.items():
         value = getattr(c, name)
         if value not in allowed():
@@ -203,14 +207,27 @@ def _validate(c: TrainConfig) -> None:
 
 
 @functools.lru_cache(maxsize=None)
-def _dataset_info(name: str, image_size: int) -> tuple[str, int]:
-    """(kind, number of label classes or tags) of a dataset."""
-    data = DATASETS[name](image_size)
+def _dataset_info(name: str, image_size: int, data_root: str) -> tuple[str, int]:
+    """(kind, number of label classes or tags); raises the dataset's one-line error (unknown
+    name, files not found). Cheap: file-backed datasets are checked for their files here,
+    decoded only when sampled."""
+    data = load_dataset(name, image_size, data_root)
     return data.kind, data.n_classes
 
 
+def _labelled_datasets(image_size: int, data_root: str) -> str:
+    names = []
+    for name in DATASETS:
+        try:
+            if _dataset_info(name, image_size, data_root)[1]:
+                names.append(name)
+        except ValueError:  # a file-backed dataset that is not on this machine
+            continue
+    return ", ".join(names + ["folder:PATH with a labels.csv"])
+
+
 def _validate_combinations(c: TrainConfig) -> None:
-    kind, n_classes = _dataset_info(c.dataset, c.image_size)
+    kind, n_classes = _dataset_info(c.dataset, c.image_size, c.data_root)
     wanted = ARCHS[c.arch].data_kind
     if kind != wanted:
         fitting = ", ".join(name for name, a in ARCHS.items() if a.data_kind == kind)
@@ -227,9 +244,8 @@ def _validate_combinations(c: TrainConfig) -> None:
 
 def _validate_tricks(c: TrainConfig, kind: str, n_classes: int) -> None:
     if c.conditioning != "none" and n_classes == 0:
-        labelled = ", ".join(n for n in DATASETS if _dataset_info(n, c.image_size)[1])
         raise ValueError(f"conditioning: {c.conditioning!r} needs labels; dataset {c.dataset!r} has none "
-                         f"(labelled: {labelled})")
+                         f"(labelled: {_labelled_datasets(c.image_size, c.data_root)})")
     if c.matching_aware and c.conditioning != "cgan":
         raise ValueError(f"matching_aware: applies to conditioning 'cgan' only; conditioning is {c.conditioning!r}")
     if c.pack > 1 and c.conditioning != "none":

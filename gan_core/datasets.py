@@ -1,6 +1,7 @@
 """The datasets a GAN study can train on, as a registry of factories.
 
-`DATASETS` maps a name to a factory `factory(image_size) -> Dataset`. A
+`DATASETS` maps a name to a factory `factory(image_size, data_root) -> Dataset`;
+`load_dataset(name, image_size, data_root)` also takes `folder:PATH`. A
 `Dataset` draws real samples on the fly from an explicit `torch.Generator`
 and, when its modes are known, scores generated samples for mode collapse
 (see `gan_core.modes` for the formulas).
@@ -15,26 +16,48 @@ and, when its modes are known, scores generated samples for mode collapse
     label like hair and eye colour). Image size 32 or 64; no download.
   * digits: one such digit per image, one channel, labelled with its class
     (10 modes, 10 classes). Image size 32 or 64; no download.
+  * mnist: MNIST's 60,000 training digits, one channel, class ids (10 modes,
+    scored like digits with a reference classifier trained on MNIST);
+  * stacked-mnist: three uniformly drawn MNIST digits as R, G, B, 30 tags
+    (1000 modes, scored like stacked-digits);
+  * cifar10: CIFAR-10's 50,000 training images, class ids (10); no known modes;
+  * celeba: CelebA's 202,599 aligned faces, center-cropped 148x148, with the
+    40 binary attributes as multi-hot tags; no known modes;
+  * folder:PATH: every image under PATH, center-cropped square, RGB, with the
+    multi-hot tags of PATH/labels.csv when there is one; no known modes.
+The last five are read from files (see `gan_core.image_data` for the layouts,
+downloads and decoding): their factories only check the files (cheap, for
+config validation); the images are decoded at the first sample, once, into a
+cached uint8 array (`gan_core.image_store`). Image size 32 or 64.
 
 Labels: a labelled dataset has `n_classes` > 0 and `sample_labeled(n, gen) ->
 (x, y)`, y a LongTensor (N,) of class ids, or, when `multi_label`, a float
 multi-hot (N, n_classes) of tags. `sample` draws the same images without them.
-Where a reference model can tell the label of a sample (the digit classifier),
+Where a reference model can tell the label of a sample (the digit classifiers),
 `read_labels(samples)` returns it in the same form: conditional generators are
 scored by how often the sample shows the label asked for.
+
+Devices: samples are float32 on the CPU, except from `dataset.to(device)`: a
+file-backed dataset whose array fits the memory budget holds a copy of it on
+that device and samples there (same generator, same images); every other
+dataset returns itself from `to`, and its samples stay on the CPU.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import math
 from dataclasses import dataclass
 from typing import Callable
 
 import torch
 
-from gan_core import modes
+from gan_core import image_data, modes
+from gan_core.image_store import ImageArray
 
 STACKED_SIZES = (32, 64)
+FOLDER_PREFIX = "folder:"
 
 
 @dataclass(frozen=True)
@@ -49,6 +72,11 @@ class Dataset:
     multi_label: bool = False  # labels are multi-hot tag vectors (N, n_classes), not class ids (N,)
     sample_labeled: Callable[[int, torch.Generator], tuple[torch.Tensor, torch.Tensor]] | None = None
     read_labels: Callable[[torch.Tensor], torch.Tensor] | None = None  # labels a reference model reads off samples
+    on_device: Callable[["Dataset", torch.device], "Dataset"] | None = None  # the dataset sampling on a device
+
+    def to(self, device: torch.device | str) -> "Dataset":
+        """This dataset with its data on `device` where it can be moved (see the module docstring), else itself."""
+        return self.on_device(self, torch.device(device)) if self.on_device else self
 
 
 def ring_centers(k: int = 8, radius: float = 1.0) -> torch.Tensor:
@@ -91,13 +119,13 @@ def mixture_dataset(name: str, centers: torch.Tensor, std: float) -> Dataset:
     )
 
 
-def ring8(image_size: int = 32) -> Dataset:
-    """8 modes on the unit circle, std 0.01 (image_size is ignored)."""
+def ring8(image_size: int = 32, data_root: str = "") -> Dataset:
+    """8 modes on the unit circle, std 0.01 (image_size and data_root are ignored)."""
     return mixture_dataset("ring8", ring_centers(8, 1.0), 0.01)
 
 
-def grid25(image_size: int = 32) -> Dataset:
-    """25 modes on a 5x5 grid of spacing 2, std 0.05 (image_size is ignored)."""
+def grid25(image_size: int = 32, data_root: str = "") -> Dataset:
+    """25 modes on a 5x5 grid of spacing 2, std 0.05 (image_size and data_root are ignored)."""
     return mixture_dataset("grid25", grid_centers(5, 2.0), 0.05)
 
 
@@ -123,11 +151,11 @@ def _digit_size(name: str, image_size: int) -> None:
         raise ValueError(f"image_size must be one of {STACKED_SIZES} for {name}, got {image_size!r}")
 
 
-def read_digits(multi_hot: bool) -> Callable[[torch.Tensor], torch.Tensor]:
-    """Labels the reference classifier reads: class ids, or one one-hot block of 10 per channel."""
+def read_digits(multi_hot: bool, classifier=None) -> Callable[[torch.Tensor], torch.Tensor]:
+    """Labels a reference classifier reads: class ids, or one one-hot block of 10 per channel."""
 
     def read(samples: torch.Tensor) -> torch.Tensor:
-        digit = modes.digit_probabilities(samples).argmax(1).reshape(samples.shape[0], -1)
+        digit = modes.digit_probabilities(samples, classifier).argmax(1).reshape(samples.shape[0], -1)
         if multi_hot:
             return torch.nn.functional.one_hot(digit, 10).float().reshape(samples.shape[0], -1)
         return digit[:, 0]
@@ -139,8 +167,8 @@ def _images_only(sample_labeled):
     return lambda n, generator: sample_labeled(n, generator)[0]
 
 
-def stacked_digits(image_size: int = 32) -> Dataset:
-    """Stacked digits at image_size 32 or 64: 1000 modes, scored by the reference classifier."""
+def stacked_digits(image_size: int = 32, data_root: str = "") -> Dataset:
+    """Stacked digits at image_size 32 or 64: 1000 modes, scored by the reference classifier (no files)."""
     _digit_size("stacked-digits", image_size)
     digits, labels = modes.digit_images("train", image_size)
     sample_labeled = digit_sampler(digits, labels, 3, multi_hot=True)
@@ -159,8 +187,8 @@ def stacked_digits(image_size: int = 32) -> Dataset:
     )
 
 
-def digits(image_size: int = 32) -> Dataset:
-    """Single digits, one channel, at image_size 32 or 64: 10 classes, scored by the reference classifier."""
+def digits(image_size: int = 32, data_root: str = "") -> Dataset:
+    """Single digits, one channel, at image_size 32 or 64: 10 classes, scored by the reference classifier (no files)."""
     _digit_size("digits", image_size)
     images, labels = modes.digit_images("train", image_size)
     sample_labeled = digit_sampler(images, labels, 1, multi_hot=False)
@@ -179,16 +207,131 @@ def digits(image_size: int = 32) -> Dataset:
     )
 
 
-DATASETS: dict[str, Callable[[int], Dataset]] = {
+# ------------------------------------------------------------ from files
+
+def _array_sampler(get_array: Callable[[], ImageArray], stacked: bool):
+    """Labelled sampler over a decoded array: one row per sample, or three rows stacked as
+    R, G, B with 30 tags (stacked). Labels are None when the array has none."""
+
+    def sample_labeled(n: int, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor | None]:
+        array = get_array()
+        if not stacked:
+            index = array.indices((n,), generator)
+            return array.rows(index), None if array.labels is None else array.labels_of(index)
+        index = array.indices((n, 3), generator)
+        x = array.rows(index.reshape(-1)).reshape(n, 3, *array.images.shape[2:])
+        y = torch.nn.functional.one_hot(array.labels_of(index), 10).float().reshape(n, 30)
+        return x, y
+
+    return sample_labeled
+
+
+def _move(get_array: Callable[[], ImageArray], stacked: bool):
+    """`Dataset.on_device` for a file-backed dataset: the same dataset over the array copied to `device`."""
+
+    def on_device(dataset: Dataset, device: torch.device) -> Dataset:
+        moved = get_array().to(device)
+        sample_labeled = _array_sampler(lambda: moved, stacked)
+        return dataclasses.replace(dataset, sample=_images_only(sample_labeled),
+                                   sample_labeled=sample_labeled if dataset.n_classes else None)
+
+    return on_device
+
+
+def array_dataset(name: str, image_size: int, channels: int, load: Callable[[], ImageArray],
+                  n_classes: int = 0, multi_label: bool = False, stacked: bool = False) -> Dataset:
+    """An image dataset over `load()`'s array, decoded at the first sample (once: the getter is cached)."""
+    _digit_size(name, image_size)
+    get_array = functools.cache(load)
+    sample_labeled = _array_sampler(get_array, stacked)
+    return Dataset(
+        name=name,
+        kind="images",
+        shape=(channels, image_size, image_size),
+        sample=_images_only(sample_labeled),
+        score_samples=None,
+        n_modes=None,
+        n_classes=n_classes,
+        multi_label=multi_label,
+        sample_labeled=sample_labeled if n_classes else None,
+        on_device=_move(get_array, stacked),
+    )
+
+
+def _mnist_scored(dataset: Dataset, root, raw_scorer, n_modes: int, *keys: str) -> Dataset:
+    """Attach mode scores read by the MNIST reference classifier (trained on first use)."""
+    classifier = lambda: modes.mnist_classifier(functools.partial(image_data.mnist_digits, root))
+    raw = functools.partial(raw_scorer, classifier=classifier)
+    key = (dataset.name, dataset.shape[-1], str(root))
+    return dataclasses.replace(dataset, n_modes=n_modes,
+                               score_samples=modes.make_scorer(key, raw, dataset.sample, *keys),
+                               read_labels=read_digits(dataset.multi_label, classifier))
+
+
+def mnist(image_size: int = 32, data_root: str = "") -> Dataset:
+    """MNIST training digits, one channel, class ids: 10 modes, scored like digits."""
+    root = image_data.require("mnist", data_root)
+    data = array_dataset("mnist", image_size, 1, lambda: image_data.mnist_array(root, image_size), n_classes=10)
+    return _mnist_scored(data, root, modes.single_digit_scores, 10, "confidence", "effective_modes")
+
+
+def stacked_mnist(image_size: int = 32, data_root: str = "") -> Dataset:
+    """Three MNIST training digits as R, G, B, 30 tags: 1000 modes, scored like stacked-digits."""
+    root = image_data.require("mnist", data_root)
+    data = array_dataset("stacked-mnist", image_size, 3, lambda: image_data.mnist_array(root, image_size),
+                         n_classes=30, multi_label=True, stacked=True)
+    return _mnist_scored(data, root, modes.digit_scores, 1000, "confidence")
+
+
+def cifar10(image_size: int = 32, data_root: str = "") -> Dataset:
+    """CIFAR-10 training images, class ids (10); no known modes."""
+    root = image_data.require("cifar10", data_root)
+    return array_dataset("cifar10", image_size, 3, lambda: image_data.cifar10_array(root, image_size), n_classes=10)
+
+
+def celeba(image_size: int = 32, data_root: str = "") -> Dataset:
+    """CelebA aligned faces, 148x148 center crop, 40 attributes as multi-hot tags; no known modes."""
+    root = image_data.require("celeba", data_root)
+    return array_dataset("celeba", image_size, 3, lambda: image_data.celeba_array(root, image_size),
+                         n_classes=40, multi_label=True)
+
+
+def folder_dataset(path: str, image_size: int = 32) -> Dataset:
+    """`folder:PATH`: the folder's images, RGB, with labels.csv's tags (multi-hot) when present; no known modes."""
+    if not path:
+        raise ValueError(f"dataset: {FOLDER_PREFIX!r} names no folder; give folder:PATH")
+    scan = image_data.scan_folder(path)
+    return array_dataset(FOLDER_PREFIX + path, image_size, 3, lambda: image_data.folder_array(scan, image_size),
+                         n_classes=len(scan.tags), multi_label=True)
+
+
+DATASETS: dict[str, Callable[[int, str], Dataset]] = {
     "ring8": ring8,
     "grid25": grid25,
     "stacked-digits": stacked_digits,
     "digits": digits,
+    "mnist": mnist,
+    "stacked-mnist": stacked_mnist,
+    "cifar10": cifar10,
+    "celeba": celeba,
 }
 
 
-def load_dataset(name: str, image_size: int = 32) -> Dataset:
-    """The dataset registered as `name`, built for image_size; ValueError if the name is unknown."""
-    if name not in DATASETS:
-        raise ValueError(f"dataset must be one of {sorted(DATASETS)}, got {name!r}")
-    return DATASETS[name](image_size)
+def dataset_choices() -> str:
+    """The allowed dataset values, as error messages and help texts list them."""
+    return ", ".join([*DATASETS, FOLDER_PREFIX + "PATH"])
+
+
+def is_dataset_name(name) -> bool:
+    """Whether `name` is a registered dataset or a folder:PATH (the path itself is not checked)."""
+    return isinstance(name, str) and (name in DATASETS or name.startswith(FOLDER_PREFIX))
+
+
+def load_dataset(name: str, image_size: int = 32, data_root: str = "") -> Dataset:
+    """The dataset `name` (a registered name or folder:PATH) at image_size; files are looked for
+    under data_root (see gan_core.image_data.data_root). One-line ValueError naming the field."""
+    if not is_dataset_name(name):
+        raise ValueError(f"dataset: {name!r} is not one of {dataset_choices()}")
+    if name.startswith(FOLDER_PREFIX):
+        return folder_dataset(name[len(FOLDER_PREFIX):], image_size)
+    return DATASETS[name](image_size, data_root)

@@ -44,6 +44,15 @@ Single digits (10 modes): each sample is classified as above;
     mode count saturates, so diversity uses this instead;
   * hq_ratio, confidence, reverse_kl as above (one channel).
 
+MNIST and stacked MNIST are scored by the same formulas (single digits and
+stacked digits) with their own reference classifier: the digits CNN without
+its first pooling (full 32x32 resolution), trained once, seeded, for
+MNIST_EPOCHS passes over MNIST's 60,000 training digits (at least
+MNIST_MIN_UPDATES updates) with the same shifts and outlier exposure, and
+cached as MNIST_CLASSIFIER_FILE beside the digits one. The scorers take the
+classifier as an argument (a function returning the model), the sklearn-digits
+one by default.
+
 Relative scores, every family. The real reference is the dataset's own
 `sample` with the same N, drawn from a generator seeded with REFERENCE_SEED,
 scored once per (dataset key, N) and cached in memory:
@@ -76,9 +85,14 @@ DIGITS_SPLIT_SEED = 0
 DIGITS_TRAIN_SHARE = 0.8
 CLASSIFIER_SEED = 0
 CLASSIFIER_FILE = "digits-classifier-v2.pt"  # bump the version when the net or its training changes
+MNIST_CLASSIFIER_FILE = "mnist-classifier-v1.pt"  # same rule
+MNIST_EPOCHS = 5  # passes over MNIST's 60,000 training digits (about 2,350 updates)
+MNIST_MIN_UPDATES = 150  # a smaller set in MNIST's format (a subset, the tests' stand-in) gets more passes
+TRAIN_BATCH = 128
 BATCH = 1024
 
 RawScorer = Callable[[torch.Tensor], dict[str, float]]
+Classifier = Callable[[], nn.Module] | None  # returns the digit classifier a scorer uses; None: the sklearn-digits one
 
 _CLASSIFIERS: dict[str, nn.Module] = {}
 _REFERENCES: dict[tuple, dict[str, float]] = {}
@@ -189,25 +203,32 @@ def _training_loss(model: nn.Module, images: torch.Tensor, labels: torch.Tensor,
     return F.cross_entropy(logits[:n], labels) - 0.5 * logits[n:].log_softmax(1).mean()
 
 
-def train_reference_classifier(seed: int = CLASSIFIER_SEED, epochs: int = 30) -> nn.Module:
-    """Train the 32x32 single-channel digit CNN on the train split; eval mode. Leaves the global RNG as it was."""
-    images, labels = digit_images("train", 32)
+def fit_classifier(make_net: Callable[[], nn.Module], images: torch.Tensor, labels: torch.Tensor,
+                   seed: int, epochs: int, lr: float = 5e-3) -> nn.Module:
+    """Train make_net() on (M, 32, 32) digit images with shifts and outlier exposure; eval mode.
+    Seeded; leaves the global RNG as it was."""
     images = images[:, None]
     gen = torch.Generator().manual_seed(seed)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        model = _classifier_net()
-        opt = torch.optim.Adam(model.parameters(), lr=5e-3, weight_decay=1e-4)
+        model = make_net()
+        opt = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=1e-4)
         sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=epochs)
         model.train()
         for _ in range(epochs):
-            for idx in torch.randperm(len(labels), generator=gen).split(128):
+            for idx in torch.randperm(len(labels), generator=gen).split(TRAIN_BATCH):
                 loss = _training_loss(model, images[idx], labels[idx], gen)
                 opt.zero_grad()
                 loss.backward()
                 opt.step()
             sched.step()
     return model.eval().requires_grad_(False)
+
+
+def train_reference_classifier(seed: int = CLASSIFIER_SEED, epochs: int = 30) -> nn.Module:
+    """Train the 32x32 single-channel digit CNN on the train split of sklearn's digits."""
+    images, labels = digit_images("train", 32)
+    return fit_classifier(_classifier_net, images, labels, seed, epochs)
 
 
 def classifier_accuracy(model: nn.Module, images: torch.Tensor, labels: torch.Tensor) -> float:
@@ -241,45 +262,76 @@ def _save_atomically(state: dict, path: Path) -> None:
         raise
 
 
-def _load_classifier(path: Path) -> nn.Module | None:
+def _load_classifier(path: Path, make_net: Callable[[], nn.Module] = _classifier_net) -> nn.Module | None:
     """The cached classifier, or None when the file is missing, unreadable or from another net."""
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
-        model = _classifier_net()
+        model = make_net()
         model.load_state_dict(state)
     except (OSError, EOFError, RuntimeError, ValueError, KeyError, pickle.UnpicklingError):
         return None
     return model.eval().requires_grad_(False)
 
 
-def reference_classifier() -> nn.Module:
-    """The eval-mode digit classifier: from memory, else the cache file, else trained and cached."""
-    path = classifier_path()
+def cached_classifier(path: Path, make_net: Callable[[], nn.Module], train: Callable[[], nn.Module]) -> nn.Module:
+    """An eval-mode classifier: from memory, else the file at path, else `train()` and saved there."""
     key = str(path.resolve())
     if key not in _CLASSIFIERS:
-        model = _load_classifier(path)
+        model = _load_classifier(path, make_net)
         if model is None:
-            model = train_reference_classifier()
+            model = train()
             _save_atomically(model.state_dict(), path)
         _CLASSIFIERS[key] = model
     return _CLASSIFIERS[key]
 
 
-def digit_triples(samples: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+def reference_classifier() -> nn.Module:
+    """The eval-mode digit classifier: from memory, else the cache file, else trained and cached."""
+    return cached_classifier(classifier_path(), _classifier_net, train_reference_classifier)
+
+
+# ------------------------------------------------------------------- MNIST
+
+def mnist_classifier_net() -> nn.Sequential:
+    """The MNIST reference CNN: the digits net without its first pooling (MNIST has 28x28 detail)."""
+    return nn.Sequential(
+        nn.Conv2d(1, 8, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Conv2d(8, 16, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Conv2d(16, 32, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Flatten(), nn.Dropout(0.3), nn.Linear(32 * 4 * 4, 10),
+    )
+
+
+def mnist_classifier(train_data: Callable[[], tuple[torch.Tensor, torch.Tensor]],
+                     epochs: int = MNIST_EPOCHS, min_updates: int = MNIST_MIN_UPDATES) -> nn.Module:
+    """The MNIST reference classifier, trained once (seeded) on `train_data()` -> ((M, 32, 32), labels)
+    for `epochs` passes, more when that is under min_updates updates, and cached as
+    cache_dir()/MNIST_CLASSIFIER_FILE, like the digits one."""
+    def train() -> nn.Module:
+        images, labels = train_data()
+        passes = max(epochs, math.ceil(min_updates * TRAIN_BATCH / len(labels)))
+        return fit_classifier(mnist_classifier_net, images, labels, CLASSIFIER_SEED, passes)
+
+    return cached_classifier(cache_dir() / MNIST_CLASSIFIER_FILE, mnist_classifier_net, train)
+
+
+# ------------------------------------------------------- digit mode scores
+
+def digit_triples(samples: torch.Tensor, classifier: Classifier = None) -> tuple[torch.Tensor, torch.Tensor]:
     """(N, 3, H, W) images in [0, 1] -> (triple 0..999 (N,), max softmax probability per channel (N, 3))."""
     if samples.dim() != 4 or samples.shape[1] != 3:
         raise ValueError(f"stacked digits are (N, 3, H, W) images, got shape {tuple(samples.shape)}")
-    conf, digit = digit_probabilities(samples).max(1)
+    conf, digit = digit_probabilities(samples, classifier).max(1)
     digit, conf = digit.reshape(-1, 3), conf.reshape(-1, 3)
     triples = digit[:, 0] * 100 + digit[:, 1] * 10 + digit[:, 2]
     return triples, conf
 
 
-def single_digit_scores(samples: torch.Tensor) -> dict[str, float]:
+def single_digit_scores(samples: torch.Tensor, classifier: Classifier = None) -> dict[str, float]:
     """Raw single-digit scores over 10 classes: modes_covered, effective_modes, hq_ratio, confidence, reverse_kl."""
     if samples.dim() != 4 or samples.shape[1] != 1:
         raise ValueError(f"digits are (N, 1, H, W) images, got shape {tuple(samples.shape)}")
-    probs = digit_probabilities(samples)
+    probs = digit_probabilities(samples, classifier)
     confidence, digit = probs.max(1)
     confident = confidence >= CONFIDENCE
     scores = coverage_scores(torch.bincount(digit[confident], minlength=10), digit.numel())
@@ -291,18 +343,19 @@ def single_digit_scores(samples: torch.Tensor) -> dict[str, float]:
     return scores
 
 
-def digit_probabilities(samples: torch.Tensor) -> torch.Tensor:
-    """(N, C, H, W) images in [0, 1] -> softmax over the 10 digits for every channel, (N * C, 10)."""
+def digit_probabilities(samples: torch.Tensor, classifier: Classifier = None) -> torch.Tensor:
+    """(N, C, H, W) images in [0, 1] -> softmax over the 10 digits for every channel, (N * C, 10).
+    `classifier` returns the model to use; default: the sklearn-digits reference classifier."""
     images = resize_images(samples.detach().to("cpu", torch.float32), 32)
     channels = images.reshape(-1, 1, 32, 32)
-    model = reference_classifier()
+    model = (classifier or reference_classifier)()
     with torch.no_grad():
         return torch.cat([model(b).softmax(1) for b in channels.split(BATCH)])
 
 
-def digit_scores(samples: torch.Tensor) -> dict[str, float]:
+def digit_scores(samples: torch.Tensor, classifier: Classifier = None) -> dict[str, float]:
     """Raw stacked-digits scores (modes_covered, hq_ratio, reverse_kl) over 1000 triples."""
-    triples, confidence = digit_triples(samples)
+    triples, confidence = digit_triples(samples, classifier)
     scores = coverage_scores(torch.bincount(triples, minlength=1000), triples.numel())
     scores["hq_ratio"] = float((confidence >= CONFIDENCE).all(1).float().mean())
     scores["confidence"] = float(confidence.prod(1).mean())

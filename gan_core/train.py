@@ -46,7 +46,7 @@ from gan_core.vae import Encoder
 
 GRID_SAMPLES = 64
 EVAL_SEED_OFFSET = 1_000_003  # the evaluation noise stream is separate from training's
-RESUMABLE_CHANGES = {"max_steps", "max_seconds", "eval_every", "eval_samples", "device"}
+RESUMABLE_CHANGES = {"max_steps", "max_seconds", "eval_every", "eval_samples", "device", "data_root"}
 
 
 @dataclass
@@ -104,8 +104,8 @@ def build_networks(c: TrainConfig, data: Dataset) -> tuple[nn.Module, nn.Module]
 
 def build(config: TrainConfig) -> Run:
     torch.manual_seed(config.seed)
-    data = load_dataset(config.dataset, config.image_size)
     device = pick_device(config.device)
+    data = load_dataset(config.dataset, config.image_size, config.data_root).to(device)  # whole on the GPU when it fits
     g, d = build_networks(config, data)
     g, d = g.to(device), d.to(device)
     g_ema = copy.deepcopy(g).requires_grad_(False) if config.ema > 0 else None

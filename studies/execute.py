@@ -142,10 +142,11 @@ def execute(plan: Plan) -> int:
 
 
 def warm_scorer(base: dict) -> None:
-    """Train/cache the dataset's reference scorer once before trials start."""
-    data = load_dataset(base["dataset"], base["image_size"])
+    """Decode and cache the dataset's images, and train/cache its reference scorer, once before trials start."""
+    data = load_dataset(base["dataset"], base["image_size"], base["data_root"])
+    real = data.sample(64, torch.Generator().manual_seed(0))
     if data.score_samples is not None:
-        data.score_samples(data.sample(64, torch.Generator().manual_seed(0)))
+        data.score_samples(real)
 
 
 def run_tuner(plan: Plan, exp_id: str, parent: str, stamp: str):

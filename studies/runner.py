@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from gan_core.config import TrainConfig
-from gan_core.datasets import DATASETS
+from gan_core.datasets import FOLDER_PREFIX, dataset_choices, is_dataset_name, load_dataset
 
 DEFAULT_TRACKING = "sqlite:///mlflow.db"
 # a study written for images gets these when pointed at a 2-D dataset
@@ -140,7 +140,9 @@ def parser(study: Study) -> OneLineParser:
     p = OneLineParser(prog=f"python -m studies.{study.name}", description=study.summary)
     a = p.add_argument
     a("--smoke", action="store_true", help="tiny budget: a few trials, done in about a minute on 2 CPU cores")
-    a("--dataset", help=f"one of: {', '.join(DATASETS)}")
+    a("--dataset", help=f"one of: {dataset_choices()} (an image folder, recursive, optional labels.csv)")
+    a("--data-root", help="folder holding (or to download) mnist, cifar10, celeba in torchvision's layout "
+                          "(default: $GAN_STUDIES_DATA, else <cache dir>/data)")
     a("--num-samples", type=positive(int, "an integer >= 1"),
       help=f"Tune samples: repeats of a grid, or Optuna trials (default {study.num_samples})")
     a("--max-steps", type=positive(int, "an integer >= 1"), help="rounds per trial")
@@ -164,8 +166,8 @@ def parser(study: Study) -> OneLineParser:
 def make_plan(study: Study, argv: list[str] | None) -> Plan:
     p = parser(study)
     args = p.parse_args(argv)
-    if args.dataset is not None and args.dataset not in DATASETS:
-        p.error(f"--dataset: {args.dataset!r} is not one of {', '.join(DATASETS)}")
+    if args.dataset is not None and not is_dataset_name(args.dataset):
+        p.error(f"--dataset: {args.dataset!r} is not one of {dataset_choices()}")
     if args.max_seconds is not None and args.max_seconds < 0:
         p.error(f"--max-seconds: {args.max_seconds!r} is not a number of seconds >= 0")
     if not 0 < args.smoothing <= 1:
@@ -174,11 +176,15 @@ def make_plan(study: Study, argv: list[str] | None) -> Plan:
         p.error(f"--collapse-grace: {args.collapse_grace!r} is not a number >= 0")
     if args.gpus_per_trial < 0:
         p.error(f"--gpus-per-trial: {args.gpus_per_trial!r} is not a number >= 0")
-    base = base_config(study, args)
-    kind = DATASETS[base["dataset"]](base["image_size"]).kind
+    try:
+        base = base_config(study, args)
+    except ValueError as err:  # "dataset: ..." (a bad image folder) or "data_root: ..." (files not found)
+        field, _, rest = str(err).partition(": ")
+        p.error(f"--{field.replace('_', '-')}: {rest}" if field.isidentifier() else str(err))
+    kind = load_dataset(base["dataset"], base["image_size"], base["data_root"]).kind
     if kind not in study.data_kinds:
         p.error(f"--dataset: {base['dataset']!r} holds {kind}; study {study.name} asks its question of "
-                f"{' or '.join(study.data_kinds)} (e.g. {', '.join(n for n in DATASETS if DATASETS[n](32).kind in study.data_kinds)})")
+                f"{' or '.join(study.data_kinds)} data")
     space_fn = (study.smoke_space or study.space) if args.smoke else study.space
     num_samples = args.num_samples or (study.smoke_num_samples if args.smoke else study.num_samples)
     try:
@@ -202,10 +208,12 @@ def make_plan(study: Study, argv: list[str] | None) -> Plan:
 def base_config(study: Study, args) -> dict:
     """The study's base with the command line's overrides, checked as a TrainConfig."""
     base = {**study.base, **(study.smoke if args.smoke else {})}
-    if args.dataset:
-        base["dataset"] = args.dataset
-        if DATASETS[args.dataset](base.get("image_size", 32)).kind == "points" and base.get("arch", "dcgan") != "mlp":
-            base.update(POINTS_BASE)
+    if args.data_root:
+        base["data_root"] = os.path.abspath(os.path.expanduser(args.data_root))  # trials run in other folders
+    base["dataset"] = base_dataset(study, args)
+    data = load_dataset(base["dataset"], base.get("image_size", 32), base.get("data_root", ""))
+    if args.dataset and data.kind == "points" and base.get("arch", "dcgan") != "mlp":
+        base.update(POINTS_BASE)
     if args.max_steps:
         base["max_steps"] = args.max_steps
     if args.max_seconds is not None:
@@ -214,6 +222,14 @@ def base_config(study: Study, args) -> dict:
         base.setdefault(key, value)
     base["eval_every"] = min(base["eval_every"], base["max_steps"])
     return base
+
+
+def base_dataset(study: Study, args) -> str:
+    """--dataset, else the study's; a folder path made absolute (trials run in other folders)."""
+    name = args.dataset or {**study.base, **(study.smoke if args.smoke else {})}.get("dataset", TrainConfig.dataset)
+    if name.startswith(FOLDER_PREFIX) and name != FOLDER_PREFIX:
+        name = FOLDER_PREFIX + os.path.abspath(os.path.expanduser(name[len(FOLDER_PREFIX):]))
+    return name
 
 
 def expand(base: dict, space: dict) -> list[dict]:

@@ -1,12 +1,17 @@
 """Shared test settings: one torch thread (as a trial gets), Ray token auth set
-explicitly, and a private cache for the reference classifier."""
+explicitly, a private cache for the reference classifier, and tiny fake
+torchvision datasets as the data root (see fake_datasets.py)."""
 
 import os
+import shutil
+import tempfile
+from pathlib import Path
 
 import pytest
 import torch
 
 os.environ.setdefault("RAY_AUTH_MODE", "disabled")
+os.environ["GAN_STUDIES_OFFLINE"] = "1"  # a missing dataset fails at once, online or not
 torch.set_num_threads(1)
 
 TINY_IMAGES = dict(dataset="stacked-digits", arch="dcgan", nz=8, ngf=4, ndf=4, batch_size=8,
@@ -21,3 +26,27 @@ def classifier_cache(tmp_path_factory):
     folder = os.environ.get("GAN_STUDIES_CACHE") or str(tmp_path_factory.mktemp("cache"))
     os.environ["GAN_STUDIES_CACHE"] = folder
     return folder
+
+
+def pytest_configure(config):
+    """Tiny MNIST, CIFAR-10 and CelebA in torchvision's file formats become the default data
+    root before collection (test modules build every registry entry at import): every entry
+    loads offline, and never from the user's data folder."""
+    from fake_datasets import write_all
+
+    root = Path(tempfile.mkdtemp(prefix="gan-studies-data-"))
+    write_all(root)
+    os.environ["GAN_STUDIES_DATA"] = str(root)
+    config.fake_data_root = root
+
+
+def pytest_unconfigure(config):
+    root = getattr(config, "fake_data_root", None)
+    if root is not None:
+        shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def fake_data_root(pytestconfig) -> Path:
+    """The data root holding the fake MNIST, CIFAR-10 and CelebA."""
+    return pytestconfig.fake_data_root

@@ -114,7 +114,7 @@ def test_time_cap_ends_the_run_with_a_final_report():
 
 def test_nan_loss_ends_the_run_as_diverged(monkeypatch):
     bad = Dataset("nan-points", "points", (2,), mixture_sampler(torch.tensor([[float("nan"), 0.0]]), 0.1), None, None)
-    monkeypatch.setitem(DATASETS, "nan-points", lambda image_size: bad)
+    monkeypatch.setitem(DATASETS, "nan-points", lambda image_size, data_root: bad)
     status, reports = run_reports({**TINY_POINTS, "dataset": "nan-points", "max_steps": 5})
     assert status == "diverged"
     assert reports[-1]["status"] == "diverged" and reports[-1]["metrics"]["diverged"] == 1.0

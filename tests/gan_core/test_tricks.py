@@ -3,6 +3,7 @@ adaptive D, latents, R1, conditioning, the VAE baseline; and every
 TrainConfig knob trains."""
 
 import math
+import os
 
 import pytest
 import torch
@@ -37,12 +38,14 @@ KNOBS = {  # field -> a non-default value that trains on the tiny image case (or
     "opt_d": "rmsprop", "opt_g": "sgd", "lr_d": 1e-3, "lr_g": 1e-3, "betas_d": (0.0, 0.9),
     "betas_g": (0.0, 0.9), "max_steps": 3, "max_seconds": 30.0, "eval_every": 2, "eval_samples": 40,
     "collapse_threshold": 0.5, "seed": 7, "device": "cpu",
+    "data_root": os.environ["GAN_STUDIES_DATA"],  # the session's fake torchvision data (conftest)
 }
 NEEDS = {  # what a knob needs beside it to be valid
     "matching_aware": {"conditioning": "cgan", "dataset": "digits"},
     "conditioning": {"dataset": "digits"},
     "aux_weight": {"conditioning": "acgan", "dataset": "digits"},
     "embed_dim": {"conditioning": "cgan", "dataset": "stacked-digits"},
+    "data_root": {"dataset": "mnist"},
     "clip_value": {"loss": "wgan"}, "gp_weight": {"loss": "wgan-gp"}, "kl_weight": {"arch": "vae"},
 }
 
