@@ -1,0 +1,210 @@
+"""Every registered metric returns its declared keys as finite floats; each metric against published
+references and closed forms (prdc README example, Frechet distance of Gaussians, MS-SSIM identities
+and pytorch-msssim, NDB on real halves and collapse)."""
+
+import math
+
+import numpy as np
+import prdc as prdc_reference
+import pytest
+import pytorch_msssim
+import scipy.linalg
+import torch
+
+from gan_core import metrics
+from gan_core.datasets import load_dataset
+from gan_core.metrics import METRICS, compute_metrics, fit_reference, frechet_distance, score_against
+
+
+def gen(seed):
+    return torch.Generator().manual_seed(seed)
+
+
+@pytest.fixture(scope="module")
+def stacked():
+    """Two independent real sets of 64 stacked digits at 32x32."""
+    ds = load_dataset("stacked-digits", 32)
+    return ds.sample(64, gen(1)), ds.sample(64, gen(2))
+
+
+# ------------------------------------------------------------ every metric
+
+@pytest.mark.parametrize("name", sorted(METRICS))
+def test_metric_returns_its_declared_keys_as_finite_floats(name, stacked):
+    generated, real = stacked
+    rng = torch.get_rng_state()
+    scores = compute_metrics([name], generated, real, features="random", seed=3)
+    assert torch.equal(torch.get_rng_state(), rng)
+    assert tuple(scores) == METRICS[name].keys
+    assert all(type(v) is float and math.isfinite(v) for v in scores.values())
+    assert compute_metrics([name], generated, real, features="random", seed=3) == scores
+
+
+@pytest.mark.parametrize("name", sorted(METRICS))
+def test_metric_call_fits_and_scores(name, stacked):
+    generated, real = stacked
+    metric = METRICS[name]
+    if metric.space == "features":
+        generated, real = torch.randn(40, 8, generator=gen(4)), torch.randn(40, 8, generator=gen(5))
+    assert metric(generated, real, 2) == metric.score(generated, metric.fit(real, 2), 2)
+
+
+def test_compute_metrics_merges_every_key_and_equals_a_fitted_reference(stacked):
+    generated, real = stacked
+    names = sorted(METRICS)
+    scores = compute_metrics(names, generated, real)
+    assert set(scores) == {key for n in names for key in METRICS[n].keys}
+    assert score_against(fit_reference(names, real), generated) == scores
+
+
+def test_compute_metrics_refuses_unknown_names_and_points(stacked):
+    generated, real = stacked
+    with pytest.raises(ValueError, match="metrics must be among"):
+        compute_metrics(["fid"], generated, real)
+    with pytest.raises(ValueError, match=r"\(N, C, H, W\)"):
+        compute_metrics(["fd"], torch.randn(64, 2), torch.randn(64, 2))
+
+
+# -------------------------------------------------------------------- PRDC
+
+def test_prdc_readme_example():
+    """The prdc README: 10,000 + 10,000 samples of N(0, I) in 1000-D, k = 5 (about 10 s on one thread).
+
+    Tolerances from the spread over seeds 1-3 here: precision 0.463-0.495, recall 0.457-0.481,
+    density 0.946-1.129, coverage 0.962-0.981."""
+    g = gen(0)
+    real, fake = torch.randn(10_000, 1000, generator=g), torch.randn(10_000, 1000, generator=g)
+    scores = metrics.prdc(real, fake, k=5)
+    assert scores["precision"] == pytest.approx(0.4772, abs=0.03)
+    assert scores["recall"] == pytest.approx(0.4705, abs=0.03)
+    assert scores["density"] == pytest.approx(1.0555, abs=0.12)
+    assert scores["coverage"] == pytest.approx(0.9735, abs=0.015)
+
+
+def test_prdc_equals_the_authors_package():
+    rs = np.random.RandomState(0)
+    real, fake = rs.randn(300, 16), 1.3 * rs.randn(250, 16) + 0.2
+    expected = prdc_reference.compute_prdc(real, fake, nearest_k=5)
+    scores = metrics.prdc(torch.from_numpy(real), torch.from_numpy(fake), k=5)
+    assert scores == {key: pytest.approx(float(value), abs=1e-12) for key, value in expected.items()}
+
+
+def test_prdc_of_a_set_against_itself_and_a_collapse():
+    x = torch.randn(200, 6, generator=gen(1))
+    assert metrics.prdc(x, x.clone()) == {"precision": 1.0, "recall": 1.0, "density": pytest.approx(1.0, abs=0.3),
+                                          "coverage": 1.0}
+    collapsed = metrics.prdc(x, x[:1].expand(200, -1).clone())
+    assert collapsed["recall"] == 0.0
+    assert collapsed["coverage"] < 0.1  # only the real balls around that one point: about k / N of them
+
+
+# ---------------------------------------------------------------------- FD
+
+def random_covariance(d, seed):
+    a = torch.randn(d, d, generator=gen(seed), dtype=torch.float64)
+    return a @ a.T / d + 0.05 * torch.eye(d, dtype=torch.float64)
+
+
+def test_fd_closed_form_for_diagonal_covariances():
+    mu1, mu2 = torch.tensor([0.0, 1.0, 2.0]), torch.tensor([1.0, -1.0, 2.0])
+    var1, var2 = torch.tensor([1.0, 4.0, 0.25]), torch.tensor([9.0, 1.0, 0.25])
+    expected = float((mu1 - mu2).square().sum() + (var1.sqrt() - var2.sqrt()).square().sum())  # 5 + 4 + 1 + 0
+    assert expected == pytest.approx(10.0)
+    assert frechet_distance(mu1, torch.diag(var1), mu2, torch.diag(var2)) == pytest.approx(expected, rel=1e-12)
+
+
+def test_fd_general_covariances_match_the_sqrtm_formula():
+    d = 12
+    mu1 = torch.randn(d, generator=gen(1), dtype=torch.float64)
+    mu2 = torch.randn(d, generator=gen(2), dtype=torch.float64)
+    cov1, cov2 = random_covariance(d, 3), random_covariance(d, 4)
+    root = scipy.linalg.sqrtm(cov1.numpy() @ cov2.numpy()).real
+    expected = float((mu1 - mu2).square().sum() + cov1.trace() + cov2.trace()) - 2 * float(np.trace(root))
+    assert frechet_distance(mu1, cov1, mu2, cov2) == pytest.approx(expected, rel=1e-9)
+    assert frechet_distance(mu1, cov1, mu1, cov1) == pytest.approx(0.0, abs=1e-9)
+    shift = torch.full((d,), 0.5, dtype=torch.float64)
+    assert frechet_distance(mu1, cov1, mu1 + shift, cov1) == pytest.approx(d * 0.25, rel=1e-6)
+
+
+def test_fd_of_samples_approaches_the_closed_form():
+    d, n = 4, 40_000
+    cov1, cov2 = random_covariance(d, 5), random_covariance(d, 6)
+    mu1, mu2 = torch.zeros(d, dtype=torch.float64), torch.ones(d, dtype=torch.float64)
+    x = mu1 + torch.randn(n, d, generator=gen(7), dtype=torch.float64) @ torch.linalg.cholesky(cov1).T
+    y = mu2 + torch.randn(n, d, generator=gen(8), dtype=torch.float64) @ torch.linalg.cholesky(cov2).T
+    expected = frechet_distance(mu1, cov1, mu2, cov2)
+    assert METRICS["fd"](y.float(), x.float())["fd"] == pytest.approx(expected, rel=0.03)
+
+
+# ----------------------------------------------------------------- MS-SSIM
+
+@pytest.mark.parametrize("channels", [1, 3])
+@pytest.mark.parametrize("size, scales", [(32, 3), (64, 4)])
+def test_ms_ssim_of_an_image_with_itself_is_one(channels, size, scales):
+    assert metrics.ms_ssim_scales(size) == scales
+    x = torch.rand(4, channels, size, size, generator=gen(size))
+    assert torch.allclose(metrics.ms_ssim(x, x.clone()), torch.ones(4), atol=1e-6)
+    noise = metrics.ms_ssim(x, torch.rand(4, channels, size, size, generator=gen(9)))
+    assert noise.max() < 0.2 and noise.mean() < 0.1
+
+
+def test_ms_ssim_equals_pytorch_msssim():
+    """Wang's 11-pixel window and five scales, then three scales with the weights rescaled to sum to 1."""
+    x = torch.rand(2, 3, 176, 176, generator=gen(1))
+    y = (x + 0.2 * torch.randn(2, 3, 176, 176, generator=gen(2))).clamp(0, 1)
+    ours = metrics.ms_ssim(x, y, window=11, sigma=1.5)
+    reference = pytorch_msssim.ms_ssim(x, y, data_range=1.0, size_average=False)
+    assert torch.allclose(ours, reference, atol=1e-4)
+    assert 0.5 < float(ours.mean()) < 0.99
+    three = metrics.MS_SSIM_WEIGHTS[:3]
+    rescaled = [w / sum(three) for w in three]
+    ours = metrics.ms_ssim(x, y, window=11, sigma=1.5, weights=three)
+    reference = pytorch_msssim.ms_ssim(x, y, data_range=1.0, size_average=False, weights=rescaled)
+    assert torch.allclose(ours, reference, atol=1e-5)
+
+
+def test_ms_ssim_refuses_images_smaller_than_its_window():
+    with pytest.raises(ValueError, match="at least"):
+        metrics.ms_ssim(torch.rand(2, 1, 6, 6), torch.rand(2, 1, 6, 6))
+
+
+@pytest.mark.parametrize("size", [32, 64])
+def test_ms_ssim_of_a_collapsed_set_is_above_real_pairs(size):
+    real = load_dataset("stacked-digits", size).sample(200, gen(1))
+    collapsed = real[:1].expand(200, -1, -1, -1)
+    scores = METRICS["ms_ssim"](collapsed, real, 0)
+    assert scores["ms_ssim"] == pytest.approx(1.0, abs=1e-6)
+    assert scores["ms_ssim_real"] < 0.5
+    diverse = METRICS["ms_ssim"](load_dataset("stacked-digits", size).sample(200, gen(2)), real, 0)
+    assert abs(diverse["ms_ssim"] - diverse["ms_ssim_real"]) < 0.05
+
+
+# --------------------------------------------------------------------- NDB
+
+def test_ndb_scores_by_hand():
+    # p = (0.5, 0.5), q = (0.8, 0.2), n = 100 each: pooled 0.65, se = sqrt(0.65 * 0.35 * 0.02), |z| = 4.45
+    scores = metrics.ndb_scores(np.array([50, 50]), np.array([80, 20]))
+    m = np.array([0.65, 0.35])
+    js = 0.5 * sum(p * math.log(p / mm) for p, mm in zip((0.5, 0.5), m)) + \
+        0.5 * sum(q * math.log(q / mm) for q, mm in zip((0.8, 0.2), m))
+    assert scores == {"ndb": 2.0, "ndb_ratio": 1.0, "ndb_js": pytest.approx(js)}
+    # |z| = 1.41 < 1.96: not different; a bin empty in both sets is not different either
+    assert metrics.ndb_scores(np.array([50, 50, 0]), np.array([60, 40, 0]))["ndb"] == 0.0
+    assert metrics.ndb_scores(np.array([30, 70]), np.array([30, 70])) == {"ndb": 0.0, "ndb_ratio": 0.0, "ndb_js": 0.0}
+
+
+def test_ndb_finds_few_bins_between_real_halves_and_all_against_a_collapse():
+    """K = 100 bins at alpha = 0.05: about 5 bins differ by chance between two real sets."""
+    ds = load_dataset("digits", 32)
+    real_a, real_b = ds.sample(1500, gen(1)), ds.sample(1500, gen(2))
+    reference = fit_reference(["ndb"], real_a, seed=0)
+    halves = score_against(reference, real_b)
+    assert halves["ndb"] <= 10 and halves["ndb_js"] < 0.05
+    collapsed = score_against(reference, real_b[:1].expand(1500, -1, -1, -1))
+    assert collapsed["ndb"] >= 90 and collapsed["ndb_ratio"] >= 0.9 and collapsed["ndb_js"] > 0.5
+
+
+def test_ndb_uses_fewer_bins_for_few_real_samples(stacked):
+    generated, real = stacked
+    kmeans, counts = METRICS["ndb"].fit(real, 0)
+    assert len(counts) == 64 // metrics.NDB_MIN_PER_BIN and counts.sum() == 64
