@@ -18,6 +18,8 @@ import math
 from dataclasses import dataclass, fields
 
 from gan_core.augment import parse_policy
+from gan_core.evaluation import FEATURE_CHOICES, parse_metrics
+from gan_core.features import inception_weights_path
 from gan_core.datasets import DATASETS, dataset_choices, is_dataset_name, load_dataset
 from gan_core.heads import CONDITIONINGS
 from gan_core.losses import LOSSES
@@ -92,7 +94,9 @@ class TrainConfig:
     max_steps: int = 2000  # rounds to train (one round = d_steps D updates + g_steps G updates)
     max_seconds: float = 0.0  # wall-clock cap per run in seconds, 0 = none; fair when step costs differ
     eval_every: int = 100  # rounds between evaluations (metrics, sample grid, checkpointable state)
-    eval_samples: int = 2000  # generated samples scored per evaluation
+    eval_samples: int = 2000  # generated samples scored per evaluation (and real samples they are compared with)
+    metrics: str = "auto"  # sample-set metrics per evaluation: auto (fd), none, or a list of ms_ssim,ndb,prdc,fd
+    features: str = "auto"  # their feature space: auto (the dataset's classifier, else random) | classifier | random | inception
     collapse_threshold: float = 0.25  # collapsed = diversity under this at two evaluations running
     seed: int = 0  # seeds weights, data order, noise and label sampling; same seed, same losses (CPU)
     device: str = "auto"  # auto (cuda when available) | cpu | cuda
@@ -194,6 +198,9 @@ def _validate(c: TrainConfig) -> None:
         if not isinstance(getattr(c, name), bool):
             raise ValueError(f"{name}: {getattr(c, name)!r} is not one of True, False")
     parse_policy(c.diffaug)
+    parse_metrics(c.metrics)
+    if c.features not in FEATURE_CHOICES:
+        raise ValueError(f"features: {c.features!r} is not one of {', '.join(FEATURE_CHOICES)}")
     if c.image_size not in IMAGE_SIZES:
         raise ValueError(f"image_size: {c.image_size!r} is not one of 32, 64")
     for name in ("real_label", "fake_label"):
@@ -240,6 +247,21 @@ def _validate_combinations(c: TrainConfig) -> None:
         field = "label_flip" if c.label_flip > 0 else ("real_label" if c.real_label != (1.0, 1.0) else "fake_label")
         raise ValueError(f"{field}: label smoothing and flips apply only to loss {allowed}; loss is {c.loss!r}")
     _validate_tricks(c, kind, n_classes)
+    _validate_metrics(c, kind)
+
+
+def _validate_metrics(c: TrainConfig, kind: str) -> None:
+    if kind == "points" and (parse_metrics(c.metrics) or c.features not in ("auto",)):
+        field = "metrics" if parse_metrics(c.metrics) else "features"
+        raise ValueError(f"{field}: {getattr(c, field)!r} measures images; dataset {c.dataset!r} holds points "
+                         f"(its scores are the mode scores); use auto")
+    if c.features == "classifier" and load_dataset(c.dataset, c.image_size, c.data_root).features is None:
+        raise ValueError(f"features: dataset {c.dataset!r} has no reference classifier; use auto, random or inception")
+    if c.features == "inception":
+        try:
+            inception_weights_path()
+        except FileNotFoundError as err:
+            raise ValueError(f"features: {err}") from None
 
 
 def _validate_tricks(c: TrainConfig, kind: str, n_classes: int) -> None:

@@ -53,7 +53,7 @@ from typing import Callable
 
 import torch
 
-from gan_core import image_data, modes
+from gan_core import features as feature_spaces, image_data, modes
 from gan_core.image_store import ImageArray
 
 STACKED_SIZES = (32, 64)
@@ -72,6 +72,7 @@ class Dataset:
     multi_label: bool = False  # labels are multi-hot tag vectors (N, n_classes), not class ids (N,)
     sample_labeled: Callable[[int, torch.Generator], tuple[torch.Tensor, torch.Tensor]] | None = None
     read_labels: Callable[[torch.Tensor], torch.Tensor] | None = None  # labels a reference model reads off samples
+    features: Callable[..., torch.Tensor] | None = None  # the dataset's own classifier's feature extractor
     on_device: Callable[["Dataset", torch.device], "Dataset"] | None = None  # the dataset sampling on a device
 
     def to(self, device: torch.device | str) -> "Dataset":
@@ -184,6 +185,7 @@ def stacked_digits(image_size: int = 32, data_root: str = "") -> Dataset:
         multi_label=True,
         sample_labeled=sample_labeled,
         read_labels=read_digits(multi_hot=True),
+        features=feature_spaces.classifier_features,
     )
 
 
@@ -204,6 +206,7 @@ def digits(image_size: int = 32, data_root: str = "") -> Dataset:
         n_classes=10,
         sample_labeled=sample_labeled,
         read_labels=read_digits(multi_hot=False),
+        features=feature_spaces.classifier_features,
     )
 
 
@@ -265,7 +268,8 @@ def _mnist_scored(dataset: Dataset, root, raw_scorer, n_modes: int, *keys: str) 
     key = (dataset.name, dataset.shape[-1], str(root))
     return dataclasses.replace(dataset, n_modes=n_modes,
                                score_samples=modes.make_scorer(key, raw, dataset.sample, *keys),
-                               read_labels=read_digits(dataset.multi_label, classifier))
+                               read_labels=read_digits(dataset.multi_label, classifier),
+                               features=functools.partial(feature_spaces.classifier_features, classifier=classifier))
 
 
 def mnist(image_size: int = 32, data_root: str = "") -> Dataset:

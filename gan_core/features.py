@@ -91,12 +91,13 @@ def _embed(net: Callable[[torch.Tensor], torch.Tensor], images: torch.Tensor, de
 # -------------------------------------------------------------- classifier
 
 def classifier_features(images: torch.Tensor, device: str | torch.device = "cpu",
-                        batch_size: int = BATCH) -> torch.Tensor:
-    """Penultimate activations of the digit classifier, per channel, concatenated: (N, 512 * C)."""
+                        batch_size: int = BATCH, classifier: Callable[[], nn.Module] | None = None) -> torch.Tensor:
+    """Penultimate activations of a digit classifier (default: the sklearn-digits reference;
+    `classifier` returns another, such as the MNIST one), per channel, concatenated: (N, 512 * C)."""
     images = _check_images(images)
     device = torch.device(device)
     with torch.random.fork_rng(devices=_rng_devices(device)):
-        body = _on(modes.reference_classifier()[:-1], device)  # everything up to the last Linear
+        body = _on((classifier or modes.reference_classifier)()[:-1], device)  # everything up to the last Linear
         channels = modes.resize_images(images, 32).reshape(-1, 1, 32, 32)
         feats = _embed(body, channels, device, batch_size)
     return feats.reshape(images.shape[0], -1)
@@ -186,8 +187,11 @@ FEATURES: dict[str, Extractor] = {
 }
 
 
-def extract(name: str, images: torch.Tensor, device: str | torch.device = "cpu") -> torch.Tensor:
-    """Features of images in the space registered as `name`; ValueError if the name is unknown."""
+def extract(name: str | Callable, images: torch.Tensor, device: str | torch.device = "cpu") -> torch.Tensor:
+    """Features of images in the space registered as `name` (or from an extractor given
+    directly, such as a dataset's own classifier); ValueError if the name is unknown."""
+    if callable(name):
+        return name(images, device=device)
     if name not in FEATURES:
         raise ValueError(f"features must be one of {sorted(FEATURES)}, got {name!r}")
     return FEATURES[name](images, device=device)

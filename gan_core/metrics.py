@@ -323,14 +323,36 @@ def frechet_distance(mu1: torch.Tensor, cov1: torch.Tensor, mu2: torch.Tensor, c
     return max(0.0, float(distance))
 
 
-def _fit_fd(real: torch.Tensor, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
-    return gaussian_fit(real)
+def _fit_fd(real: torch.Tensor, seed: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The real Gaussian and the square root of its covariance, computed once per reference."""
+    mu, cov = gaussian_fit(real)
+    values, vectors = torch.linalg.eigh(cov)
+    return mu, cov, (vectors * values.clamp(min=0).sqrt()) @ vectors.T
 
 
 @register("fd", ("fd",), "features", _fit_fd)
 def fd_metric(generated: torch.Tensor, state, seed: int) -> dict[str, float]:
-    """Frechet distance between Gaussians fitted to the real and generated features."""
-    return {"fd": frechet_distance(*state, *gaussian_fit(generated))}
+    """Frechet distance between Gaussians fitted to the real and generated features.
+
+    Same value as `frechet_distance`; with M generated samples in D > M dimensions
+    the trace term comes from the M x M matrix X S_r X^T / (M - 1) (X the centred
+    generated features), which has the same nonzero eigenvalues as
+    S_r^1/2 S_g S_r^1/2 and costs far less to decompose."""
+    mu_r, cov_r, root_r = state
+    x = generated.to(torch.float64)
+    mu_g = x.mean(0)
+    centred = x - mu_g
+    m = x.shape[0]
+    if m <= x.shape[1]:
+        side = centred @ root_r
+        middle = side @ side.T / max(m - 1, 1)
+        cov_g_trace = centred.square().sum() / max(m - 1, 1)
+    else:
+        cov_g = torch.cov(x.T).reshape(x.shape[1], x.shape[1])
+        middle, cov_g_trace = root_r @ cov_g @ root_r, cov_g.trace()
+    trace_root = torch.linalg.eigvalsh((middle + middle.T) / 2).clamp(min=0).sqrt().sum()
+    distance = (mu_r - mu_g).square().sum() + cov_r.trace() + cov_g_trace - 2 * trace_root
+    return {"fd": max(0.0, float(distance))}
 
 
 # ------------------------------------------------------------- one evaluation
@@ -339,7 +361,7 @@ def fd_metric(generated: torch.Tensor, state, seed: int) -> dict[str, float]:
 class Reference:
     """The real side of some metrics, fitted once to a real set and reused by every evaluation."""
     names: tuple[str, ...]  # the metrics it serves, in order
-    features: str  # the feature space of the "features" metrics (a gan_core.features.FEATURES name)
+    features: str | Callable  # the feature space of the "features" metrics: a gan_core.features.FEATURES name, or an extractor
     seed: int  # pairs and k-means initialisation
     states: dict  # metric name -> its fit(real, seed)
 
@@ -350,7 +372,7 @@ def _as_images(x: torch.Tensor, name: str) -> torch.Tensor:
     return x.detach().to("cpu", torch.float32).clamp(0.0, 1.0)
 
 
-def fit_reference(names: Sequence[str], real: torch.Tensor, features: str = "random", seed: int = 0,
+def fit_reference(names: Sequence[str], real: torch.Tensor, features: str | Callable = "random", seed: int = 0,
                   device: str | torch.device = "cpu") -> Reference:
     """The real-side state of the metrics `names` (features extracted once, on device); ValueError for unknown names."""
     unknown = [n for n in names if n not in METRICS]

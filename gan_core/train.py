@@ -38,6 +38,7 @@ from gan_core.steps import d_step, g_step, targets, to_data, to_model  # noqa: F
 from gan_core.augment import parse_policy
 from gan_core.config import TrainConfig
 from gan_core.datasets import Dataset, load_dataset
+from gan_core.evaluation import Evaluator, evaluate_samples, make_evaluator
 from gan_core.heads import Discriminator, Generator, LabelEmbedding, d_input_shape, finish_d
 from gan_core.images import image_grid, points_extent, scatter
 from gan_core.losses import LOSSES, Loss
@@ -46,7 +47,8 @@ from gan_core.vae import Encoder
 
 GRID_SAMPLES = 64
 EVAL_SEED_OFFSET = 1_000_003  # the evaluation noise stream is separate from training's
-RESUMABLE_CHANGES = {"max_steps", "max_seconds", "eval_every", "eval_samples", "device", "data_root"}
+RESUMABLE_CHANGES = {"max_steps", "max_seconds", "eval_every", "eval_samples", "metrics", "features", "device",
+                     "data_root"}
 
 
 @dataclass
@@ -61,6 +63,7 @@ class Run:
     opt_g: torch.optim.Optimizer
     opt_d: torch.optim.Optimizer
     gen: torch.Generator  # data order, z, labels, targets, augmentation, penalty interpolation
+    evaluator: Evaluator | None = None  # the real side of the evaluation metrics, fitted once
     g_ema: nn.Module | None = None  # EMA copy of G, when config.ema > 0
     policy: tuple = ()  # DiffAugment policies
     step: int = 0
@@ -110,10 +113,12 @@ def build(config: TrainConfig) -> Run:
     g, d = g.to(device), d.to(device)
     g_ema = copy.deepcopy(g).requires_grad_(False) if config.ema > 0 else None
     gen = torch.Generator().manual_seed(config.seed)
+    evaluator = make_evaluator(data, config.eval_samples, config.metrics, config.features,
+                               (config.dataset, config.image_size, config.data_root), device)
     return Run(config, device, data, LOSSES[config.loss], g, d,
                make_optimizer(config.opt_g, g.parameters(), config.lr_g, config.betas_g),
                make_optimizer(config.opt_d, d.parameters(), config.lr_d, config.betas_d), gen,
-               g_ema=g_ema, policy=parse_policy(config.diffaug))
+               evaluator=evaluator, g_ema=g_ema, policy=parse_policy(config.diffaug))
 
 
 # --- evaluation ------------------------------------------------------------------
@@ -152,7 +157,7 @@ def label_accuracy(predicted: torch.Tensor, wanted: torch.Tensor, multi_label: b
 def evaluate(run: Run) -> tuple[dict, object]:
     c = run.config
     samples, labels = generate(run, c.eval_samples, c.seed + EVAL_SEED_OFFSET)
-    scores = run.data.score_samples(samples) if run.data.score_samples else {}
+    scores = evaluate_samples(run.evaluator, run.data, samples)
     if labels is not None and run.data.read_labels is not None:
         scores["cond_acc"] = label_accuracy(run.data.read_labels(samples), labels, run.data.multi_label)
     low = scores.get("diversity", 1.0) < c.collapse_threshold

@@ -13,7 +13,7 @@ import torch
 
 from gan_core import metrics
 from gan_core.datasets import load_dataset
-from gan_core.metrics import METRICS, compute_metrics, fit_reference, frechet_distance, score_against
+from gan_core.metrics import METRICS, compute_metrics, fit_reference, frechet_distance, gaussian_fit, score_against
 
 
 def gen(seed):
@@ -208,3 +208,12 @@ def test_ndb_uses_fewer_bins_for_few_real_samples(stacked):
     generated, real = stacked
     kmeans, counts = METRICS["ndb"].fit(real, 0)
     assert len(counts) == 64 // metrics.NDB_MIN_PER_BIN and counts.sum() == 64
+
+
+@pytest.mark.parametrize("m, d", [(50, 20), (20, 50)])
+def test_fd_metric_fast_path_equals_the_formula(m, d):
+    gen = torch.Generator().manual_seed(m)
+    real, fake = torch.randn(300, d, generator=gen), torch.randn(m, d, generator=gen) * 1.5 + 0.3
+    state = METRICS["fd"].fit(real, 0)
+    expected = frechet_distance(*gaussian_fit(real), *gaussian_fit(fake))
+    assert METRICS["fd"].score(fake, state, 0)["fd"] == pytest.approx(expected, rel=1e-6)

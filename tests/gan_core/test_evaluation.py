@@ -1,0 +1,110 @@
+"""Every dataset is scored: diversity, quality, score and collapsed on each,
+a collapsed generator caught everywhere, and the metric and feature knobs."""
+
+import dataclasses
+
+import pytest
+import torch
+from torch import nn
+
+from gan_core import evaluation
+from gan_core.config import TrainConfig
+from gan_core.datasets import DATASETS, load_dataset
+from gan_core.train import build, evaluate
+
+from conftest import TINY_IMAGES, TINY_POINTS
+
+SCORES = ("diversity", "quality", "score", "collapsed")
+
+
+def tiny(name: str, **changes) -> dict:
+    kind = load_dataset(name).kind
+    return {**(TINY_POINTS if kind == "points" else TINY_IMAGES), "dataset": name, "eval_samples": 64, **changes}
+
+
+class Constant(nn.Module):
+    """A generator that ignores z (and labels): one sample, repeated."""
+
+    def __init__(self, sample: torch.Tensor):
+        super().__init__()
+        self.sample = sample
+
+    def forward(self, z, y=None):
+        return self.sample.expand(z.shape[0], *self.sample.shape)
+
+
+@pytest.mark.parametrize("name", sorted(DATASETS))
+def test_every_dataset_logs_diversity_quality_score_and_collapsed(name):
+    run = build(TrainConfig.from_dict(tiny(name)))
+    scores, image = evaluate(run)
+    for key in SCORES:
+        assert 0.0 <= scores[key] <= 1.0, key
+    assert scores["score"] == pytest.approx(scores["diversity"] * scores["quality"])
+    assert image.ndim == 3
+
+
+@pytest.mark.parametrize("name", sorted(DATASETS))
+def test_a_generator_that_ignores_z_is_collapsed_on_every_dataset(name):
+    run = build(TrainConfig.from_dict(tiny(name, eval_samples=200)))
+    one = run.data.sample(1, torch.Generator().manual_seed(3))[0].to(run.device)
+    run.g = Constant(one * 2 - 1 if run.data.kind == "images" else one)  # a real sample, in model space
+    first, _ = evaluate(run)
+    second, _ = evaluate(run)
+    assert first["diversity"] < run.config.collapse_threshold, first
+    assert (first["collapsed"], second["collapsed"]) == (0.0, 1.0)
+
+
+def no_modes(name: str):
+    """A dataset scored as if its modes were unknown (as cifar10, celeba and folders are)."""
+    return dataclasses.replace(load_dataset(name), score_samples=None, name=f"{name}-unknown-modes")
+
+
+def scores_of(data, samples, metrics="auto", features="random"):
+    evaluator = evaluation.make_evaluator(data, samples.shape[0], metrics, features, (data.name,),
+                                          torch.device("cpu"))
+    return evaluation.evaluate_samples(evaluator, data, samples)
+
+
+def test_without_known_modes_real_data_scores_high_and_collapse_or_noise_low():
+    data = no_modes("stacked-digits")
+    real = data.sample(500, torch.Generator().manual_seed(7))
+    fresh = scores_of(data, real)
+    assert fresh["diversity"] > 0.8 and fresh["quality"] > 0.8 and fresh["score"] > 0.7
+    repeated = scores_of(data, real[:1].expand(500, -1, -1, -1))
+    assert repeated["diversity"] < 0.05 and repeated["ms_ssim"] > 0.99
+    few = scores_of(data, real[:5].repeat(100, 1, 1, 1))  # five modes of a thousand
+    assert few["diversity"] < 0.2 < fresh["diversity"]
+    noise = scores_of(data, torch.rand(500, 3, 32, 32, generator=torch.Generator().manual_seed(8)))
+    assert noise["quality"] < 0.1 and noise["score"] < 0.05
+    assert {"precision", "recall", "density", "coverage", "ms_ssim", "ms_ssim_real", "fd"} <= set(fresh)
+
+
+def test_the_metrics_knob_adds_metrics_where_modes_are_known():
+    data = load_dataset("digits")
+    samples = data.sample(200, torch.Generator().manual_seed(9))
+    plain = scores_of(data, samples, metrics="auto", features="auto")
+    extra = scores_of(data, samples, metrics="ndb,fd", features="auto")
+    assert "fd" not in plain and {"ndb", "ndb_js", "fd"} <= set(extra)
+    assert extra["score"] == plain["score"]  # known modes: the score stays the mode score
+    unknown = scores_of(no_modes("digits"), samples, metrics="none")
+    assert "coverage" in unknown and "fd" not in unknown  # the score's own metrics always run
+
+
+def test_classifier_features_are_the_datasets_own():
+    assert load_dataset("digits").features is not None and load_dataset("cifar10").features is None
+    assert evaluation.feature_space(load_dataset("cifar10"), "auto") == "random"
+
+
+@pytest.mark.parametrize("values, field, message", [
+    ({"metrics": "fid"}, "metrics", "'fid' is not one of auto, none, or a comma-separated list of"),
+    ({"metrics": "fd", "dataset": "ring8", "arch": "mlp"}, "metrics", "measures images"),
+    ({"features": "vgg"}, "features", "is not one of auto, classifier, random, inception"),
+    ({"features": "classifier", "dataset": "cifar10"}, "features", "has no reference classifier"),
+    ({"features": "inception"}, "features", "GAN_STUDIES_INCEPTION_WEIGHTS"),
+])
+def test_bad_metric_knobs_name_the_field(values, field, message, monkeypatch, tmp_path):
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path))  # no cached Inception weights
+    monkeypatch.delenv("GAN_STUDIES_INCEPTION_WEIGHTS", raising=False)
+    with pytest.raises(ValueError) as err:
+        TrainConfig.from_dict({**TINY_IMAGES, **values})
+    assert str(err.value).startswith(f"{field}: ") and message in str(err.value)
