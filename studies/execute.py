@@ -28,8 +28,9 @@ from studies.trainable import gan_trainable, resolve
 log = logging.getLogger(__name__)
 
 
-def outcome(result: dict | None, error: bool = False) -> str:
-    """How a trial ended, from its last reported result."""
+def outcome(result: dict | None, error: bool = False, collapse_stopped: bool = False) -> str:
+    """How a trial ended: error, diverged, finished, collapsed (ended by the collapse
+    stopper) or stopped_early (ended by ASHA)."""
     if error:
         return "error"
     result = result or {}
@@ -37,17 +38,24 @@ def outcome(result: dict | None, error: bool = False) -> str:
         return "diverged"
     if result.get("finished"):
         return "finished"
-    return "collapsed" if result.get("collapsed") else "stopped_early"
+    return "collapsed" if collapse_stopped else "stopped_early"
 
 
 class CollapseStopper(tune.Stopper):
-    """Stop a trial once `collapsed` holds and `result[time_attr]` has reached `grace`."""
+    """Stop a trial once `collapsed` has held at `persistence` evaluations running
+    and `result[time_attr]` has reached `grace`; remembers whom it stopped."""
 
-    def __init__(self, time_attr: str, grace: float):
-        self.time_attr, self.grace = time_attr, grace
+    def __init__(self, time_attr: str, grace: float, persistence: int = 1):
+        self.time_attr, self.grace, self.persistence = time_attr, grace, persistence
+        self.streaks: dict[str, int] = {}
+        self.stopped: set[str] = set()
 
     def __call__(self, trial_id, result):
-        return bool(result.get("collapsed")) and result.get(self.time_attr, 0) >= self.grace
+        streak = self.streaks[trial_id] = self.streaks.get(trial_id, 0) + 1 if result.get("collapsed") else 0
+        stop = streak >= self.persistence and result.get(self.time_attr, 0) >= self.grace
+        if stop and not result.get("finished"):
+            self.stopped.add(trial_id)
+        return stop
 
     def stop_all(self):
         return False
@@ -56,8 +64,9 @@ class CollapseStopper(tune.Stopper):
 class CloseChildRuns(tune.Callback):
     """Ends each trial's MLflow child run with its outcome when Tune is done with it."""
 
-    def __init__(self, tracking_uri: str, exp_id: str, parent_id: str):
+    def __init__(self, tracking_uri: str, exp_id: str, parent_id: str, stopper: CollapseStopper | None):
         self.args = (tracking_uri, exp_id, parent_id)
+        self.stopper = stopper
 
     def _close(self, trial, result_outcome: str):
         uri, exp_id, parent_id = self.args
@@ -67,7 +76,8 @@ class CloseChildRuns(tune.Callback):
             tracking.close_child(client, run_id, result_outcome)
 
     def on_trial_complete(self, iteration, trials, trial, **info):
-        self._close(trial, outcome(trial.last_result))
+        stopped = self.stopper is not None and trial.trial_id in self.stopper.stopped
+        self._close(trial, outcome(trial.last_result, collapse_stopped=stopped))
 
     def on_trial_error(self, iteration, trials, trial, **info):
         self._close(trial, "error")
@@ -120,7 +130,7 @@ def execute(plan: Plan) -> int:
     warm_scorer(plan.base)
     started = start_ray(plan)
     try:
-        results = run_tuner(plan, exp_id, parent, stamp)
+        results, stopper = run_tuner(plan, exp_id, parent, stamp)
     except KeyboardInterrupt:
         tracking.retry(client.set_terminated, parent, status="KILLED")
         raise
@@ -128,12 +138,12 @@ def execute(plan: Plan) -> int:
         if started:
             import ray
             ray.shutdown()
-    rows = table_rows(plan, results)
+    rows = table_rows(plan, results, stopper.stopped if stopper else set())
     text = markdown(rows)
     print(text)
     tracking.retry(client.log_text, parent, text, "trials.md")
     tracking.retry(client.log_text, parent, to_csv(rows), "trials.csv")
-    summary = summarize(rows)
+    summary = summarize(rows, plan)
     tracking.retry(client.log_batch, parent, metrics=[
         tracking.Metric(k, float(v), int(time.time() * 1000), 0) for k, v in summary.items()])
     tracking.retry(client.set_terminated, parent)
@@ -158,6 +168,8 @@ def run_tuner(plan: Plan, exp_id: str, parent: str, stamp: str):
                                     {"cpu": plan.cpus_per_trial, "gpu": plan.gpus_per_trial})
     reporter = tune.CLIReporter(metric_columns=PROGRESS_COLUMNS, parameter_columns=label_columns(plan.space),
                                 max_report_frequency=15, max_progress_rows=40)
+    stopper = (CollapseStopper(plan.time_attr, plan.collapse_grace_period, plan.collapse_persistence)
+               if plan.scheduler == "asha" else None)
     tuner = tune.Tuner(
         trainable,
         param_space=None if callable(plan.space) else plan.space,
@@ -165,15 +177,15 @@ def run_tuner(plan: Plan, exp_id: str, parent: str, stamp: str):
                                     search_alg=searcher(plan)),
         run_config=tune.RunConfig(
             name=f"{plan.study.name}-{stamp}", storage_path=plan.storage,
-            stop=CollapseStopper(plan.time_attr, plan.collapse_grace_period) if plan.scheduler == "asha" else None,
+            stop=stopper,
             checkpoint_config=tune.CheckpointConfig(num_to_keep=2),
-            callbacks=[CloseChildRuns(plan.tracking_uri, exp_id, parent)],
+            callbacks=[CloseChildRuns(plan.tracking_uri, exp_id, parent, stopper)],
             progress_reporter=reporter, verbose=1),
     )
-    return tuner.fit()
+    return tuner.fit(), stopper
 
 
-def table_rows(plan: Plan, results) -> list[dict]:
+def table_rows(plan: Plan, results, collapse_stopped: set) -> list[dict]:
     columns = label_columns(plan.space)
     rows = []
     for result in results:
@@ -184,7 +196,8 @@ def table_rows(plan: Plan, results) -> list[dict]:
                      "steps": int(metrics.get("step", 0)), "seconds": metrics.get("time_total_s"),
                      "score": metrics.get("score"), "score_smooth": metrics.get("score_smooth"),
                      "diversity": metrics.get("diversity"), "modes_covered": metrics.get("modes_covered"),
-                     "outcome": outcome(metrics, error=result.error is not None)})
+                     "used": metrics.get(plan.time_attr, 0.0),
+                     "outcome": outcome(metrics, result.error is not None, metrics.get("trial_id") in collapse_stopped)})
     return sorted(rows, key=lambda r: -(r["score"] if r["score"] is not None else -1))
 
 
@@ -213,9 +226,13 @@ def to_csv(rows: list[dict]) -> str:
     return out.getvalue()
 
 
-def summarize(rows: list[dict]) -> dict:
+def summarize(rows: list[dict], plan: Plan) -> dict:
+    """Counts of outcomes, and the trial budget the early stops saved (in `plan.time_attr`
+    units: trial-seconds under a time cap, else evaluations), also as a share of all trials' budgets."""
     count = lambda name: sum(r["outcome"] == name for r in rows)
     scores = [r["score"] for r in rows if r["score"] is not None]
+    saved = sum(max(0.0, plan.max_t - r["used"]) for r in rows if r["outcome"] in ("stopped_early", "collapsed"))
     return {"trials": len(rows), "finished": count("finished"), "stopped_early": count("stopped_early"),
             "stopped_collapsed": count("collapsed"), "diverged": count("diverged"), "errors": count("error"),
-            "best_score": max(scores) if scores else 0.0}
+            "best_score": max(scores) if scores else 0.0, "budget_saved": saved,
+            "budget_saved_share": saved / (plan.max_t * len(rows)) if rows else 0.0}

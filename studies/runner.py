@@ -73,6 +73,7 @@ class Plan:
     scheduler: str
     grace: float | None  # ASHA grace period in units of time_attr; None: half of max_t
     collapse_grace: float | None  # time_attr units before the collapse stopper may act; None: the ASHA grace
+    collapse_persistence: int  # reports in a row with `collapsed` before the stopper acts
     smoothing: float  # weight of the newest score in score_smooth
     cpus_per_trial: float
     gpus_per_trial: float
@@ -153,6 +154,9 @@ def parser(study: Study) -> OneLineParser:
       help="ASHA grace period, in seconds when trials have a time cap, else in evaluations (default: half the budget)")
     a("--collapse-grace", type=float,
       help="how long (same unit as --grace) before a collapsed trial may be stopped (default: the ASHA grace)")
+    a("--collapse-persistence", type=positive(int, "an integer >= 1"), default=2,
+      help="evaluations in a row that must report collapsed before the stopper acts (each needs diversity low "
+           "twice running)")
     a("--smoothing", type=float, default=0.5, help="weight of the newest score in score_smooth, in (0, 1]")
     a("--cpus-per-trial", type=positive(float, "a number > 0"), default=1.0)
     a("--gpus-per-trial", type=float, default=0.0)
@@ -199,10 +203,14 @@ def make_plan(study: Study, argv: list[str] | None) -> Plan:
             configs = [TrainConfig.from_dict(values) for values in expand(base, space)]
     except ValueError as err:
         p.error(f"search space: {err}")
-    return Plan(study, base, space, configs, num_samples, args.scheduler,
-                args.grace, args.collapse_grace, args.smoothing,
+    plan = Plan(study, base, space, configs, num_samples, args.scheduler,
+                args.grace, args.collapse_grace, args.collapse_persistence, args.smoothing,
                 args.cpus_per_trial, args.gpus_per_trial, args.address, args.tracking_uri,
                 os.path.abspath(args.storage), args.dry_run)
+    if plan.grace is not None and plan.grace > plan.max_t:
+        unit = "seconds" if plan.time_attr == "time_total_s" else "evaluations"
+        p.error(f"--grace: {plan.grace:g} is more than a trial's whole budget ({plan.max_t:g} {unit})")
+    return plan
 
 
 def base_config(study: Study, args) -> dict:
@@ -360,8 +368,8 @@ def plan_dict(plan: Plan) -> dict:
         "search_space": space,
         "trials": plan.trials,
         "scheduler": scheduler,
-        "collapse_stopper": ({"metric": "collapsed", "time_attr": plan.time_attr, "grace": plan.collapse_grace_period}
-                             if plan.scheduler == "asha" else None),
+        "collapse_stopper": ({"metric": "collapsed", "time_attr": plan.time_attr, "grace": plan.collapse_grace_period,
+                              "persistence": plan.collapse_persistence} if plan.scheduler == "asha" else None),
         "score_smoothing": plan.smoothing,
         "resources_per_trial": {"cpu": plan.cpus_per_trial, "gpu": plan.gpus_per_trial},
         "ray": plan.address or "local",

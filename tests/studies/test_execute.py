@@ -85,8 +85,10 @@ STUDY = Study(
     base=dict(dataset="ring8", arch="mlp", nz=4, ngf=32, ndf=32, batch_size=64, norm_g="none", norm_d="none",
               max_steps=40, eval_every=5, eval_samples=500),
     space=lambda: {"setup": tune.grid_search([
-        {"loss": "bce"},
-        {"loss": "wgan", "opt_d": "sgd", "opt_g": "sgd", "lr_d": 1.0, "lr_g": 1.0, "clip_value": 100.0},
+        {"_case": "sane", "loss": "bce", "collapse_threshold": 0.0},
+        {"_case": "blows-up", "loss": "wgan", "opt_d": "sgd", "opt_g": "sgd", "lr_d": 1.0, "lr_g": 1.0,
+         "clip_value": 100.0},
+        {"_case": "collapses", "loss": "bce", "collapse_threshold": 1.0},  # every evaluation counts as collapsed
     ])},
     seeds=1,
 )
@@ -94,22 +96,38 @@ sys.exit(STUDY.main())
 """
 
 
-def test_a_diverged_trial_is_recorded_and_the_study_goes_on(tmp_path):
+def test_diverged_and_collapsed_trials_are_recorded_and_the_study_goes_on(tmp_path):
     script = tmp_path / "study.py"
     script.write_text(textwrap.dedent(STUDY_WITH_A_DIVERGING_TRIAL))
     db = tmp_path / "m.db"
-    proc = run_study([str(script), "--scheduler", "fifo", "--tracking-uri", f"sqlite:///{db}",
+    # ASHA's only rung is the end (grace = all 8 evaluations); the collapse stopper may act from evaluation 2
+    proc = run_study([str(script), "--grace", "8", "--collapse-grace", "2", "--tracking-uri", f"sqlite:///{db}",
                       "--storage", str(tmp_path / "r")], cwd=tmp_path)
     client = MlflowClient(f"sqlite:///{db}")
     _, parents, children = runs_of(client, "divergence_check")
-    by_loss = {c.data.params["loss"]: c for c in children}
-    assert set(by_loss) == {"bce", "wgan"}
-    bad, good = by_loss["wgan"], by_loss["bce"]
+    by_case = {c.data.params["collapse_threshold"] + c.data.params["loss"]: c for c in children}
+    bad, good, collapsed = by_case["0.25wgan"], by_case["0.0bce"], by_case["1.0bce"]
     assert bad.data.tags["gan.status"] == "diverged" and bad.info.status == "FAILED"
     assert bad.data.metrics["diverged"] == 1.0
     assert good.data.tags["gan.status"] == "finished" and good.info.status == "FINISHED"
     assert [m.step for m in client.get_metric_history(good.info.run_id, "score")] == list(range(5, 45, 5))
+    # collapsed is reported from the 2nd evaluation; two such reports in a row stop the trial at the 3rd
+    assert collapsed.data.tags["gan.status"] == "collapsed" and collapsed.info.status == "FINISHED"
+    assert [m.step for m in client.get_metric_history(collapsed.info.run_id, "score")] == [5, 10, 15]
     outcomes = {row["setting"]: row["outcome"] for row in trial_table(client, parents[0].info.run_id)}
-    assert outcomes == {"loss=bce seed=0": "finished", "loss=wgan seed=0": "diverged"}
-    assert parents[0].data.metrics["diverged"] == 1 and parents[0].data.metrics["finished"] == 1
+    assert outcomes == {"case=sane seed=0": "finished", "case=blows-up seed=0": "diverged",
+                        "case=collapses seed=0": "collapsed"}
+    summary = parents[0].data.metrics
+    assert (summary["diverged"], summary["finished"], summary["stopped_collapsed"]) == (1, 1, 1)
+    assert summary["budget_saved"] == 8 - 3  # evaluations the stopper spared the collapsed trial
     assert "diverged" in proc.stdout
+
+
+def test_the_collapse_stopper_waits_for_its_grace_and_persistence():
+    from studies.execute import CollapseStopper
+
+    stopper = CollapseStopper("training_iteration", grace=3, persistence=2)
+    flags = [1, 1, 0, 1, 1, 1]
+    decisions = [stopper("t", {"collapsed": float(f), "training_iteration": i + 1}) for i, f in enumerate(flags)]
+    assert decisions == [False, False, False, False, True, True] and stopper.stopped == {"t"}
+    assert not stopper("u", {"collapsed": 1.0, "training_iteration": 9, "finished": 1.0}) or "u" not in stopper.stopped

@@ -65,6 +65,7 @@ def test_every_study_varies_what_it_declares(name):
     (["--max-steps", "ten"], "--max-steps", "an integer >= 1"),
     (["--scheduler", "hyperband"], "--scheduler", "'asha', 'fifo'"),
     (["--seeds", "x"], "--seeds", "a count"),
+    (["--grace", "500"], "--grace", "more than a trial's whole budget (120 seconds)"),
 ])
 def test_bad_options_exit_2_with_one_line_before_any_work(tmp_path, args, option, allowed):
     proc = subprocess.run([sys.executable, "-m", "studies.dg_ratio", *args], cwd=tmp_path,
