@@ -64,15 +64,17 @@ class CollapseStopper(tune.Stopper):
 class CloseChildRuns(tune.Callback):
     """Ends each trial's MLflow child run with its outcome when Tune is done with it."""
 
-    def __init__(self, tracking_uri: str, exp_id: str, parent_id: str, stopper: CollapseStopper | None):
+    def __init__(self, tracking_uri: str, exp_id: str, parent_id: str, stopper: CollapseStopper | None,
+                 columns: dict[str, str]):
         self.args = (tracking_uri, exp_id, parent_id)
-        self.stopper = stopper
+        self.stopper, self.columns = stopper, columns
 
     def _close(self, trial, result_outcome: str):
         uri, exp_id, parent_id = self.args
         client = MlflowClient(uri)
         run_id = tracking.child_of_trial(client, exp_id, parent_id, trial.trial_id)
         if run_id:
+            tracking.retry(client.set_tag, run_id, tracking.TAG_SETTING, label(self.columns, trial.config))
             tracking.close_child(client, run_id, result_outcome)
 
     def on_trial_complete(self, iteration, trials, trial, **info):
@@ -179,7 +181,7 @@ def run_tuner(plan: Plan, exp_id: str, parent: str, stamp: str):
             name=f"{plan.study.name}-{stamp}", storage_path=plan.storage,
             stop=stopper,
             checkpoint_config=tune.CheckpointConfig(num_to_keep=2),
-            callbacks=[CloseChildRuns(plan.tracking_uri, exp_id, parent, stopper)],
+            callbacks=[CloseChildRuns(plan.tracking_uri, exp_id, parent, stopper, label_columns(plan.space))],
             progress_reporter=reporter, verbose=1),
     )
     return tuner.fit(), stopper

@@ -24,6 +24,7 @@ UI_HINT = "#/experiments/{exp}/runs?workflowType=machine_learning"
 TAG_TRIAL = "trial_id"
 TAG_STUDY = "study"
 TAG_STATUS = "gan.status"
+TAG_SETTING = "gan.setting"  # what tells the trial apart in its study: "loss=bce d_steps=1 g_steps=5 seed=0"
 RETRIES = 6
 
 

@@ -1,0 +1,144 @@
+"""FIFO against ASHA + the collapse stopper on the same trials: how much
+compute early stopping saves, whether it keeps the best configuration, and
+how soon after collapse sets in it stops a collapsed trial.
+
+    python benchmarks/fifo_vs_asha.py                    # the mode_collapse study, ~25 min on 2 CPU cores
+    python benchmarks/fifo_vs_asha.py --study dg_ratio   # any study; extra options go to both runs
+    python benchmarks/fifo_vs_asha.py --smoke            # the whole path in a few minutes
+
+It runs the study twice into one MLflow store (`--out`, default
+./fifo_vs_asha): once with `--scheduler fifo` (every trial to the end) and
+once with `--scheduler asha`, then pairs the trials by configuration. On the
+CPU a trial is deterministic for its seed, so each evaluation of the FIFO run
+is what the ASHA run would have seen had it not stopped the trial: collapse
+onset is the first FIFO evaluation of the low-diversity streak that made
+`collapsed` true, and "evaluations after onset" counts from there to the
+evaluation at which ASHA's run stopped the trial. Compute is training rounds
+(D and G updates) summed over trials, and wall-clock seconds of the runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from mlflow.tracking import MlflowClient
+
+PARAMS_IGNORED = {"max_seconds"}
+
+
+def run(study: str, scheduler: str, out: Path, extra: list[str]) -> None:
+    command = [sys.executable, "-m", f"studies.{study}", "--scheduler", scheduler,
+               "--tracking-uri", f"sqlite:///{out / 'mlflow.db'}", "--storage", str(out / "ray_results"), *extra]
+    print("$", " ".join(command), flush=True)
+    subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
+
+
+def trials(client: MlflowClient, exp_id: str, parent) -> dict[str, dict]:
+    """The parent run's children keyed by their config: outcome, histories, rounds, seconds."""
+    children = client.search_runs([exp_id], f"tags.`mlflow.parentRunId` = '{parent.info.run_id}'", max_results=1000)
+    out = {}
+    for child in children:
+        key = json.dumps({k: v for k, v in sorted(child.data.params.items()) if k not in PARAMS_IGNORED})
+        history = {name: [(m.step, m.value) for m in sorted(client.get_metric_history(child.info.run_id, name),
+                                                              key=lambda m: m.step)]
+                   for name in ("score", "diversity", "collapsed")}
+        steps = [s for s, _ in history["score"]]
+        out[key] = {"params": child.data.params, "outcome": child.data.tags.get("gan.status"),
+                    "setting": child.data.tags.get("gan.setting", key),
+                    "history": history, "rounds": steps[-1] if steps else 0,
+                    "seconds": ((child.info.end_time or child.info.start_time) - child.info.start_time) / 1000,
+                    "final": history["score"][-1][1] if history["score"] else 0.0}
+    return out
+
+
+def onset(trial: dict, threshold: float) -> int | None:
+    """The step at which the low-diversity streak that first made `collapsed` true began."""
+    collapsed = [step for step, flag in trial["history"]["collapsed"] if flag]
+    if not collapsed:
+        return None
+    start = None
+    for step, diversity in trial["history"]["diversity"]:
+        start = (start or step) if diversity < threshold else None
+        if step == collapsed[0]:
+            return start
+    return None
+
+
+def compare(out: Path, study: str) -> str:
+    client = MlflowClient(f"sqlite:///{out / 'mlflow.db'}")
+    exp = client.get_experiment_by_name(study)
+    parents = client.search_runs([exp.experiment_id], "tags.role = 'study'", order_by=["start_time DESC"],
+                                 max_results=2)
+    asha_parent, fifo_parent = parents
+    fifo, asha = trials(client, exp.experiment_id, fifo_parent), trials(client, exp.experiment_id, asha_parent)
+    rows = ["| setting | FIFO final score | ASHA outcome | ASHA rounds / FIFO rounds | collapse onset | stopped at | evaluations after onset |",
+            "|---|---|---|---|---|---|---|"]
+    lags = []
+    for key in sorted(fifo, key=lambda k: -fifo[k]["final"]):
+        f, a = fifo[key], asha.get(key)
+        if a is None:
+            continue
+        threshold = float(f["params"]["collapse_threshold"])
+        start = onset(f, threshold)
+        eval_every = int(f["params"]["eval_every"])
+        lag = (a["rounds"] - start) // eval_every if a["outcome"] == "collapsed" and start is not None else None
+        if lag is not None:
+            lags.append(lag)
+        rows.append(f"| {f['setting']} | {f['final']:.3f} | {a['outcome']} | {a['rounds']} / {f['rounds']} | "
+                    f"{start if start is not None else '-'} | {a['rounds'] if a['outcome'] != 'finished' else '-'} | "
+                    f"{lag if lag is not None else '-'} |")
+    rounds_fifo = sum(t["rounds"] * _updates(t) for t in fifo.values())
+    rounds_asha = sum(t["rounds"] * _updates(t) for t in asha.values())
+    secs_fifo, secs_asha = _wall(fifo_parent), _wall(asha_parent)
+    best_fifo = max(fifo, key=lambda k: fifo[k]["final"])
+    best_asha = max(asha, key=lambda k: asha[k]["final"])
+    stopped = {o: sum(t["outcome"] == o for t in asha.values()) for o in ("stopped_early", "collapsed", "finished")}
+    lines = [
+        f"study `{study}`: {len(fifo)} trials in each run",
+        f"- compute: ASHA + collapse stopper used {rounds_asha:,} network updates against FIFO's {rounds_fifo:,} "
+        f"({1 - rounds_asha / rounds_fifo:.0%} saved); wall clock {secs_asha / 60:.1f} min against {secs_fifo / 60:.1f} min",
+        f"- ASHA run: {stopped['finished']} finished, {stopped['stopped_early']} stopped by ASHA, "
+        f"{stopped['collapsed']} stopped as collapsed",
+        f"- best configuration: FIFO `{fifo[best_fifo]['setting']}` ({fifo[best_fifo]['final']:.3f}), "
+        f"ASHA `{asha[best_asha]['setting']}` ({asha[best_asha]['final']:.3f}): "
+        f"{'the same' if best_fifo == best_asha else 'different'}",
+        f"- collapsed trials were stopped {', '.join(map(str, sorted(lags))) or '-'} evaluations after collapse onset",
+        "", *rows,
+    ]
+    return "\n".join(lines)
+
+
+def _updates(trial: dict) -> int:
+    """Network updates per round: d_steps + g_steps."""
+    return int(trial["params"]["d_steps"]) + int(trial["params"]["g_steps"])
+
+
+def _wall(parent) -> float:
+    return ((parent.info.end_time or parent.info.start_time) - parent.info.start_time) / 1000
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--study", default="mode_collapse")
+    p.add_argument("--out", default="fifo_vs_asha", help="folder for the MLflow store and Tune storage")
+    p.add_argument("--compare-only", action="store_true", help="only compare the last two runs in --out")
+    args, extra = p.parse_known_args()
+    out = Path(args.out).resolve()
+    out.mkdir(parents=True, exist_ok=True)
+    if not args.compare_only:
+        run(args.study, "fifo", out, extra)
+        run(args.study, "asha", out, extra)
+    text = compare(out, args.study)
+    print(text)
+    (out / "comparison.md").write_text(text + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("RAY_AUTH_MODE", "disabled")
+    sys.exit(main())
