@@ -30,6 +30,7 @@ LATENTS = ("normal", "uniform", "sphere")
 ORDERS = ("d_first", "g_first")
 OPTIMIZERS = ("adam", "rmsprop", "sgd")
 DEVICES = ("auto", "cpu", "cuda")
+PRECISIONS = ("auto", "fp32", "bf16")
 NONNEGATIVE_D_LOSSES = ("bce", "minimax", "lsgan", "hinge")
 IMAGE_SIZES = (32, 64)
 
@@ -100,6 +101,7 @@ class TrainConfig:
     collapse_threshold: float = 0.25  # collapsed = diversity under this at two evaluations running
     seed: int = 0  # seeds weights, data order, noise and label sampling; same seed, same losses (CPU)
     device: str = "auto"  # auto (cuda when available) | cpu | cuda
+    precision: str = "auto"  # auto (bf16 autocast and channels-last on CUDA, fp32 on the CPU) | fp32 | bf16
 
     def __post_init__(self):
         for name in ("real_label", "fake_label", "betas_d", "betas_g"):
@@ -141,6 +143,7 @@ CHOICES = {
     "opt_d": lambda: OPTIMIZERS,
     "opt_g": lambda: OPTIMIZERS,
     "device": lambda: DEVICES,
+    "precision": lambda: PRECISIONS,
 }
 
 # field -> (low, high, what) with inclusive bounds; None = unbounded

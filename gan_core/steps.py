@@ -17,10 +17,14 @@ The D step, for a batch of real images x with labels y (when conditioned):
   below `d_skip_below` (D is already winning; counted in `d_skip_rate`).
 The G step: loss_g = loss.g(D(G(z, y))) [+ aux_weight * CE(aux(fake), y)],
 then the EMA copy of G moves toward G when `ema` > 0.
+
+Mixed precision (`run.amp`): forward passes run under bf16 autocast, D's
+outputs and every loss in fp32; bf16 keeps fp32's range, so no loss scaling.
 """
 
 from __future__ import annotations
 
+import contextlib
 import math
 
 import torch
@@ -88,7 +92,8 @@ def real_batch(run, n: int) -> tuple[torch.Tensor, torch.Tensor | None]:
     else:
         x, y = run.data.sample(n, run.gen), None
     x = to_model(run, x.to(run.device))
-    return (hflip(x, run.gen) if run.config.hflip else x), y
+    x = hflip(x, run.gen) if run.config.hflip else x
+    return (x.contiguous(memory_format=torch.channels_last) if run.channels_last else x), y
 
 
 def fake_labels(run, n: int) -> torch.Tensor | None:
@@ -142,7 +147,13 @@ def aux_accuracy(logits: torch.Tensor, y: torch.Tensor, multi_label: bool) -> to
 
 # --- the updates ----------------------------------------------------------------
 
-def d_step(run) -> None:
+def autocast(run):
+    """bf16 autocast around forward passes when the run uses mixed precision, else nothing."""
+    return torch.autocast(run.device.type, dtype=torch.bfloat16) if run.amp else contextlib.nullcontext()
+
+
+def d_loss(run) -> tuple[torch.Tensor, torch.Tensor]:
+    """D's loss on one batch and its adversarial part; the batch's metrics are recorded."""
     c, n, multi = run.config, run.config.batch_size, run.data.multi_label
     real, y = real_batch(run, n)
     with torch.no_grad():
@@ -151,14 +162,15 @@ def d_step(run) -> None:
     if c.r1_weight > 0:
         real_in = real_in.detach().requires_grad_(True)
     (real_out, real_aux), (fake_out, fake_aux) = run.d(real_in, y), run.d(fake_in, y)
+    real_out, fake_out = real_out.float(), fake_out.float()  # losses in fp32 under mixed precision
     real_t, fake_t = targets(run, real_out.shape[0]) if run.loss.smoothing else (None, None)
     adversarial = run.loss.d(real_out, fake_out, real_t, fake_t)
     if c.matching_aware:
-        wrong_out, _ = run.d(real_in, mismatched(run, y))
+        wrong_out = run.d(real_in, mismatched(run, y))[0].float()
         adversarial = 0.5 * (adversarial + run.loss.d(real_out, wrong_out, real_t, fake_t))
     loss = adversarial
     if run.loss.penalty == "gp":
-        penalty = gradient_penalty(lambda x: run.d(x, y)[0], real_in.detach(), fake_in, run.gen)
+        penalty = gradient_penalty(lambda x: run.d(x, y)[0].float(), real_in.detach(), fake_in, run.gen)
         loss = loss + c.gp_weight * penalty
         add(run, penalty=penalty)
     if c.r1_weight > 0:
@@ -166,11 +178,18 @@ def d_step(run) -> None:
         loss = loss + 0.5 * c.r1_weight * r1
         add(run, r1=r1)
     if c.conditioning == "acgan":
+        real_aux, fake_aux = real_aux.float(), fake_aux.float()
         loss = loss + c.aux_weight * (aux_loss(real_aux, y, multi) + aux_loss(fake_aux, y, multi))
         add(run, aux_acc_real=aux_accuracy(real_aux, y, multi), aux_acc_fake=aux_accuracy(fake_aux, y, multi))
     squash = torch.sigmoid if run.loss.prob else (lambda t: t)
     add(run, loss_d=loss, d_real=squash(real_out).mean(), d_fake=squash(fake_out).mean())
-    if c.d_skip_below > 0 and float(adversarial.detach()) < c.d_skip_below:
+    return loss, adversarial
+
+
+def d_step(run) -> None:
+    with autocast(run):
+        loss, adversarial = d_loss(run)
+    if run.config.d_skip_below > 0 and float(adversarial.detach()) < run.config.d_skip_below:
         run.d_skipped += 1  # adaptive D: D is ahead, let G catch up
         return
     run.opt_d.zero_grad(set_to_none=True)
@@ -179,17 +198,18 @@ def d_step(run) -> None:
     if run.loss.clip:
         with torch.no_grad():
             for p in run.d.parameters():
-                p.clamp_(-c.clip_value, c.clip_value)
+                p.clamp_(-run.config.clip_value, run.config.clip_value)
     run.d_updates += 1
 
 
 def g_step(run) -> None:
     c, n = run.config, run.config.batch_size
-    y = fake_labels(run, n)
-    out, aux = run.d(augment(run, run.g(noise(run, n), y)), y)
-    loss = run.loss.g(out)
-    if c.conditioning == "acgan":
-        loss = loss + c.aux_weight * aux_loss(aux, y, run.data.multi_label)
+    with autocast(run):
+        y = fake_labels(run, n)
+        out, aux = run.d(augment(run, run.g(noise(run, n), y)), y)
+        loss = run.loss.g(out.float())
+        if c.conditioning == "acgan":
+            loss = loss + c.aux_weight * aux_loss(aux.float(), y, run.data.multi_label)
     run.opt_g.zero_grad(set_to_none=True)
     loss.backward()
     run.opt_g.step()
@@ -210,7 +230,8 @@ def update_ema(ema: torch.nn.Module, g: torch.nn.Module, decay: float) -> None:
 
 def vae_step(run) -> None:
     x = to_model(run, run.data.sample(run.config.batch_size, run.gen).to(run.device))
-    loss, recon, kl = vae_loss(run.g, run.d, x, run.gen, run.config.kl_weight)
+    with autocast(run):
+        loss, recon, kl = vae_loss(run.g, run.d, x, run.gen, run.config.kl_weight)
     run.opt_g.zero_grad(set_to_none=True)
     run.opt_d.zero_grad(set_to_none=True)
     loss.backward()

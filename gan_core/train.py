@@ -48,7 +48,7 @@ from gan_core.vae import Encoder
 GRID_SAMPLES = 64
 EVAL_SEED_OFFSET = 1_000_003  # the evaluation noise stream is separate from training's
 RESUMABLE_CHANGES = {"max_steps", "max_seconds", "eval_every", "eval_samples", "metrics", "features", "device",
-                     "data_root"}
+                     "data_root", "precision"}
 
 
 @dataclass
@@ -66,6 +66,8 @@ class Run:
     evaluator: Evaluator | None = None  # the real side of the evaluation metrics, fitted once
     g_ema: nn.Module | None = None  # EMA copy of G, when config.ema > 0
     policy: tuple = ()  # DiffAugment policies
+    amp: bool = False  # forward passes under bf16 autocast
+    channels_last: bool = False  # image tensors and conv weights in NHWC memory order (faster on CUDA)
     step: int = 0
     d_updates: int = 0
     g_updates: int = 0
@@ -110,7 +112,10 @@ def build(config: TrainConfig) -> Run:
     device = pick_device(config.device)
     data = load_dataset(config.dataset, config.image_size, config.data_root).to(device)  # whole on the GPU when it fits
     g, d = build_networks(config, data)
-    g, d = g.to(device), d.to(device)
+    amp = config.precision == "bf16" or (config.precision == "auto" and device.type == "cuda")
+    channels_last = device.type == "cuda" and data.kind == "images"
+    memory = torch.channels_last if channels_last else torch.contiguous_format
+    g, d = g.to(device, memory_format=memory), d.to(device, memory_format=memory)
     g_ema = copy.deepcopy(g).requires_grad_(False) if config.ema > 0 else None
     gen = torch.Generator().manual_seed(config.seed)
     evaluator = make_evaluator(data, config.eval_samples, config.metrics, config.features,
@@ -118,7 +123,8 @@ def build(config: TrainConfig) -> Run:
     return Run(config, device, data, LOSSES[config.loss], g, d,
                make_optimizer(config.opt_g, g.parameters(), config.lr_g, config.betas_g),
                make_optimizer(config.opt_d, d.parameters(), config.lr_d, config.betas_d), gen,
-               evaluator=evaluator, g_ema=g_ema, policy=parse_policy(config.diffaug))
+               evaluator=evaluator, g_ema=g_ema, policy=parse_policy(config.diffaug), amp=amp,
+               channels_last=channels_last)
 
 
 # --- evaluation ------------------------------------------------------------------
@@ -134,8 +140,9 @@ def generate(run: Run, n: int, seed: int) -> tuple[torch.Tensor, torch.Tensor | 
     y = run.data.sample_labeled(n, gen)[1] if run.config.conditioning != "none" else None
     g = run.g_ema if run.g_ema is not None else run.g
     size = run.config.batch_size
-    chunks = [g(z[i:i + size].to(run.device), None if y is None else y[i:i + size].to(run.device))
-              for i in range(0, n, size)]
+    with steps.autocast(run):
+        chunks = [g(z[i:i + size].to(run.device), None if y is None else y[i:i + size].to(run.device)).float()
+                  for i in range(0, n, size)]
     return to_data(run, torch.cat(chunks)).cpu(), y
 
 

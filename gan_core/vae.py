@@ -41,6 +41,7 @@ def vae_loss(decoder: nn.Module, encoder: Encoder, x: torch.Tensor, gen: torch.G
     mu, logvar = encoder(x)
     eps = torch.randn(mu.shape, generator=gen).to(mu.device)
     x_hat = decoder(mu + eps * (0.5 * logvar).exp())
+    mu, logvar, x_hat = mu.float(), logvar.float(), x_hat.float()  # fp32 losses under mixed precision
     recon = 0.5 * (x_hat - x).pow(2).flatten(1).sum(1).mean()
     kl = 0.5 * (mu.pow(2) + logvar.exp() - 1.0 - logvar).sum(1).mean()
     return recon + kl_weight * kl, recon, kl

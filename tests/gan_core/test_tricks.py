@@ -39,7 +39,7 @@ KNOBS = {  # field -> a non-default value that trains on the tiny image case (or
     "betas_g": (0.0, 0.9), "max_steps": 3, "max_seconds": 30.0, "eval_every": 2, "eval_samples": 40,
     "collapse_threshold": 0.5, "seed": 7, "device": "cpu",
     "data_root": os.environ["GAN_STUDIES_DATA"],  # the session's fake torchvision data (conftest)
-    "metrics": "ms_ssim,ndb,prdc,fd", "features": "random",
+    "metrics": "ms_ssim,ndb,prdc,fd", "features": "random", "precision": "bf16",
 }
 NEEDS = {  # what a knob needs beside it to be valid
     "matching_aware": {"conditioning": "cgan", "dataset": "digits"},
@@ -63,6 +63,15 @@ def test_every_knob_trains(field):
     assert status == "finished" and reports[-1]["state"] is not None
     for key, value in reports[-1]["metrics"].items():
         assert math.isfinite(value), key
+
+
+def test_bf16_mixed_precision_trains_close_to_fp32_but_not_equal():
+    values = {**TINY_IMAGES, "max_steps": 3, "loss": "wgan-gp", "conditioning": "acgan", "dataset": "digits"}
+    full = run_reports({**values, "precision": "fp32"})[1][-1]["metrics"]
+    mixed = run_reports({**values, "precision": "bf16"})[1][-1]["metrics"]
+    assert full["loss_g"] != mixed["loss_g"]
+    assert mixed["loss_g"] == pytest.approx(full["loss_g"], rel=0.2, abs=0.05)
+    assert build(TrainConfig.from_dict(values)).amp is False  # auto: fp32 on the CPU
 
 
 # --- EMA ----------------------------------------------------------------------------
