@@ -168,46 +168,29 @@ def _images_only(sample_labeled):
     return lambda n, generator: sample_labeled(n, generator)[0]
 
 
+def embedded_digits(name: str, image_size: int, channels: int) -> Dataset:
+    """sklearn's digits, one per channel: 10 classes (one channel) or 1000 modes and 30 tags (three)."""
+    _digit_size(name, image_size)
+    images, labels = modes.digit_images("train", image_size)
+    stacked = channels == 3
+    sample_labeled = digit_sampler(images, labels, channels, multi_hot=stacked)
+    sample = _images_only(sample_labeled)
+    scorer = (modes.make_scorer((name, image_size), modes.digit_scores, sample, "confidence") if stacked else
+              modes.make_scorer((name, image_size), modes.single_digit_scores, sample, "confidence", "effective_modes"))
+    return Dataset(name=name, kind="images", shape=(channels, image_size, image_size), sample=sample,
+                   score_samples=scorer, n_modes=1000 if stacked else 10, n_classes=30 if stacked else 10,
+                   multi_label=stacked, sample_labeled=sample_labeled, read_labels=read_digits(multi_hot=stacked),
+                   features=feature_spaces.classifier_features)
+
+
 def stacked_digits(image_size: int = 32, data_root: str = "") -> Dataset:
     """Stacked digits at image_size 32 or 64: 1000 modes, scored by the reference classifier (no files)."""
-    _digit_size("stacked-digits", image_size)
-    digits, labels = modes.digit_images("train", image_size)
-    sample_labeled = digit_sampler(digits, labels, 3, multi_hot=True)
-    sample = _images_only(sample_labeled)
-    return Dataset(
-        name="stacked-digits",
-        kind="images",
-        shape=(3, image_size, image_size),
-        sample=sample,
-        score_samples=modes.make_scorer(("stacked-digits", image_size), modes.digit_scores, sample, "confidence"),
-        n_modes=1000,
-        n_classes=30,
-        multi_label=True,
-        sample_labeled=sample_labeled,
-        read_labels=read_digits(multi_hot=True),
-        features=feature_spaces.classifier_features,
-    )
+    return embedded_digits("stacked-digits", image_size, 3)
 
 
 def digits(image_size: int = 32, data_root: str = "") -> Dataset:
     """Single digits, one channel, at image_size 32 or 64: 10 classes, scored by the reference classifier (no files)."""
-    _digit_size("digits", image_size)
-    images, labels = modes.digit_images("train", image_size)
-    sample_labeled = digit_sampler(images, labels, 1, multi_hot=False)
-    sample = _images_only(sample_labeled)
-    return Dataset(
-        name="digits",
-        kind="images",
-        shape=(1, image_size, image_size),
-        sample=sample,
-        score_samples=modes.make_scorer(("digits", image_size), modes.single_digit_scores, sample,
-                                        "confidence", "effective_modes"),
-        n_modes=10,
-        n_classes=10,
-        sample_labeled=sample_labeled,
-        read_labels=read_digits(multi_hot=False),
-        features=feature_spaces.classifier_features,
-    )
+    return embedded_digits("digits", image_size, 1)
 
 
 # ------------------------------------------------------------ from files
