@@ -5,7 +5,7 @@ import pkgutil
 
 import studies
 
-SHARED = {"runner", "execute", "trainable", "tracking"}
+SHARED = {"runner", "execute", "trainable", "tracking", "resume", "cluster_config"}
 
 
 def all_studies() -> dict:

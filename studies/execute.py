@@ -1,10 +1,17 @@
 """Run a validated plan on Ray Tune, recording everything in MLflow.
 
-Order of work: open the MLflow parent run (the plan as an artifact), warm the
-dataset's scorer once in the driver (the stacked-digits reference classifier
-is trained and cached here, not in every trial), start or join Ray, run the
-Tuner, close each child run with its outcome as Tune reports it, then print
-and store the table of trials.
+Order of work: open the MLflow parent run (the plan as an artifact) and save
+the study's state next to Tune's experiment folder, warm the dataset's scorer
+once in the driver (the stacked-digits reference classifier is trained and
+cached here, not in every trial), start or join Ray, run the Tuner, close each
+child run with its outcome as Tune reports it, then print and store the table
+of trials and mark the study finished.
+
+Failures: a trial whose process or node dies is restarted from its last
+checkpoint, on any node with room (`FailureConfig(max_failures)`); a study
+whose driver dies is picked up by `--resume` (`Tuner.restore`), which reopens
+the same parent run. Either way a trial finds its child run again by trial id
+and skips the evaluation steps that run already holds.
 """
 
 from __future__ import annotations
@@ -13,6 +20,7 @@ import csv
 import io
 import logging
 import os
+import sys
 import time
 
 import torch
@@ -21,7 +29,7 @@ from ray import tune
 from ray.tune.schedulers import ASHAScheduler, FIFOScheduler
 
 from gan_core.datasets import load_dataset
-from studies import tracking
+from studies import resume, tracking
 from studies.runner import PROGRESS_COLUMNS, Plan, label, label_columns, plan_dict
 from studies.trainable import gan_trainable, resolve
 
@@ -120,19 +128,37 @@ def start_ray(plan: Plan) -> bool:
     return True
 
 
-def execute(plan: Plan) -> int:
+def open_study(plan: Plan, client: MlflowClient) -> dict:
+    """A new study: its MLflow parent run and its saved state. A resumed one: the saved state, parent reopened."""
+    if plan.resume:
+        state = plan.resume
+        tracking.reopen_parent(client, state["parent_run_id"])
+        print(f"Resuming {state['experiment']} from {state['folder']}: "
+              f"MLflow experiment id {state['experiment_id']}, parent run {state['parent_run_id']}")
+        return state
     study = plan.study
-    client = MlflowClient(plan.tracking_uri)
     exp_id = tracking.experiment_id(client, study.name)
-    stamp = time.strftime("%Y%m%d-%H%M%S")
-    parent = tracking.start_parent(client, exp_id, study.name, f"{study.name}-{stamp}",
+    name = f"{study.name}-{time.strftime('%Y%m%d-%H%M%S')}"
+    parent = tracking.start_parent(client, exp_id, study.name, name,
                                    {k: v for k, v in plan_dict(plan).items() if k != "base_config"})
     tracking.retry(client.log_dict, parent, plan_dict(plan), "plan.json")
-    print(f"MLflow: experiment {study.name!r} (id {exp_id}), parent run {parent}")
+    state = {"study": study.name, "experiment": name, "argv": list(plan.argv), "tracking_uri": plan.tracking_uri,
+             "experiment_id": exp_id, "parent_run_id": parent, "finished": False}
+    folder = resume.experiment_folder(plan.storage, name)
+    resume.write_state(folder, state)
+    print(f"MLflow: experiment {study.name!r} (id {exp_id}), parent run {parent}; "
+          f"resume with --resume {name} if the driver stops")
+    return {**state, "folder": folder}
+
+
+def execute(plan: Plan) -> int:
+    client = MlflowClient(plan.tracking_uri)
+    study = open_study(plan, client)
+    exp_id, parent = study["experiment_id"], study["parent_run_id"]
     warm_scorer(plan.base)
     started = start_ray(plan)
     try:
-        results, stopper = run_tuner(plan, exp_id, parent, stamp)
+        results = run_tuner(plan, study)
     except KeyboardInterrupt:
         tracking.retry(client.set_terminated, parent, status="KILLED")
         raise
@@ -140,7 +166,14 @@ def execute(plan: Plan) -> int:
         if started:
             import ray
             ray.shutdown()
-    rows = table_rows(plan, results, stopper.stopped if stopper else set())
+    unfinished = unfinished_trials(study["folder"])
+    if unfinished:  # Ctrl-C: Tune saved its state, then stopped the trials
+        tracking.retry(client.set_terminated, parent, status="KILLED")
+        print(f"Interrupted with {unfinished} unfinished trials; continue with: "
+              f"python -m studies.{plan.study.name} --resume {study['experiment']}", file=sys.stderr)
+        return 130
+    # who stopped what: the collapse stopper's trials carry its outcome in MLflow (kept across --resume)
+    rows = table_rows(plan, results, tracking.trials_with_status(client, study["experiment_id"], parent, "collapsed"))
     text = markdown(rows)
     print(text)
     tracking.retry(client.log_text, parent, text, "trials.md")
@@ -149,8 +182,16 @@ def execute(plan: Plan) -> int:
     tracking.retry(client.log_batch, parent, metrics=[
         tracking.Metric(k, float(v), int(time.time() * 1000), 0) for k, v in summary.items()])
     tracking.retry(client.set_terminated, parent)
+    resume.write_state(study["folder"], {k: v for k, v in study.items() if k != "folder"} | {"finished": True})
     print(f"Open the runs table: {tracking.ui_hint(plan.tracking_uri, exp_id)}")
     return 0 if rows and summary["errors"] < len(rows) else 1
+
+
+def unfinished_trials(folder: str) -> int:
+    """Trials the saved experiment state holds as neither done nor errored (after a
+    Ctrl-C Tune saves the state, then stops the trials it interrupted)."""
+    saved = tune.ExperimentAnalysis(folder).trials
+    return sum(trial.status not in ("TERMINATED", "ERROR") for trial in saved)
 
 
 def warm_scorer(base: dict) -> None:
@@ -161,13 +202,17 @@ def warm_scorer(base: dict) -> None:
         data.score_samples(real)
 
 
-def run_tuner(plan: Plan, exp_id: str, parent: str, stamp: str):
+def run_tuner(plan: Plan, study: dict):
+    """Fit a new Tuner, or restore the saved one (unfinished and errored trials
+    continue from their last checkpoints; finished ones stay as they are)."""
     os.environ["RAY_AIR_NEW_OUTPUT"] = "0"  # the classic reporter can show the GAN columns
     context = {"name": plan.study.name, "base": plan.base, "tracking_uri": plan.tracking_uri,
-               "experiment_id": exp_id, "parent_run_id": parent, "smoothing": plan.smoothing,
-               "threads": max(1, int(plan.cpus_per_trial))}
+               "experiment_id": study["experiment_id"], "parent_run_id": study["parent_run_id"],
+               "smoothing": plan.smoothing}
     trainable = tune.with_resources(tune.with_parameters(gan_trainable, study=context),
                                     {"cpu": plan.cpus_per_trial, "gpu": plan.gpus_per_trial})
+    if plan.resume:
+        return tune.Tuner.restore(study["folder"], trainable, resume_unfinished=True, resume_errored=True).fit()
     reporter = tune.CLIReporter(metric_columns=PROGRESS_COLUMNS, parameter_columns=label_columns(plan.space),
                                 max_report_frequency=15, max_progress_rows=40)
     stopper = (CollapseStopper(plan.time_attr, plan.collapse_grace_period, plan.collapse_persistence)
@@ -178,13 +223,15 @@ def run_tuner(plan: Plan, exp_id: str, parent: str, stamp: str):
         tune_config=tune.TuneConfig(scheduler=scheduler(plan), num_samples=plan.num_samples,
                                     search_alg=searcher(plan)),
         run_config=tune.RunConfig(
-            name=f"{plan.study.name}-{stamp}", storage_path=plan.storage,
+            name=study["experiment"], storage_path=plan.storage,
             stop=stopper,
             checkpoint_config=tune.CheckpointConfig(num_to_keep=2),
-            callbacks=[CloseChildRuns(plan.tracking_uri, exp_id, parent, stopper, label_columns(plan.space))],
+            failure_config=tune.FailureConfig(max_failures=plan.max_failures),
+            callbacks=[CloseChildRuns(plan.tracking_uri, study["experiment_id"], study["parent_run_id"], stopper,
+                                      label_columns(plan.space))],
             progress_reporter=reporter, verbose=1),
     )
-    return tuner.fit(), stopper
+    return tuner.fit()
 
 
 def table_rows(plan: Plan, results, collapse_stopped: set) -> list[dict]:

@@ -7,15 +7,22 @@ exit 2, before Ray starts), prints it for `--dry-run`, and otherwise runs it:
 local Ray or `--address`, ASHA on the smoothed score plus a collapse stopper,
 one MLflow parent run with a child run per trial, and a table of the trials at
 the end (printed, and kept as artifacts of the parent run).
+
+The same command works on a laptop and on a cluster: the tracking URI and the
+Tune storage default to `MLFLOW_TRACKING_URI` and `GAN_STUDIES_STORAGE`, which
+the cluster's nodes set (see cluster.yaml). `--resume` picks an interrupted
+study up again with the options it was started with.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import inspect
 import itertools
 import json
 import os
+import sys
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -59,7 +66,13 @@ class Study:
         if plan.dry_run:
             print(describe(plan))
             return 0
-        from studies.execute import execute  # imports Ray only when a study really runs
+        from studies import tracking  # MLflow and Ray load only when a study really runs
+        try:
+            tracking.check_server(plan.tracking_uri)
+        except ValueError as err:
+            print(f"python -m studies.{self.name}: error: --tracking-uri: {err}", file=sys.stderr)
+            return 2
+        from studies.execute import execute
         return execute(plan)
 
 
@@ -77,10 +90,13 @@ class Plan:
     smoothing: float  # weight of the newest score in score_smooth
     cpus_per_trial: float
     gpus_per_trial: float
+    max_failures: int  # restarts of a trial from its last checkpoint after its process or node dies
     address: str | None
     tracking_uri: str
-    storage: str
+    storage: str  # an absolute path or a URI (s3://...)
     dry_run: bool
+    argv: tuple = ()  # the command line, saved with the study for --resume
+    resume: dict | None = None  # the saved study state (experiment folder, MLflow ids) when resuming
 
     @property
     def time_attr(self) -> str:
@@ -158,18 +174,34 @@ def parser(study: Study) -> OneLineParser:
       help="evaluations in a row that must report collapsed before the stopper acts (each needs diversity low "
            "twice running)")
     a("--smoothing", type=float, default=0.5, help="weight of the newest score in score_smooth, in (0, 1]")
-    a("--cpus-per-trial", type=positive(float, "a number > 0"), default=1.0)
-    a("--gpus-per-trial", type=float, default=0.0)
+    a("--cpus-per-trial", type=positive(float, "a number > 0"), default=1.0,
+      help="CPUs per trial; a trial runs as many torch threads (at least one)")
+    a("--gpus-per-trial", type=float, default=0.0,
+      help="GPUs per trial: a fraction (0.25 packs four trials on a GPU) or a whole number")
+    a("--max-failures", type=int, default=3,
+      help="restarts of a trial from its last checkpoint when its process or node dies")
     a("--address", help="join a running Ray cluster (e.g. auto); default: start Ray locally")
-    a("--tracking-uri", default=os.environ.get("MLFLOW_TRACKING_URI", DEFAULT_TRACKING))
-    a("--storage", default=os.environ.get("GAN_STUDIES_STORAGE", "./ray_results"), help="Tune storage path")
+    a("--tracking-uri", default=os.environ.get("MLFLOW_TRACKING_URI") or DEFAULT_TRACKING,
+      help="MLflow tracking URI (default: $MLFLOW_TRACKING_URI, else sqlite:///mlflow.db)")
+    a("--storage", default=os.environ.get("GAN_STUDIES_STORAGE") or "./ray_results",
+      help="Tune storage: a path (shared by all nodes on a cluster) or a URI such as s3://bucket/prefix "
+           "(default: $GAN_STUDIES_STORAGE, else ./ray_results)")
+    a("--resume", nargs="?", const="", metavar="NAME",
+      help="resume the newest unfinished run of this study under --storage (or the run NAME) "
+           "with the options it was started with")
     a("--dry-run", action="store_true", help="print the resolved plan and exit without starting Ray")
     return p
 
 
+RESUME_KEEPS = {"resume", "address", "storage", "dry_run"}  # the options --resume may be given with
+
+
 def make_plan(study: Study, argv: list[str] | None) -> Plan:
+    argv = list(sys.argv[1:] if argv is None else argv)
     p = parser(study)
     args = p.parse_args(argv)
+    if args.resume is not None:
+        return resume_plan(study, p, args)
     if args.dataset is not None and not is_dataset_name(args.dataset):
         p.error(f"--dataset: {args.dataset!r} is not one of {dataset_choices()}")
     if args.max_seconds is not None and args.max_seconds < 0:
@@ -178,8 +210,10 @@ def make_plan(study: Study, argv: list[str] | None) -> Plan:
         p.error(f"--smoothing: {args.smoothing!r} is not in (0, 1]")
     if args.collapse_grace is not None and args.collapse_grace < 0:
         p.error(f"--collapse-grace: {args.collapse_grace!r} is not a number >= 0")
-    if args.gpus_per_trial < 0:
-        p.error(f"--gpus-per-trial: {args.gpus_per_trial!r} is not a number >= 0")
+    if args.gpus_per_trial < 0 or (args.gpus_per_trial > 1 and not args.gpus_per_trial.is_integer()):
+        p.error(f"--gpus-per-trial: {args.gpus_per_trial!r} is not a fraction in [0, 1] or a whole number of GPUs")
+    if args.max_failures < 0:
+        p.error(f"--max-failures: {args.max_failures!r} is not an integer >= 0")
     try:
         base = base_config(study, args)
     except ValueError as err:  # "dataset: ..." (a bad image folder) or "data_root: ..." (files not found)
@@ -205,12 +239,38 @@ def make_plan(study: Study, argv: list[str] | None) -> Plan:
         p.error(f"search space: {err}")
     plan = Plan(study, base, space, configs, num_samples, args.scheduler,
                 args.grace, args.collapse_grace, args.collapse_persistence, args.smoothing,
-                args.cpus_per_trial, args.gpus_per_trial, args.address, args.tracking_uri,
-                os.path.abspath(args.storage), args.dry_run)
+                args.cpus_per_trial, args.gpus_per_trial, args.max_failures, args.address, args.tracking_uri,
+                storage_location(args.storage), args.dry_run, tuple(argv))
     if plan.grace is not None and plan.grace > plan.max_t:
         unit = "seconds" if plan.time_attr == "time_total_s" else "evaluations"
         p.error(f"--grace: {plan.grace:g} is more than a trial's whole budget ({plan.max_t:g} {unit})")
     return plan
+
+
+def storage_location(text: str) -> str:
+    """A URI (s3://, gs://, file://) as given; a path made absolute, as Tune wants it."""
+    return text if "://" in text else os.path.abspath(text)
+
+
+def resume_plan(study: Study, p: OneLineParser, args) -> Plan:
+    """The plan of the study run being resumed: its saved command line, with this
+    invocation's --storage and --dry-run, and its --address when given."""
+    defaults = vars(p.parse_args([]))
+    extra = sorted(f"--{k.replace('_', '-')}" for k, v in vars(args).items()
+                   if k not in RESUME_KEEPS and v != defaults[k])
+    if extra:
+        p.error(f"--resume: runs the study with the options it was started with; only --address, --storage "
+                f"and --dry-run may be given with it, not {', '.join(extra)}")
+    from studies import resume  # pyarrow, only when resuming
+    storage = storage_location(args.storage)
+    try:
+        folder, state = resume.find(storage, study.name, args.resume or None)
+    except ValueError as err:
+        p.error(f"--resume: {err}")
+    saved = [a for a in state["argv"] if a != "--dry-run"]
+    plan = make_plan(study, [*saved, "--tracking-uri", state["tracking_uri"]])
+    return dataclasses.replace(plan, address=args.address or plan.address, storage=storage, dry_run=args.dry_run,
+                               argv=tuple(saved), resume={**state, "folder": folder})
 
 
 def base_config(study: Study, args) -> dict:
@@ -372,7 +432,9 @@ def plan_dict(plan: Plan) -> dict:
                               "persistence": plan.collapse_persistence} if plan.scheduler == "asha" else None),
         "score_smoothing": plan.smoothing,
         "resources_per_trial": {"cpu": plan.cpus_per_trial, "gpu": plan.gpus_per_trial},
+        "max_failures": plan.max_failures,
         "ray": plan.address or "local",
         "tracking_uri": plan.tracking_uri,
         "storage": plan.storage,
+        **({"resume": plan.resume["folder"]} if plan.resume else {}),
     }

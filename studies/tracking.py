@@ -6,16 +6,25 @@ when Tune reports a trial done; each trial logs its own metrics and images
 from inside the trial process with batched calls, which costs the trial about
 50 ms per evaluation instead of the ~300 ms per metric key of Ray's
 synchronous `MLflowLoggerCallback`. Child runs are found again by their
-`trial_id` tag, so a restarted trial keeps logging into the same run.
+`trial_id` tag, so a restarted trial keeps logging into the same run, and
+`TrialLog` skips the evaluation steps that run already holds (a trial
+restored from its last checkpoint re-runs the steps after it).
+
+A tracking server (`http://...`) is checked once before a study starts;
+after that every call retries with backoff, on top of MLflow's own HTTP
+retries, so a server that blinks mid-study delays trials but kills none.
 """
 
 from __future__ import annotations
 
 import logging
+import re
 import time
+import urllib.error
+import urllib.request
 
 import numpy as np
-from mlflow.entities import Metric, Param, RunStatus
+from mlflow.entities import Metric, Param, RunStatus, RunTag
 from mlflow.tracking import MlflowClient
 
 log = logging.getLogger(__name__)
@@ -26,6 +35,8 @@ TAG_STUDY = "study"
 TAG_STATUS = "gan.status"
 TAG_SETTING = "gan.setting"  # what tells the trial apart in its study: "loss=bce d_steps=1 g_steps=5 seed=0"
 RETRIES = 6
+STEP_KEY = "step"  # logged at every evaluation, diverged ones included: the steps a run holds
+IMAGE_STEP = re.compile(r"^images/samples[+%]step[+%](\d+)[+%].*\.png$")  # the stepped `samples` images
 
 
 def retry(fn, *args, **kwargs):
@@ -40,6 +51,25 @@ def retry(fn, *args, **kwargs):
             wait = 0.2 * 2 ** attempt
             log.warning("MLflow call %s failed (%s); retrying in %.1fs", fn.__name__, err, wait)
             time.sleep(wait)
+
+
+def check_server(tracking_uri: str, timeout: float = 5.0) -> None:
+    """Raise ValueError (one line) when an http(s) tracking URI has no MLflow server
+    answering its /health; other URIs (sqlite, file) need no server."""
+    if not tracking_uri.startswith(("http://", "https://")):
+        return
+    url = f"{tracking_uri.rstrip('/')}/health"
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as answer:
+            if answer.status == 200:
+                return
+            reason = f"HTTP {answer.status}"
+    except urllib.error.HTTPError as err:
+        reason = f"HTTP {err.code}"
+    except (urllib.error.URLError, OSError) as err:
+        reason = str(getattr(err, "reason", err))
+    raise ValueError(f"no MLflow server answers at {tracking_uri} ({reason}); start it, "
+                     "or set MLFLOW_TRACKING_URI / --tracking-uri to one that runs")
 
 
 def experiment_id(client: MlflowClient, name: str) -> str:
@@ -59,28 +89,72 @@ def log_params(client: MlflowClient, run_id: str, params: dict) -> None:
         retry(client.log_batch, run_id, params=items[i:i + 100])
 
 
+def reopen_parent(client: MlflowClient, run_id: str) -> None:
+    """A resumed study's parent run is running again."""
+    retry(client.update_run, run_id, status="RUNNING")
+
+
+def set_tags(client: MlflowClient, run_id: str, tags: dict) -> None:
+    retry(client.log_batch, run_id, tags=[RunTag(k, str(v)) for k, v in sorted(tags.items())])
+
+
 def find_or_create_child(client: MlflowClient, exp_id: str, parent_id: str, study: str,
-                         trial_id: str, trial_name: str, params: dict) -> str:
-    """The trial's child run: the existing one for this trial id, or a new one."""
-    run_id = child_of_trial(client, exp_id, parent_id, trial_id)
-    if run_id:
+                         trial_id: str, trial_name: str, params: dict) -> tuple[str, bool]:
+    """The trial's child run and whether it existed: the one for this trial id, or a new one.
+    Each attempt looks before it creates, so a create retried after a lost answer
+    finds the run it made instead of making a second one."""
+    def find_or_create():
+        found = child_of_trial(client, exp_id, parent_id, trial_id, retries=False)
+        if found:
+            return found, True
+        tags = {"mlflow.parentRunId": parent_id, TAG_TRIAL: trial_id, TAG_STUDY: study}
+        return client.create_run(exp_id, run_name=trial_name, tags=tags).info.run_id, False
+
+    run_id, existed = retry(find_or_create)
+    if existed:
         retry(client.update_run, run_id, status="RUNNING")
-        return run_id
-    tags = {"mlflow.parentRunId": parent_id, TAG_TRIAL: trial_id, TAG_STUDY: study}
-    run = retry(client.create_run, exp_id, run_name=trial_name, tags=tags)
-    log_params(client, run.info.run_id, params)
-    return run.info.run_id
+    else:
+        log_params(client, run_id, params)
+    return run_id, existed
 
 
-def log_evaluation(client: MlflowClient, run_id: str, step: int, metrics: dict, image) -> None:
-    """Every metric with its step in one batch, then the sample grid as a stepped
-    image (`samples`) and as the run's latest picture (`samples/final.png`)."""
+class TrialLog:
+    """Writes a trial's evaluations into its child run, each step at most once:
+    a trial restored from a checkpoint re-runs the steps after it, and a
+    restarted trial re-runs them all; those already in the run are skipped."""
+
+    def __init__(self, client: MlflowClient, run_id: str, existed: bool):
+        self.client, self.run_id = client, run_id
+        self.metric_steps, self.image_steps = logged_steps(client, run_id) if existed else (set(), set())
+
+    def evaluation(self, step: int, metrics: dict, image) -> None:
+        if step not in self.metric_steps:
+            log_metrics(self.client, self.run_id, step, metrics)
+            self.metric_steps.add(step)
+        if image is not None and step not in self.image_steps:
+            log_image(self.client, self.run_id, step, image)
+            self.image_steps.add(step)
+
+
+def logged_steps(client: MlflowClient, run_id: str) -> tuple[set[int], set[int]]:
+    """The evaluation steps a run already holds: metrics (by the `step` key) and sample images."""
+    metric_steps = {m.step for m in retry(client.get_metric_history, run_id, STEP_KEY)}
+    images = retry(client.list_artifacts, run_id, "images")
+    image_steps = {int(m.group(1)) for m in (IMAGE_STEP.match(a.path) for a in images) if m}
+    return metric_steps, image_steps
+
+
+def log_metrics(client: MlflowClient, run_id: str, step: int, metrics: dict) -> None:
+    """One batch; its fixed timestamp makes a retried batch a no-op for the store."""
     now = int(time.time() * 1000)
     batch = [Metric(k, float(v), now, step) for k, v in sorted(metrics.items()) if np.isfinite(v)]
     retry(client.log_batch, run_id, metrics=batch)
-    if image is not None:
-        retry(client.log_image, run_id, image, key="samples", step=step)
-        retry(client.log_image, run_id, image, artifact_file="samples/final.png")
+
+
+def log_image(client: MlflowClient, run_id: str, step: int, image) -> None:
+    """The sample grid as a stepped image (`samples`) and as the run's latest picture (`samples/final.png`)."""
+    retry(client.log_image, run_id, image, key="samples", step=step)
+    retry(client.log_image, run_id, image, artifact_file="samples/final.png")
 
 
 def close_child(client: MlflowClient, run_id: str, outcome: str) -> None:
@@ -90,10 +164,19 @@ def close_child(client: MlflowClient, run_id: str, outcome: str) -> None:
     retry(client.set_terminated, run_id, status=status)
 
 
-def child_of_trial(client: MlflowClient, exp_id: str, parent_id: str, trial_id: str) -> str | None:
+def child_of_trial(client: MlflowClient, exp_id: str, parent_id: str, trial_id: str,
+                   retries: bool = True) -> str | None:
     query = f"tags.`{TAG_TRIAL}` = '{trial_id}' and tags.`mlflow.parentRunId` = '{parent_id}'"
-    found = retry(client.search_runs, [exp_id], filter_string=query, max_results=1)
+    search = (lambda *a, **k: retry(client.search_runs, *a, **k)) if retries else client.search_runs
+    found = search([exp_id], filter_string=query, max_results=1)
     return found[0].info.run_id if found else None
+
+
+def trials_with_status(client: MlflowClient, exp_id: str, parent_id: str, status: str) -> set[str]:
+    """Trial ids of the parent's child runs closed with this outcome (`gan.status`)."""
+    query = f"tags.`mlflow.parentRunId` = '{parent_id}' and tags.`{TAG_STATUS}` = '{status}'"
+    found = retry(client.search_runs, [exp_id], filter_string=query, max_results=10_000)
+    return {run.data.tags[TAG_TRIAL] for run in found}
 
 
 def ui_hint(tracking_uri: str, exp_id: str) -> str:

@@ -8,6 +8,8 @@ import sys
 import pytest
 from ray import tune
 
+from local_cluster import free_port
+from studies import resume
 from studies.__main__ import all_studies
 from studies.runner import Study, _options, expand, label, label_columns, make_plan
 
@@ -66,6 +68,11 @@ def test_every_study_varies_what_it_declares(name):
     (["--scheduler", "hyperband"], "--scheduler", "'asha', 'fifo'"),
     (["--seeds", "x"], "--seeds", "a count"),
     (["--grace", "500"], "--grace", "more than a trial's whole budget (120 seconds)"),
+    (["--gpus-per-trial", "1.5"], "--gpus-per-trial", "a fraction in [0, 1] or a whole number"),
+    (["--max-failures", "-1"], "--max-failures", "an integer >= 0"),
+    (["--resume", "--smoke"], "--resume", "only --address, --storage and --dry-run may be given with it, not --smoke"),
+    (["--resume"], "--resume", "no unfinished dg_ratio study under"),
+    (["--tracking-uri", f"http://127.0.0.1:{free_port()}"], "--tracking-uri", "no MLflow server answers at"),
 ])
 def test_bad_options_exit_2_with_one_line_before_any_work(tmp_path, args, option, allowed):
     proc = subprocess.run([sys.executable, "-m", "studies.dg_ratio", *args], cwd=tmp_path,
@@ -85,3 +92,31 @@ def test_an_unknown_loss_in_a_space_is_named(capsys):
     err = capsys.readouterr().err.strip()
     assert err.count("\n") == 0
     assert "search space: loss: 'wgan-pg' is not one of bce, minimax, wgan, wgan-gp, lsgan, hinge" in err
+
+
+def test_cluster_settings_come_from_the_environment_and_storage_uris_stay_uris(monkeypatch):
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", "http://10.0.0.10:5000")
+    monkeypatch.setenv("GAN_STUDIES_STORAGE", "s3://bucket/gan-studies/ray_results")
+    plan = make_plan(STUDIES["dg_ratio"], ["--smoke", "--gpus-per-trial", "0.25", "--address", "auto"])
+    assert plan.tracking_uri == "http://10.0.0.10:5000" and plan.storage == "s3://bucket/gan-studies/ray_results"
+    assert (plan.gpus_per_trial, plan.address) == (0.25, "auto")
+    assert make_plan(STUDIES["dg_ratio"], ["--storage", "results"]).storage == os.path.abspath("results")
+
+
+def test_resume_plans_the_saved_command_line_with_the_new_address(tmp_path):
+    study = STUDIES["dg_ratio"]
+    storage = str(tmp_path)
+    saved = ["--smoke", "--dataset", "grid25", "--seeds", "0,3", "--storage", storage]
+    state = {"study": "dg_ratio", "experiment": "dg_ratio-20250101-000000", "argv": saved,
+             "tracking_uri": "http://10.0.0.10:5000", "experiment_id": "1", "parent_run_id": "p", "finished": False}
+    folder = resume.experiment_folder(storage, state["experiment"])
+    resume.write_state(folder, state)
+    (tmp_path / state["experiment"] / "tuner.pkl").write_bytes(b"")  # what Tune leaves once it has saved state
+    plan = make_plan(study, ["--resume", "--storage", storage, "--address", "auto"])
+    original = make_plan(study, saved)
+    assert plan.configs == original.configs and plan.space == original.space and plan.base == original.base
+    assert (plan.address, plan.tracking_uri, plan.resume["folder"]) == ("auto", state["tracking_uri"], folder)
+    assert make_plan(study, ["--resume", state["experiment"], "--storage", storage]).resume["parent_run_id"] == "p"
+    resume.write_state(folder, {**state, "finished": True})
+    with pytest.raises(SystemExit):
+        make_plan(study, ["--resume", "--storage", storage])

@@ -1,9 +1,25 @@
-"""MLflow bookkeeping against a real sqlite store: child runs found again by trial id."""
+"""MLflow bookkeeping against a real sqlite store: child runs found again by
+trial id, evaluation steps written once however often a trial re-runs them,
+and the start-up check of a tracking server."""
 
 import numpy as np
+import pytest
 from mlflow.tracking import MlflowClient
 
+from local_cluster import free_port
 from studies import tracking
+
+IMAGE = np.zeros((10, 10, 3), dtype=np.uint8)
+
+
+@pytest.fixture
+def child(tmp_path):
+    client = MlflowClient(f"sqlite:///{tmp_path / 'm.db'}")
+    exp = tracking.experiment_id(client, "study")
+    parent = tracking.start_parent(client, exp, "study", "study-1", {})
+    run, existed = tracking.find_or_create_child(client, exp, parent, "study", "t1", "trial-1", {"loss": "bce"})
+    assert not existed
+    return client, exp, parent, run
 
 
 def test_a_restarted_trial_reattaches_to_its_child_run(tmp_path):
@@ -14,22 +30,47 @@ def test_a_restarted_trial_reattaches_to_its_child_run(tmp_path):
     first = tracking.find_or_create_child(client, exp, parent, "study", "t1", "trial-1", {"loss": "bce"})
     again = tracking.find_or_create_child(client, exp, parent, "study", "t1", "trial-1", {"loss": "bce"})
     other = tracking.find_or_create_child(client, exp, parent, "study", "t2", "trial-2", {"loss": "hinge"})
-    assert first == again != other
+    assert first == (again[0], False) and again == (first[0], True) and other[0] != first[0]
     other_parent = tracking.start_parent(client, exp, "study", "study-2", {})
-    assert tracking.find_or_create_child(client, exp, other_parent, "study", "t1", "trial-1", {}) != first
+    assert tracking.find_or_create_child(client, exp, other_parent, "study", "t1", "trial-1", {})[0] != first[0]
 
 
-def test_an_evaluation_logs_metrics_with_steps_and_images(tmp_path):
-    client = MlflowClient(f"sqlite:///{tmp_path / 'm.db'}")
-    exp = tracking.experiment_id(client, "study")
-    parent = tracking.start_parent(client, exp, "study", "study-1", {})
-    run = tracking.find_or_create_child(client, exp, parent, "study", "t1", "trial-1", {"loss": "bce"})
-    image = np.zeros((10, 10, 3), dtype=np.uint8)
+def test_an_evaluation_logs_metrics_with_steps_and_images(child):
+    client, _, _, run = child
+    log = tracking.TrialLog(client, run, existed=False)
     for step in (10, 20):
-        tracking.log_evaluation(client, run, step, {"score": step / 100, "loss_d": float("nan")}, image)
+        log.evaluation(step, {"score": step / 100, "step": step, "loss_d": float("nan")}, IMAGE)
     assert [(m.step, m.value) for m in client.get_metric_history(run, "score")] == [(10, 0.1), (20, 0.2)]
     assert client.get_metric_history(run, "loss_d") == []  # non-finite values are not logged
     assert client.list_artifacts(run, "samples")[0].path == "samples/final.png"
     tracking.close_child(client, run, "diverged")
     closed = client.get_run(run)
     assert closed.info.status == "FAILED" and closed.data.tags["gan.status"] == "diverged"
+
+
+def test_steps_a_restored_trial_runs_again_are_logged_once(child):
+    """The first attempt logged 10-30 (30 without its image) and was checkpointed at 10;
+    the restored attempt re-runs 20 and 30, then goes on to 40."""
+    client, exp, parent, run = child
+    first = tracking.TrialLog(client, run, existed=False)
+    first.evaluation(10, {"score": 0.1, "step": 10}, IMAGE)
+    first.evaluation(20, {"score": 0.2, "step": 20}, IMAGE)
+    first.evaluation(30, {"score": 0.3, "step": 30}, None)
+    again, existed = tracking.find_or_create_child(client, exp, parent, "study", "t1", "trial-1", {})
+    assert (again, existed) == (run, True)
+    second = tracking.TrialLog(client, again, existed)
+    for step in (20, 30, 40):
+        second.evaluation(step, {"score": step / 100 + 0.5, "step": step}, IMAGE)
+    history = [(m.step, m.value) for m in client.get_metric_history(run, "score")]
+    assert history == [(10, 0.1), (20, 0.2), (30, 0.3), (40, 0.9)]  # the first value of a step stays
+    images = [tracking.IMAGE_STEP.match(a.path) for a in client.list_artifacts(run, "images")]
+    assert sorted(int(m.group(1)) for m in images if m) == [10, 20, 30, 40]  # 30's image came with the re-run
+
+
+def test_a_tracking_server_that_does_not_answer_is_one_clear_line():
+    uri = f"http://127.0.0.1:{free_port()}"
+    with pytest.raises(ValueError) as err:
+        tracking.check_server(uri, timeout=2)
+    message = str(err.value)
+    assert message.startswith(f"no MLflow server answers at {uri} (") and "\n" not in message
+    tracking.check_server("sqlite:///needs-no-server.db")  # a local store needs no server
