@@ -98,7 +98,9 @@ class TrainConfig:
     eval_samples: int = 2000  # generated samples scored per evaluation (and real samples they are compared with)
     metrics: str = "auto"  # sample-set metrics per evaluation: auto (fd), none, or a list of ms_ssim,ndb,prdc,fd
     features: str = "auto"  # their feature space: auto (the dataset's classifier, else random) | classifier | random | inception
-    collapse_threshold: float = 0.25  # collapsed = diversity under this at two evaluations running
+    collapse_threshold: float = 0.25  # an evaluation is collapsed when diversity is under this ...
+    collapse_quality: float = 0.1  # ... while quality is at least this: few modes of plausible samples, not an
+    #                               untrained G (whose samples are all alike too); collapsed = two such evaluations running
     seed: int = 0  # seeds weights, data order, noise and label sampling; same seed, same losses (CPU)
     device: str = "auto"  # auto (cuda when available) | cpu | cuda
     precision: str = "auto"  # auto (bf16 autocast and channels-last on CUDA, fp32 on the CPU) | fp32 | bf16
@@ -165,6 +167,7 @@ RANGES = {
     "eval_every": (1, 10**9, "an integer >= 1"),
     "eval_samples": (16, 10**7, "an integer >= 16"),
     "collapse_threshold": (0.0, 1.0, "a number in [0, 1]"),
+    "collapse_quality": (0.0, 1.0, "a number in [0, 1]"),
     "seed": (0, 2**31 - 1, "an integer in [0, 2**31 - 1]"),
     "pack": (1, 16, "an integer in [1, 16]"),
     "embed_dim": (1, 4096, "an integer >= 1"),
@@ -175,7 +178,7 @@ RANGES = {
     "ema": (0.0, 0.999999, "a decay in [0, 1) (0 = off)"),
 }
 
-FLOAT_FIELDS = {"clip_value", "gp_weight", "label_flip", "lr_d", "lr_g", "max_seconds", "collapse_threshold",
+FLOAT_FIELDS = {"clip_value", "gp_weight", "label_flip", "lr_d", "lr_g", "max_seconds", "collapse_threshold", "collapse_quality",
                 "aux_weight", "r1_weight", "kl_weight", "d_skip_below", "ema"}
 INT_FIELDS = {f for f in RANGES if f not in FLOAT_FIELDS}
 BOOL_FIELDS = ("hflip", "mbstd", "matching_aware")

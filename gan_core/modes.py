@@ -42,7 +42,9 @@ Single digits (10 modes): each sample is classified as above;
     the number of equally likely classes with the same spread (10 for real
     data, 1 for a generator that draws one digit); with only 10 modes a
     mode count saturates, so diversity uses this instead;
-  * hq_ratio, confidence, reverse_kl as above (one channel).
+  * hq_ratio, reverse_kl as above (one channel); confidence = mean over
+    samples of (max softmax probability - 0.1) / 0.9, the confidence above
+    chance (with one channel and ten classes even noise gets 0.1).
 
 MNIST and stacked MNIST are scored by the same formulas (single digits and
 stacked digits) with their own reference classifier: the digits CNN without
@@ -339,7 +341,7 @@ def single_digit_scores(samples: torch.Tensor, classifier: Classifier = None) ->
     nz = p[p > 0]
     scores["effective_modes"] = float(torch.exp(-(nz * nz.log()).sum()))
     scores["reverse_kl"] = float((nz * (nz * 10).log()).sum())
-    scores["confidence"] = float(confidence.mean())
+    scores["confidence"] = float(((confidence - 0.1) / 0.9).mean())  # above chance: 0 for a uniform softmax
     return scores
 
 

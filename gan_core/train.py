@@ -167,7 +167,7 @@ def evaluate(run: Run) -> tuple[dict, object]:
     scores = evaluate_samples(run.evaluator, run.data, samples)
     if labels is not None and run.data.read_labels is not None:
         scores["cond_acc"] = label_accuracy(run.data.read_labels(samples), labels, run.data.multi_label)
-    low = scores.get("diversity", 1.0) < c.collapse_threshold
+    low = scores.get("diversity", 1.0) < c.collapse_threshold and scores.get("quality", 1.0) >= c.collapse_quality
     run.low_streak = run.low_streak + 1 if low else 0
     return {**scores, "collapsed": float(run.low_streak >= 2)}, picture(run, samples)
 

@@ -162,6 +162,7 @@ def parser(study: Study) -> OneLineParser:
                           "(default: $GAN_STUDIES_DATA, else <cache dir>/data)")
     a("--num-samples", type=positive(int, "an integer >= 1"),
       help=f"Tune samples: repeats of a grid, or Optuna trials (default {study.num_samples})")
+    a("--image-size", type=int, choices=[32, 64], help="image side (the 64x64 face studies of the reports)")
     a("--max-steps", type=positive(int, "an integer >= 1"), help="rounds per trial")
     a("--max-seconds", type=float, help="wall-clock cap per trial in seconds (0: none)")
     a("--seeds", type=seed_list, help="a count (3: seeds 0,1,2) or a list (0,4,7)")
@@ -276,6 +277,8 @@ def resume_plan(study: Study, p: OneLineParser, args) -> Plan:
 def base_config(study: Study, args) -> dict:
     """The study's base with the command line's overrides, checked as a TrainConfig."""
     base = {**study.base, **(study.smoke if args.smoke else {})}
+    if args.image_size:
+        base["image_size"] = args.image_size
     if args.data_root:
         base["data_root"] = os.path.abspath(os.path.expanduser(args.data_root))  # trials run in other folders
     base["dataset"] = base_dataset(study, args)

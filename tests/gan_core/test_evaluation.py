@@ -108,3 +108,18 @@ def test_bad_metric_knobs_name_the_field(values, field, message, monkeypatch, tm
     with pytest.raises(ValueError) as err:
         TrainConfig.from_dict({**TINY_IMAGES, **values})
     assert str(err.value).startswith(f"{field}: ") and message in str(err.value)
+
+
+@pytest.mark.parametrize("name", ["stacked-digits", "digits", "cifar10"])
+def test_an_untrained_generator_is_poor_not_collapsed(name):
+    """At initialisation G's samples are alike (low diversity) but look like nothing (low
+    quality): a trial must not be stopped as collapsed before it has learned anything."""
+    run = build(TrainConfig.from_dict(tiny(name, eval_samples=200, ngf=16, ndf=16, nz=16)))
+    first, _ = evaluate(run)
+    second, _ = evaluate(run)
+    assert first["quality"] < run.config.collapse_quality
+    assert (first["collapsed"], second["collapsed"]) == (0.0, 0.0)
+    assert second["diversity"] < run.config.collapse_threshold  # alike samples: low diversity ...
+    ungated = build(TrainConfig.from_dict(tiny(name, eval_samples=200, collapse_quality=0.0)))
+    evaluate(ungated)
+    assert evaluate(ungated)[0]["collapsed"] == 1.0  # ... which without the quality gate reads as collapse

@@ -132,7 +132,7 @@ def test_imagenet_input_normalization_round_trips():
 
 def test_collapsed_needs_two_low_evaluations_running():
     # a tiny MLP G at step 1-3 covers few ring modes; threshold 1.0 makes every evaluation low
-    _, reports = run_reports({**TINY_POINTS, "max_steps": 3, "collapse_threshold": 1.0})
+    _, reports = run_reports({**TINY_POINTS, "max_steps": 3, "collapse_threshold": 1.0, "collapse_quality": 0.0})
     assert [r["metrics"]["collapsed"] for r in reports] == [0.0, 1.0, 1.0]
     _, reports = run_reports({**TINY_POINTS, "max_steps": 3, "collapse_threshold": 0.0})
     assert [r["metrics"]["collapsed"] for r in reports] == [0.0, 0.0, 0.0]

@@ -89,7 +89,7 @@ STUDY = Study(
         {"_case": "sane", "loss": "bce", "collapse_threshold": 0.0},
         {"_case": "blows-up", "loss": "wgan", "opt_d": "sgd", "opt_g": "sgd", "lr_d": 1.0, "lr_g": 1.0,
          "clip_value": 100.0},
-        {"_case": "collapses", "loss": "bce", "collapse_threshold": 1.0},  # every evaluation counts as collapsed
+        {"_case": "collapses", "loss": "bce", "collapse_threshold": 1.0, "collapse_quality": 0.0},  # every evaluation
     ])},
     seeds=1,
 )
