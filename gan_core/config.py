@@ -99,8 +99,8 @@ class TrainConfig:
     metrics: str = "auto"  # sample-set metrics per evaluation: auto (fd), none, or a list of ms_ssim,ndb,prdc,fd
     features: str = "auto"  # their feature space: auto (the dataset's classifier, else random) | classifier | random | inception
     collapse_threshold: float = 0.25  # an evaluation is collapsed when diversity is under this ...
-    collapse_quality: float = 0.1  # ... while quality is at least this: few modes of plausible samples, not an
-    #                               untrained G (whose samples are all alike too); collapsed = two such evaluations running
+    collapse_quality: float = 0.1  # ... while quality is at least this (few modes of plausible samples, not an
+    #                               untrained G) and diversity sets no new high; collapsed = two such evaluations running
     seed: int = 0  # seeds weights, data order, noise and label sampling; same seed, same losses (CPU)
     device: str = "auto"  # auto (cuda when available) | cpu | cuda
     precision: str = "auto"  # auto (bf16 autocast and channels-last on CUDA, fp32 on the CPU) | fp32 | bf16

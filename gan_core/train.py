@@ -47,6 +47,7 @@ from gan_core.vae import Encoder
 
 GRID_SAMPLES = 64
 EVAL_SEED_OFFSET = 1_000_003  # the evaluation noise stream is separate from training's
+COLLAPSE_WINDOW = 3  # evaluations a new diversity high is measured against
 RESUMABLE_CHANGES = {"max_steps", "max_seconds", "eval_every", "eval_samples", "metrics", "features", "device",
                      "data_root", "precision"}
 
@@ -73,7 +74,8 @@ class Run:
     g_updates: int = 0
     d_skipped: int = 0  # D updates skipped by the adaptive-D rule
     elapsed: float = 0.0  # training seconds before this process (resumes keep counting)
-    low_streak: int = 0  # evaluations in a row with diversity under the threshold
+    low_streak: int = 0  # collapse-like evaluations in a row (see `collapse_like`)
+    recent_diversity: list = field(default_factory=list)  # diversity at the last COLLAPSE_WINDOW evaluations
     sums: dict = field(default_factory=dict)  # metric -> (tensor sum, count) since the last evaluation
 
 
@@ -167,9 +169,19 @@ def evaluate(run: Run) -> tuple[dict, object]:
     scores = evaluate_samples(run.evaluator, run.data, samples)
     if labels is not None and run.data.read_labels is not None:
         scores["cond_acc"] = label_accuracy(run.data.read_labels(samples), labels, run.data.multi_label)
-    low = scores.get("diversity", 1.0) < c.collapse_threshold and scores.get("quality", 1.0) >= c.collapse_quality
-    run.low_streak = run.low_streak + 1 if low else 0
+    run.low_streak = run.low_streak + 1 if collapse_like(run, scores) else 0
+    run.recent_diversity = [*run.recent_diversity, scores.get("diversity", 1.0)][-COLLAPSE_WINDOW:]
     return {**scores, "collapsed": float(run.low_streak >= 2)}, picture(run, samples)
+
+
+def collapse_like(run: Run, scores: dict) -> bool:
+    """An evaluation that looks like mode collapse: low diversity, plausible samples
+    (quality at least `collapse_quality`: an untrained G's samples are alike too, but
+    poor), and no progress: diversity no higher than at the last COLLAPSE_WINDOW
+    evaluations (a run that is escaping its early collapse sets new highs)."""
+    c, diversity = run.config, scores.get("diversity", 1.0)
+    rising = bool(run.recent_diversity) and diversity > max(run.recent_diversity)
+    return diversity < c.collapse_threshold and scores.get("quality", 1.0) >= c.collapse_quality and not rising
 
 
 def drain(run: Run) -> dict:
@@ -181,7 +193,7 @@ def drain(run: Run) -> dict:
 
 # --- checkpointable state --------------------------------------------------------
 
-COUNTERS = ("step", "elapsed", "d_updates", "g_updates", "d_skipped", "low_streak")
+COUNTERS = ("step", "elapsed", "d_updates", "g_updates", "d_skipped", "low_streak", "recent_diversity")
 
 
 def state_dict(run: Run) -> dict:

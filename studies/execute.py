@@ -36,17 +36,20 @@ from studies.trainable import gan_trainable, resolve
 log = logging.getLogger(__name__)
 
 
-def outcome(result: dict | None, error: bool = False, collapse_stopped: bool = False) -> str:
-    """How a trial ended: error, diverged, finished, collapsed (ended by the collapse
-    stopper) or stopped_early (ended by ASHA)."""
+def outcome(result: dict | None, error: bool = False, collapse_stopped: bool = False,
+            budget: tuple[str, float] | None = None) -> str:
+    """How a trial ended: error, diverged, finished (its own budget, or ASHA's last rung
+    `budget` = (time_attr, max_t) reached), collapsed (ended by the collapse stopper)
+    or stopped_early (ended by ASHA before its budget)."""
     if error:
         return "error"
     result = result or {}
     if result.get("diverged"):
         return "diverged"
-    if result.get("finished"):
-        return "finished"
-    return "collapsed" if collapse_stopped else "stopped_early"
+    if collapse_stopped and not result.get("finished"):
+        return "collapsed"
+    spent = budget is not None and result.get(budget[0], 0.0) >= budget[1]
+    return "finished" if result.get("finished") or spent else "stopped_early"
 
 
 class CollapseStopper(tune.Stopper):
@@ -73,9 +76,9 @@ class CloseChildRuns(tune.Callback):
     """Ends each trial's MLflow child run with its outcome when Tune is done with it."""
 
     def __init__(self, tracking_uri: str, exp_id: str, parent_id: str, stopper: CollapseStopper | None,
-                 columns: dict[str, str]):
+                 columns: dict[str, str], budget: tuple[str, float]):
         self.args = (tracking_uri, exp_id, parent_id)
-        self.stopper, self.columns = stopper, columns
+        self.stopper, self.columns, self.budget = stopper, columns, budget
 
     def _close(self, trial, result_outcome: str):
         uri, exp_id, parent_id = self.args
@@ -87,7 +90,7 @@ class CloseChildRuns(tune.Callback):
 
     def on_trial_complete(self, iteration, trials, trial, **info):
         stopped = self.stopper is not None and trial.trial_id in self.stopper.stopped
-        self._close(trial, outcome(trial.last_result, collapse_stopped=stopped))
+        self._close(trial, outcome(trial.last_result, collapse_stopped=stopped, budget=self.budget))
 
     def on_trial_error(self, iteration, trials, trial, **info):
         self._close(trial, "error")
@@ -228,7 +231,7 @@ def run_tuner(plan: Plan, study: dict):
             checkpoint_config=tune.CheckpointConfig(num_to_keep=2),
             failure_config=tune.FailureConfig(max_failures=plan.max_failures),
             callbacks=[CloseChildRuns(plan.tracking_uri, study["experiment_id"], study["parent_run_id"], stopper,
-                                      label_columns(plan.space))],
+                                      label_columns(plan.space), (plan.time_attr, plan.max_t))],
             progress_reporter=reporter, verbose=1),
     )
     return tuner.fit()
@@ -246,7 +249,8 @@ def table_rows(plan: Plan, results, collapse_stopped: set) -> list[dict]:
                      "score": metrics.get("score"), "score_smooth": metrics.get("score_smooth"),
                      "diversity": metrics.get("diversity"), "modes_covered": metrics.get("modes_covered"),
                      "used": metrics.get(plan.time_attr, 0.0),
-                     "outcome": outcome(metrics, result.error is not None, metrics.get("trial_id") in collapse_stopped)})
+                     "outcome": outcome(metrics, result.error is not None, metrics.get("trial_id") in collapse_stopped,
+                                        (plan.time_attr, plan.max_t))})
     return sorted(rows, key=lambda r: -(r["score"] if r["score"] is not None else -1))
 
 

@@ -123,3 +123,19 @@ def test_an_untrained_generator_is_poor_not_collapsed(name):
     ungated = build(TrainConfig.from_dict(tiny(name, eval_samples=200, collapse_quality=0.0)))
     evaluate(ungated)
     assert evaluate(ungated)[0]["collapsed"] == 1.0  # ... which without the quality gate reads as collapse
+
+
+def test_a_run_setting_new_diversity_highs_is_escaping_not_collapsing():
+    from gan_core.train import COLLAPSE_WINDOW, collapse_like
+
+    def streaks(diversities):
+        run = build(TrainConfig.from_dict(tiny("digits")))
+        out = []
+        for d in diversities:
+            run.low_streak = run.low_streak + 1 if collapse_like(run, {"diversity": d, "quality": 0.2}) else 0
+            run.recent_diversity = [*run.recent_diversity, d][-COLLAPSE_WINDOW:]
+            out.append(run.low_streak)
+        return out
+
+    assert streaks([0.06, 0.078, 0.105, 0.239]) == [1, 0, 0, 0]  # a trial climbing out of its early collapse
+    assert streaks([0.05, 0.02, 0.04, 0.03, 0.08, 0.06]) == [1, 2, 3, 4, 0, 1]  # stuck, one short-lived high

@@ -89,7 +89,8 @@ STUDY = Study(
         {"_case": "sane", "loss": "bce", "collapse_threshold": 0.0},
         {"_case": "blows-up", "loss": "wgan", "opt_d": "sgd", "opt_g": "sgd", "lr_d": 1.0, "lr_g": 1.0,
          "clip_value": 100.0},
-        {"_case": "collapses", "loss": "bce", "collapse_threshold": 1.0, "collapse_quality": 0.0},  # every evaluation
+        {"_case": "collapses", "loss": "bce", "collapse_threshold": 1.0, "collapse_quality": 0.0,
+         "lr_d": 1e-9, "lr_g": 1e-9},  # G stands still: every evaluation looks collapsed
     ])},
     seeds=1,
 )
@@ -132,3 +133,15 @@ def test_the_collapse_stopper_waits_for_its_grace_and_persistence():
     decisions = [stopper("t", {"collapsed": float(f), "training_iteration": i + 1}) for i, f in enumerate(flags)]
     assert decisions == [False, False, False, False, True, True] and stopper.stopped == {"t"}
     assert not stopper("u", {"collapsed": 1.0, "training_iteration": 9, "finished": 1.0}) or "u" not in stopper.stopped
+
+
+def test_outcomes():
+    from studies.execute import outcome
+
+    budget = ("time_total_s", 120.0)
+    assert outcome({"finished": 1.0}) == "finished"
+    assert outcome({"finished": 0.0, "time_total_s": 121.0}, budget=budget) == "finished"  # ASHA's last rung
+    assert outcome({"finished": 0.0, "time_total_s": 61.0}, budget=budget) == "stopped_early"
+    assert outcome({"finished": 0.0, "time_total_s": 61.0}, collapse_stopped=True, budget=budget) == "collapsed"
+    assert outcome({"diverged": 1.0}, collapse_stopped=True) == "diverged"
+    assert outcome({"finished": 1.0}, error=True) == "error"
