@@ -265,10 +265,12 @@ def _save_atomically(state: dict, path: Path) -> None:
 
 
 def _load_classifier(path: Path, make_net: Callable[[], nn.Module] = _classifier_net) -> nn.Module | None:
-    """The cached classifier, or None when the file is missing, unreadable or from another net."""
+    """The cached classifier, or None when the file is missing, unreadable or from another net.
+    Leaves the global RNG alone (building the net draws its default initialisation)."""
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
-        model = make_net()
+        with torch.random.fork_rng(devices=[]):
+            model = make_net()
         model.load_state_dict(state)
     except (OSError, EOFError, RuntimeError, ValueError, KeyError, pickle.UnpicklingError):
         return None
