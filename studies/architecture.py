@@ -23,6 +23,7 @@ STUDY = Study(
     smoke=SMOKE,
     smoke_space=architecture.smoke_space,
     data_kinds=("images",),
+    columns=("quality", "sec_per_round"),
 )
 
 if __name__ == "__main__":

@@ -23,6 +23,7 @@ STUDY = Study(
     smoke={**SMOKE, "dataset": "digits"},
     smoke_space=conditional.smoke_space,
     data_kinds=("images",),
+    columns=("cond_acc", "aux_acc_real", "aux_acc_fake"),
 )
 
 if __name__ == "__main__":

@@ -177,10 +177,10 @@ def execute(plan: Plan) -> int:
         return 130
     # who stopped what: the collapse stopper's trials carry its outcome in MLflow (kept across --resume)
     rows = table_rows(plan, results, tracking.trials_with_status(client, study["experiment_id"], parent, "collapsed"))
-    text = markdown(rows)
+    text = markdown(rows, columns(plan))
     print(text)
     tracking.retry(client.log_text, parent, text, "trials.md")
-    tracking.retry(client.log_text, parent, to_csv(rows), "trials.csv")
+    tracking.retry(client.log_text, parent, to_csv(rows, columns(plan)), "trials.csv")
     summary = summarize(rows, plan)
     tracking.retry(client.log_batch, parent, metrics=[
         tracking.Metric(k, float(v), int(time.time() * 1000), 0) for k, v in summary.items()])
@@ -249,6 +249,7 @@ def table_rows(plan: Plan, results, collapse_stopped: set) -> list[dict]:
                      "score": metrics.get("score"), "score_smooth": metrics.get("score_smooth"),
                      "diversity": metrics.get("diversity"), "modes_covered": metrics.get("modes_covered"),
                      "used": metrics.get(plan.time_attr, 0.0),
+                     **{name: metrics.get(name) for name in plan.study.columns},
                      "outcome": outcome(metrics, result.error is not None, metrics.get("trial_id") in collapse_stopped,
                                         (plan.time_attr, plan.max_t))})
     return sorted(rows, key=lambda r: -(r["score"] if r["score"] is not None else -1))
@@ -265,15 +266,20 @@ def _fmt(value) -> str:
 COLUMNS = ["trial", "setting", "steps", "seconds", "score", "score_smooth", "diversity", "modes_covered", "outcome"]
 
 
-def markdown(rows: list[dict]) -> str:
-    lines = ["| " + " | ".join(COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
-    lines += ["| " + " | ".join(_fmt(row[c]) for c in COLUMNS) + " |" for row in rows]
+def columns(plan: Plan) -> list[str]:
+    """The table's columns: the common ones, with the study's own metrics before the outcome."""
+    return COLUMNS[:-1] + list(plan.study.columns) + COLUMNS[-1:]
+
+
+def markdown(rows: list[dict], names: list[str] = COLUMNS) -> str:
+    lines = ["| " + " | ".join(names) + " |", "|" + "---|" * len(names)]
+    lines += ["| " + " | ".join(_fmt(row.get(c)) for c in names) + " |" for row in rows]
     return "\n".join(lines)
 
 
-def to_csv(rows: list[dict]) -> str:
+def to_csv(rows: list[dict], names: list[str] = COLUMNS) -> str:
     out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=COLUMNS, extrasaction="ignore")
+    writer = csv.DictWriter(out, fieldnames=names, extrasaction="ignore")
     writer.writeheader()
     writer.writerows(rows)
     return out.getvalue()

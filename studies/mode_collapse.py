@@ -28,6 +28,7 @@ STUDY = Study(
     smoke={**SMOKE, "max_seconds": 0.0},  # 30 rounds, 3 evaluations
     smoke_space=mode_collapse.smoke_space,
     data_kinds=("images",),
+    columns=("quality", "reverse_kl"),
 )
 
 if __name__ == "__main__":

@@ -20,6 +20,7 @@ STUDY = Study(
     smoke=SMOKE,
     smoke_space=normalization.smoke_space,
     data_kinds=("images",),
+    columns=("quality", "d_real", "d_fake"),
 )
 
 if __name__ == "__main__":

@@ -60,6 +60,7 @@ class Study:
     num_samples: int = 1  # Tune samples: repeats of a grid, or the number of Optuna trials
     smoke_num_samples: int = 1
     data_kinds: tuple = ("images", "points")  # the kinds of --dataset the question makes sense for
+    columns: tuple = ()  # metrics of the question shown in the final table beside the common ones
 
     def main(self, argv: list[str] | None = None) -> int:
         plan = make_plan(self, argv)

@@ -19,6 +19,7 @@ STUDY = Study(
     seeds=2,
     smoke=SMOKE,
     smoke_space=training_tips.smoke_space,
+    columns=("quality", "d_skip_rate"),
 )
 
 if __name__ == "__main__":

@@ -46,3 +46,7 @@ def test_every_study_smoke_runs_through_ray_and_mlflow(name, tmp_path, monkeypat
         logged |= set(child.data.metrics)
     assert {"score", "diversity", "collapsed", "score_smooth"} <= logged
     assert EXTRA_METRICS.get(name, set()) <= logged, EXTRA_METRICS[name] - logged
+    parent = next(r for r in runs if "mlflow.parentRunId" not in r.data.tags)
+    header = open(client.download_artifacts(parent.info.run_id, "trials.csv")).readline().strip().split(",")
+    assert header[:3] == ["trial", "setting", "steps"] and header[-1] == "outcome"
+    assert set(STUDIES[name].columns) <= set(header)  # the study's own metrics are in its table
