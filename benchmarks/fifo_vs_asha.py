@@ -11,7 +11,8 @@ It runs the study twice into one MLflow store (`--out`, default
 once with `--scheduler asha`, then pairs the trials by configuration. On the
 CPU a trial is deterministic for its seed, so each evaluation of the FIFO run
 is what the ASHA run would have seen had it not stopped the trial: collapse
-onset is the first FIFO evaluation of the low-diversity streak that made
+onset is the first of the two collapse-like FIFO evaluations running (low
+diversity, plausible samples, no new diversity high) that first made
 `collapsed` true, and "evaluations after onset" counts from there to the
 evaluation at which ASHA's run stopped the trial. Compute is training rounds
 (D and G updates) summed over trials, and wall-clock seconds of the runs.
@@ -56,17 +57,12 @@ def trials(client: MlflowClient, exp_id: str, parent) -> dict[str, dict]:
     return out
 
 
-def onset(trial: dict, threshold: float) -> int | None:
-    """The step at which the low-diversity streak that first made `collapsed` true began."""
+def onset(trial: dict, eval_every: int) -> int | None:
+    """The step at which collapse set in: the first of the two collapse-like
+    evaluations running (low diversity, plausible samples, no new diversity
+    high) that first made `collapsed` true; None when it never was."""
     collapsed = [step for step, flag in trial["history"]["collapsed"] if flag]
-    if not collapsed:
-        return None
-    start = None
-    for step, diversity in trial["history"]["diversity"]:
-        start = (start or step) if diversity < threshold else None
-        if step == collapsed[0]:
-            return start
-    return None
+    return collapsed[0] - eval_every if collapsed else None
 
 
 def compare(out: Path, study: str) -> str:
@@ -83,9 +79,8 @@ def compare(out: Path, study: str) -> str:
         f, a = fifo[key], asha.get(key)
         if a is None:
             continue
-        threshold = float(f["params"]["collapse_threshold"])
-        start = onset(f, threshold)
         eval_every = int(f["params"]["eval_every"])
+        start = onset(f, eval_every)
         lag = (a["rounds"] - start) // eval_every if a["outcome"] == "collapsed" and start is not None else None
         if lag is not None:
             lags.append(lag)

@@ -1,8 +1,9 @@
-"""A setting known to collapse (the non-saturating GAN updating G five times
-per D update, which a seed report found collapsed), then each mitigation on
-top of it, everything else fixed: the loss swapped for WGAN-GP (its penalty,
-same optimizer), PacGAN packing, minibatch stddev, one-sided label smoothing,
-an EMA of G, and DiffAugment."""
+"""A setting that collapses (the non-saturating GAN with a discriminator a
+quarter of G's width and two G updates per D update: plausible samples on a
+few dozen of stacked-digits' 1,000 modes), then each mitigation on top of
+it, everything else fixed: the loss swapped for WGAN-GP (its penalty, same
+optimizer), PacGAN packing, minibatch stddev, one-sided label smoothing, an
+EMA of G, and DiffAugment."""
 
 from ray import tune
 
