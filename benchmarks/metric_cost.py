@@ -101,7 +101,8 @@ def main() -> int:
         config = base.replace(dataset=dataset, max_seconds=0.0)
         print(f"no known modes ({dataset.split('/')[-1]}: prdc, ms_ssim, fd in random-CNN features):")
         train, ev, _ = measure(config, args.rounds)
-        summary["no-known-modes"] = report("no known modes", [("dcgan bce 1:1", train, ev)])
+        setting = f"{config.arch} {config.loss} {config.d_steps}:{config.g_steps}"
+        summary["no-known-modes"] = report("no known modes", [(setting, train, ev)])
     print("\nmedian eval/train per study: " + ", ".join(f"{k} {v:.1%}" for k, v in summary.items()))
     return 0
 

@@ -36,9 +36,11 @@ POINTS_BASE = {"arch": "mlp", "nz": 8, "ngf": 128, "ndf": 128, "batch_size": 256
 PROGRESS_COLUMNS = ["loss_d", "loss_g", "score", "modes_covered", "score_smooth"]
 
 # The embedded default most studies share: a 32x32 DCGAN small enough to learn
-# stacked-digits on one CPU thread in a couple of minutes (ngf 16 learns less per
-# second than ngf 32 here: diversity 0.35 against 0.87 after two minutes).
-CPU_IMAGES = dict(dataset="stacked-digits", arch="dcgan", image_size=32, nz=64, ngf=32, ndf=32, batch_size=64,
+# stacked-digits on one CPU thread in a minute or two. Batch 32: a DCGAN there
+# takes off after 1,000-1,400 rounds whatever the batch, which batch 32 (~50 ms a
+# round) reaches in about a minute and batch 64 (~85 ms) in about two, so a two-
+# minute trial at 64 ranks how soon seeds take off, not the settings.
+CPU_IMAGES = dict(dataset="stacked-digits", arch="dcgan", image_size=32, nz=64, ngf=32, ndf=32, batch_size=32,
                   max_steps=100_000, eval_every=50, eval_samples=1000)
 # --smoke: tiny nets, a few evaluations each, seconds per trial
 SMOKE = dict(ngf=16, ndf=16, nz=32, batch_size=32, max_steps=30, max_seconds=20.0, eval_every=10, eval_samples=500)

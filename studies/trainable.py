@@ -15,6 +15,7 @@ after a failure), `gan.device`, `gan.gpu_ids` and `gan.torch_threads`.
 
 from __future__ import annotations
 
+import logging
 import os
 import tempfile
 
@@ -55,6 +56,8 @@ def gan_trainable(trial_config: dict, study: dict) -> None:
     """`study` holds the plan's fixed parts: base config, tracking URI, experiment and parent run ids, smoothing."""
     config = resolve(study["base"], trial_config)
     torch.set_num_threads(trial_threads())
+    # one INFO line per checkpoint, forwarded to the driver, would bury the progress table
+    logging.getLogger("ray.train._internal.storage").setLevel(logging.WARNING)
     ctx = tune.get_context()
     client = MlflowClient(study["tracking_uri"])
     run_id, existed = tracking.find_or_create_child(
