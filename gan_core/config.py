@@ -31,6 +31,7 @@ ORDERS = ("d_first", "g_first")
 OPTIMIZERS = ("adam", "rmsprop", "sgd")
 DEVICES = ("auto", "cpu", "cuda")
 PRECISIONS = ("auto", "fp32", "bf16")
+BUDGETS = ("rounds", "updates")
 NONNEGATIVE_D_LOSSES = ("bce", "minimax", "lsgan", "hinge")
 IMAGE_SIZES = (32, 64)
 
@@ -92,9 +93,11 @@ class TrainConfig:
     betas_g: tuple[float, float] = (0.5, 0.999)
 
     # --- budget and evaluation ---
-    max_steps: int = 2000  # rounds to train (one round = d_steps D updates + g_steps G updates)
-    max_seconds: float = 0.0  # wall-clock cap per run in seconds, 0 = none; fair when step costs differ
-    eval_every: int = 100  # rounds between evaluations (metrics, sample grid, checkpointable state)
+    budget: str = "rounds"  # unit of max_steps and eval_every: rounds, or network updates (D + G: a 5:1 round is 6,
+    #                         a 1:1 round 2), the fair unit when studies compare D:G ratios
+    max_steps: int = 2000  # training work per run, in `budget` units; 0 = none (then max_seconds is the budget)
+    max_seconds: float = 0.0  # wall-clock cap per run in seconds, 0 = none; a safety net, or the budget when max_steps is 0
+    eval_every: int = 100  # `budget` units between evaluations (metrics, sample grid, checkpointable state)
     eval_samples: int = 2000  # generated samples scored per evaluation (and real samples they are compared with)
     metrics: str = "auto"  # sample-set metrics per evaluation: auto (fd), none, or a list of ms_ssim,ndb,prdc,fd
     features: str = "auto"  # their feature space: auto (the dataset's classifier, else random) | classifier | random | inception
@@ -146,6 +149,7 @@ CHOICES = {
     "opt_g": lambda: OPTIMIZERS,
     "device": lambda: DEVICES,
     "precision": lambda: PRECISIONS,
+    "budget": lambda: BUDGETS,
 }
 
 # field -> (low, high, what) with inclusive bounds; None = unbounded
@@ -162,7 +166,7 @@ RANGES = {
     "g_steps": (1, 100, "an integer in [1, 100]"),
     "lr_d": (1e-9, 1.0, "a number in (0, 1]"),
     "lr_g": (1e-9, 1.0, "a number in (0, 1]"),
-    "max_steps": (1, 10**9, "an integer >= 1"),
+    "max_steps": (0, 10**9, "an integer >= 0 (0 = no limit: max_seconds is the budget)"),
     "max_seconds": (0.0, 1e9, "a number of seconds >= 0 (0 = no cap)"),
     "eval_every": (1, 10**9, "an integer >= 1"),
     "eval_samples": (16, 10**7, "an integer >= 16"),
@@ -207,6 +211,8 @@ def _validate(c: TrainConfig) -> None:
     parse_metrics(c.metrics)
     if c.features not in FEATURE_CHOICES:
         raise ValueError(f"features: {c.features!r} is not one of {', '.join(FEATURE_CHOICES)}")
+    if c.max_steps == 0 and c.max_seconds == 0:
+        raise ValueError("max_steps: 0 (no limit) needs a wall-clock budget; set max_seconds > 0 or max_steps >= 1")
     if c.image_size not in IMAGE_SIZES:
         raise ValueError(f"image_size: {c.image_size!r} is not one of 32, 64")
     for name in ("real_label", "fake_label"):

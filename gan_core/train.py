@@ -1,22 +1,29 @@
 """The GAN training loop: `train(config, report, state=None) -> status`.
 
 One round is `d_steps` D updates and `g_steps` G updates, in `config.order`
-(for the `vae` baseline: one VAE update). Every `eval_every` rounds (and at
-the end) the loop calls `report(payload)`:
+(for the `vae` baseline: one VAE update). The budget (`max_steps`) and the
+evaluation interval (`eval_every`) count `config.budget` units: rounds, or
+network updates (a 5:1 round is 6), so that trials of different D:G ratios get
+the same work and are evaluated at the same points of it. At the first round
+that reaches each multiple of `eval_every` (and at the end) the loop calls
+`report(payload)`:
 
     {"step": int,                   # rounds done
-     "status": "running" | "finished" | "diverged",
+     "work": int,                   # budget units done: rounds, or D + G updates
+     "status": "running" | "finished" | "timed_out" | "diverged",
      "metrics": {name: float},      # loss_d, loss_g, d_real, d_fake, penalty,
                                     # the dataset's scores (modes_covered,
                                     # hq_ratio, reverse_kl, diversity, quality,
                                     # score), collapsed, aux_acc_*, cond_acc,
-                                    # diverged, finished, timing
+                                    # diverged, finished, timed_out, work, timing
      "image": np.ndarray | None,    # (H, W, 3) uint8 sample grid or scatter
      "state": dict | None}          # pass back as `state` to resume exactly
 
 The loop writes nothing itself: logging, checkpoint files and stopping belong
 to the caller (the `studies` layer wraps this in a Ray Tune trainable). A NaN
 or infinite loss ends the run with status "diverged" instead of an exception.
+A run stopped by the `max_seconds` cap before its `max_steps` ends "timed_out"
+(with `max_steps` 0 the time is the budget, and reaching it is "finished").
 On the CPU a seed fixes everything: same seed, same losses; resuming from a
 reported state continues exactly as the uninterrupted run would have. The
 updates themselves live in `gan_core.steps`.
@@ -233,46 +240,67 @@ def load_state(run: Run, state: dict) -> None:
 # --- the loop --------------------------------------------------------------------
 
 def train(config: TrainConfig, report: Callable[[dict], None], state: dict | None = None) -> str:
-    """Train until max_steps rounds or max_seconds; returns "finished" or "diverged"."""
+    """Train until max_steps budget units or max_seconds; returns "finished", "timed_out" or "diverged"."""
     run = build(config)
     if state is not None:
         load_state(run, state)
     start = time.monotonic() - run.elapsed
-    if state is not None and (run.step >= config.max_steps or _out_of_time(config, start)):
-        return "finished"  # the saved run had already used its whole budget
+    if state is not None and _end(run, start) is not None:
+        return _end(run, start)  # the saved run had already used its whole budget
+    per_round = work_per_round(config)
     while True:
         tick, first = time.monotonic(), run.step
-        while run.step < config.max_steps and not _out_of_time(config, start):
+        while _end(run, start) is None:
             steps.one_round(run)
-            if run.step % config.eval_every == 0:
+            if run.step * per_round // config.eval_every > (run.step - 1) * per_round // config.eval_every:
                 break
         status = _evaluate_and_report(run, report, start, first, time.monotonic() - tick)
         if status != "running":
             return status
 
 
-def _out_of_time(config: TrainConfig, start: float) -> bool:
-    return config.max_seconds > 0 and time.monotonic() - start >= config.max_seconds
+def work_per_round(config: TrainConfig) -> int:
+    """Budget units one round costs: 1 round, or its D + G network updates (a VAE round is one update)."""
+    if config.budget == "rounds":
+        return 1
+    return config.d_steps + config.g_steps if ARCHS[config.arch].adversarial else 1
+
+
+def work_done(run: Run) -> int:
+    return run.step * work_per_round(run.config)
+
+
+def _end(run: Run, start: float) -> str | None:
+    """"finished" once the budget is spent, "timed_out" when the time cap stops a step budget, else None."""
+    c = run.config
+    if c.max_steps and work_done(run) >= c.max_steps:
+        return "finished"
+    if c.max_seconds > 0 and time.monotonic() - start >= c.max_seconds:
+        return "finished" if c.max_steps == 0 else "timed_out"
+    return None
 
 
 def _evaluate_and_report(run: Run, report, start: float, last_eval: int, train_seconds: float) -> str:
     c = run.config
     losses = drain(run)
     rounds = max(run.step - last_eval, 1)
-    timing = {"step": float(run.step), "d_updates": float(run.d_updates), "g_updates": float(run.g_updates),
-              "sec_per_round": train_seconds / rounds}
+    timing = {"step": float(run.step), "work": float(work_done(run)), "d_updates": float(run.d_updates),
+              "g_updates": float(run.g_updates), "sec_per_round": train_seconds / rounds}
     if c.d_skip_below > 0:
         timing["d_skip_rate"] = run.d_skipped / max(run.d_skipped + run.d_updates, 1)
     if not all(math.isfinite(v) for v in losses.values()):
-        metrics = {**timing, "diverged": 1.0, "finished": 0.0, "collapsed": 0.0, "score": 0.0, "diversity": 0.0}
-        report({"step": run.step, "status": "diverged", "metrics": metrics, "image": None, "state": None})
+        metrics = {**timing, "diverged": 1.0, "finished": 0.0, "timed_out": 0.0, "collapsed": 0.0, "score": 0.0,
+                   "diversity": 0.0}
+        report({"step": run.step, "work": work_done(run), "status": "diverged", "metrics": metrics, "image": None,
+                "state": None})
         return "diverged"
     tick = time.monotonic()
     scores, image = evaluate(run)
     timing["eval_seconds"] = time.monotonic() - tick
-    done = run.step >= c.max_steps or _out_of_time(c, start)
+    status = _end(run, start) or "running"
     run.elapsed = time.monotonic() - start
-    status = "finished" if done else "running"
-    metrics = {**losses, **scores, **timing, "diverged": 0.0, "finished": float(done)}
-    report({"step": run.step, "status": status, "metrics": metrics, "image": image, "state": state_dict(run)})
+    metrics = {**losses, **scores, **timing, "diverged": 0.0, "finished": float(status == "finished"),
+               "timed_out": float(status == "timed_out")}
+    report({"step": run.step, "work": work_done(run), "status": status, "metrics": metrics, "image": image,
+            "state": state_dict(run)})
     return status

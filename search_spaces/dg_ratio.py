@@ -10,7 +10,8 @@ RATIOS = [(1, 5), (1, 2), (1, 1), (2, 1), (5, 1)]  # (d_steps, g_steps)
 
 
 def ratio(d_steps: int, g_steps: int) -> dict:
-    return {"d_steps": d_steps, "g_steps": g_steps}
+    """A D:G ratio bundle, shown as `ratio=1:5` in labels (both sides, always)."""
+    return {"_ratio": f"{d_steps}:{g_steps}", "d_steps": d_steps, "g_steps": g_steps}
 
 
 def space() -> dict:

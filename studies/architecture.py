@@ -17,7 +17,7 @@ from studies.runner import CPU_IMAGES, SMOKE, Study
 STUDY = Study(
     name="architecture",
     summary="dcgan vs upsample+conv vs dcgan-deep vs resnet, with a VAE baseline row",
-    base={**CPU_IMAGES, "max_seconds": 120.0},
+    base=CPU_IMAGES,
     space=architecture.space,
     seeds=2,
     smoke=SMOKE,

@@ -17,7 +17,7 @@ from studies.runner import CPU_IMAGES, SMOKE, Study
 STUDY = Study(
     name="conditional",
     summary="unconditional vs cgan (plain, matching-aware) vs acgan vs projection D on labelled digits",
-    base={**CPU_IMAGES, "dataset": "digits", "max_seconds": 90.0},
+    base={**CPU_IMAGES, "dataset": "digits"},
     space=conditional.space,
     seeds=2,
     smoke={**SMOKE, "dataset": "digits"},

@@ -22,7 +22,7 @@ from studies.runner import CPU_IMAGES, SMOKE, Study
 STUDY = Study(
     name="dg_ratio",
     summary="D:G update ratio 1:5 .. 5:1 x {bce, wgan-gp} over seeds: quality and mode collapse",
-    base={**CPU_IMAGES, "max_seconds": 120.0},
+    base=CPU_IMAGES,
     space=dg_ratio.space,
     seeds=2,
     smoke=SMOKE,

@@ -17,8 +17,10 @@ and skips the evaluation steps that run already holds.
 from __future__ import annotations
 
 import csv
+import functools
 import io
 import logging
+import math
 import os
 import sys
 import time
@@ -27,25 +29,30 @@ import torch
 from mlflow.tracking import MlflowClient
 from ray import tune
 from ray.tune.schedulers import ASHAScheduler, FIFOScheduler
+from ray.tune.stopper import CombinedStopper
 
 from gan_core.datasets import load_dataset
 from studies import resume, tracking
+from studies.halving import SyncHalving
 from studies.runner import PROGRESS_COLUMNS, Plan, label, label_columns, plan_dict
-from studies.trainable import gan_trainable, resolve
+from studies.trainable import error_line, gan_trainable, resolve
 
 log = logging.getLogger(__name__)
+REDUCTION_FACTOR = 2
 
 
 def outcome(result: dict | None, error: bool = False, collapse_stopped: bool = False,
             budget: tuple[str, float] | None = None) -> str:
     """How a trial ended: error, diverged, finished (its own budget, or ASHA's last rung
-    `budget` = (time_attr, max_t) reached), collapsed (ended by the collapse stopper)
-    or stopped_early (ended by ASHA before its budget)."""
-    if error:
-        return "error"
+    `budget` = (time_attr, max_t) reached), out_of_time (the wall-clock safety cap ended it
+    before its budget), collapsed (ended by the collapse stopper) or stopped_early (by ASHA)."""
     result = result or {}
+    if error or result.get("error"):
+        return "error"
     if result.get("diverged"):
         return "diverged"
+    if result.get("timed_out"):
+        return "out_of_time"
     if collapse_stopped and not result.get("finished"):
         return "collapsed"
     spent = budget is not None and result.get(budget[0], 0.0) >= budget[1]
@@ -72,6 +79,25 @@ class CollapseStopper(tune.Stopper):
         return False
 
 
+class ErrorStopper(tune.Stopper):
+    """Stops the whole study when the first `first` trials to end all ended in the same error:
+    the rest would only fail the same way. `reason` then holds that error."""
+
+    def __init__(self, first: int):
+        self.first, self.ends, self.reason = first, [], None
+
+    def __call__(self, trial_id, result):
+        if any(result.get(key) for key in ("error", "finished", "diverged", "timed_out")):
+            self.ends.append(result.get("error_message") if result.get("error") else None)
+            errors = set(self.ends[:self.first])
+            if len(self.ends) >= self.first and len(errors) == 1 and None not in errors:
+                self.reason = self.ends[0]
+        return False
+
+    def stop_all(self):
+        return self.reason is not None
+
+
 class CloseChildRuns(tune.Callback):
     """Ends each trial's MLflow child run with its outcome when Tune is done with it."""
 
@@ -85,8 +111,12 @@ class CloseChildRuns(tune.Callback):
         client = MlflowClient(uri)
         run_id = tracking.child_of_trial(client, exp_id, parent_id, trial.trial_id)
         if run_id:
-            tracking.retry(client.set_tag, run_id, tracking.TAG_SETTING, label(self.columns, trial.config))
             tracking.close_child(client, run_id, result_outcome)
+
+    def on_trial_result(self, iteration, trials, trial, result, **info):
+        if result.get("error"):  # one line; the traceback is the run's error.txt
+            print(f"trial {label(self.columns, trial.config) or trial.trial_id} ended in error: "
+                  f"{result.get('error_message')}", file=sys.stderr, flush=True)
 
     def on_trial_complete(self, iteration, trials, trial, **info):
         stopped = self.stopper is not None and trial.trial_id in self.stopper.stopped
@@ -96,11 +126,18 @@ class CloseChildRuns(tune.Callback):
         self._close(trial, "error")
 
 
-def scheduler(plan: Plan):
+def scheduler(plan: Plan, study: dict):
+    """FIFO; or successive halving on the smoothed score: with synchronous rungs for a grid on a
+    work budget (the same decisions on any machine), Tune's asynchronous ASHA for an Optuna search
+    (TPE needs finished trials to learn from, not trials paused at a rung) or a time budget."""
     if plan.scheduler == "fifo":
         return FIFOScheduler()
+    if plan.study.search == "grid" and plan.time_attr == "training_iteration":
+        history = functools.partial(tracking.rung_history, plan.tracking_uri, study["experiment_id"],
+                                    study["parent_run_id"], "score_smooth", plan.base["eval_every"])
+        return SyncHalving("score_smooth", plan.max_t, plan.grace_period, REDUCTION_FACTOR, plan.trials, history)
     return ASHAScheduler(time_attr=plan.time_attr, metric="score_smooth", mode="max",
-                         max_t=plan.max_t, grace_period=plan.grace_period, reduction_factor=2)
+                         max_t=plan.max_t, grace_period=plan.grace_period, reduction_factor=REDUCTION_FACTOR)
 
 
 def searcher(plan: Plan):
@@ -131,7 +168,7 @@ def start_ray(plan: Plan) -> bool:
     return True
 
 
-def open_study(plan: Plan, client: MlflowClient) -> dict:
+def open_study(plan: Plan, client: MlflowClient, exp_id: str) -> dict:
     """A new study: its MLflow parent run and its saved state. A resumed one: the saved state, parent reopened."""
     if plan.resume:
         state = plan.resume
@@ -140,7 +177,6 @@ def open_study(plan: Plan, client: MlflowClient) -> dict:
               f"MLflow experiment id {state['experiment_id']}, parent run {state['parent_run_id']}")
         return state
     study = plan.study
-    exp_id = tracking.experiment_id(client, study.name)
     name = f"{study.name}-{time.strftime('%Y%m%d-%H%M%S')}"
     parent = tracking.start_parent(client, exp_id, study.name, name,
                                    {k: v for k, v in plan_dict(plan).items() if k != "base_config"})
@@ -156,12 +192,20 @@ def open_study(plan: Plan, client: MlflowClient) -> dict:
 
 def execute(plan: Plan) -> int:
     client = MlflowClient(plan.tracking_uri)
-    study = open_study(plan, client)
-    exp_id, parent = study["experiment_id"], study["parent_run_id"]
+    try:
+        exp_id = tracking.experiment_id(client, plan.study.name)
+        tracking.preflight(plan.tracking_uri, exp_id, plan.study.name)
+    except Exception as err:  # noqa: BLE001  a store the trials cannot use: one line, before anything is logged
+        print(f"python -m studies.{plan.study.name}: error: --tracking-uri: {str(err).splitlines()[0]}",
+              file=sys.stderr)
+        return 2
+    study = open_study(plan, client, exp_id)
+    parent = study["parent_run_id"]
     warm_scorer(plan.base)
     started = start_ray(plan)
+    errors = ErrorStopper(first_errors(plan))
     try:
-        results = run_tuner(plan, study)
+        results = run_tuner(plan, study, errors)
     except KeyboardInterrupt:
         tracking.retry(client.set_terminated, parent, status="KILLED")
         raise
@@ -169,25 +213,55 @@ def execute(plan: Plan) -> int:
         if started:
             import ray
             ray.shutdown()
+    if errors.reason:
+        return stop_on_error(plan, client, study, results, errors)
     unfinished = unfinished_trials(study["folder"])
     if unfinished:  # Ctrl-C: Tune saved its state, then stopped the trials
         tracking.retry(client.set_terminated, parent, status="KILLED")
         print(f"Interrupted with {unfinished} unfinished trials; continue with: "
               f"python -m studies.{plan.study.name} --resume {study['experiment']}", file=sys.stderr)
         return 130
+    summary = store_table(plan, client, study, results)
+    tracking.retry(client.set_terminated, parent)
+    resume.write_state(study["folder"], {k: v for k, v in study.items() if k != "folder"} | {"finished": True})
+    print(f"Open the runs table: {tracking.ui_hint(plan.tracking_uri, study['experiment_id'])}")
+    return 0 if summary["trials"] and summary["errors"] < summary["trials"] else 1
+
+
+def store_table(plan: Plan, client: MlflowClient, study: dict, results) -> dict:
+    """Print the table of trials, keep it (markdown, csv) and the outcome counts in the parent run."""
+    parent = study["parent_run_id"]
     # who stopped what: the collapse stopper's trials carry its outcome in MLflow (kept across --resume)
     rows = table_rows(plan, results, tracking.trials_with_status(client, study["experiment_id"], parent, "collapsed"))
-    text = markdown(rows, columns(plan))
+    names = columns(plan, rows)
+    text = markdown(rows, names)
     print(text)
     tracking.retry(client.log_text, parent, text, "trials.md")
-    tracking.retry(client.log_text, parent, to_csv(rows, columns(plan)), "trials.csv")
+    tracking.retry(client.log_text, parent, to_csv(rows, names), "trials.csv")
     summary = summarize(rows, plan)
     tracking.retry(client.log_batch, parent, metrics=[
         tracking.Metric(k, float(v), int(time.time() * 1000), 0) for k, v in summary.items()])
-    tracking.retry(client.set_terminated, parent)
-    resume.write_state(study["folder"], {k: v for k, v in study.items() if k != "folder"} | {"finished": True})
-    print(f"Open the runs table: {tracking.ui_hint(plan.tracking_uri, exp_id)}")
-    return 0 if rows and summary["errors"] < len(rows) else 1
+    return summary
+
+
+def first_errors(plan: Plan) -> int:
+    """How many of the first trials to end must fail alike before the study stops: as many as run
+    at once (at least two), or all of them in a smaller study."""
+    import ray
+
+    cpus = ray.cluster_resources().get("CPU", 1) if ray.is_initialized() else os.cpu_count() or 1
+    return min(plan.trials, max(2, int(cpus // plan.cpus_per_trial)))
+
+
+def stop_on_error(plan: Plan, client: MlflowClient, study: dict, results, errors: ErrorStopper) -> int:
+    """The first trials all failed the same way: say so in one line, keep the table, fail the parent run."""
+    parent = study["parent_run_id"]
+    store_table(plan, client, study, results)
+    tracking.retry(client.set_tag, parent, tracking.TAG_ERROR, errors.reason[:5000])
+    tracking.retry(client.set_terminated, parent, status="FAILED")
+    print(f"python -m studies.{plan.study.name}: the first {errors.first} trials all ended in the same error, "
+          f"so the study stopped: {errors.reason}", file=sys.stderr)
+    return 1
 
 
 def unfinished_trials(folder: str) -> int:
@@ -205,13 +279,13 @@ def warm_scorer(base: dict) -> None:
         data.score_samples(real)
 
 
-def run_tuner(plan: Plan, study: dict):
+def run_tuner(plan: Plan, study: dict, errors: ErrorStopper):
     """Fit a new Tuner, or restore the saved one (unfinished and errored trials
     continue from their last checkpoints; finished ones stay as they are)."""
     os.environ["RAY_AIR_NEW_OUTPUT"] = "0"  # the classic reporter can show the GAN columns
     context = {"name": plan.study.name, "base": plan.base, "tracking_uri": plan.tracking_uri,
                "experiment_id": study["experiment_id"], "parent_run_id": study["parent_run_id"],
-               "smoothing": plan.smoothing}
+               "smoothing": plan.smoothing, "columns": label_columns(plan.space)}
     trainable = tune.with_resources(tune.with_parameters(gan_trainable, study=context),
                                     {"cpu": plan.cpus_per_trial, "gpu": plan.gpus_per_trial})
     if plan.resume:
@@ -223,11 +297,11 @@ def run_tuner(plan: Plan, study: dict):
     tuner = tune.Tuner(
         trainable,
         param_space=None if callable(plan.space) else plan.space,
-        tune_config=tune.TuneConfig(scheduler=scheduler(plan), num_samples=plan.num_samples,
+        tune_config=tune.TuneConfig(scheduler=scheduler(plan, study), num_samples=plan.num_samples,
                                     search_alg=searcher(plan)),
         run_config=tune.RunConfig(
             name=study["experiment"], storage_path=plan.storage,
-            stop=stopper,
+            stop=CombinedStopper(errors, stopper) if stopper else errors,
             checkpoint_config=tune.CheckpointConfig(num_to_keep=2),
             failure_config=tune.FailureConfig(max_failures=plan.max_failures),
             callbacks=[CloseChildRuns(plan.tracking_uri, study["experiment_id"], study["parent_run_id"], stopper,
@@ -242,17 +316,25 @@ def table_rows(plan: Plan, results, collapse_stopped: set) -> list[dict]:
     rows = []
     for result in results:
         config = resolve(plan.base, result.config or {})
-        metrics = result.metrics or {}
+        metrics = {k: _number(v) for k, v in (result.metrics or {}).items()}
         rows.append({"config": config.to_dict(), "trial": metrics.get("trial_id", "?"),
                      "setting": label(columns, result.config or {}),
-                     "steps": int(metrics.get("step", 0)), "seconds": metrics.get("time_total_s"),
+                     "rounds": int(metrics.get("step") or 0),
+                     "updates": int((metrics.get("d_updates") or 0) + (metrics.get("g_updates") or 0)),
+                     "seconds": metrics.get("time_total_s"),
                      "score": metrics.get("score"), "score_smooth": metrics.get("score_smooth"),
                      "diversity": metrics.get("diversity"), "modes_covered": metrics.get("modes_covered"),
-                     "used": metrics.get(plan.time_attr, 0.0),
+                     "used": metrics.get(plan.time_attr) or 0.0,
                      **{name: metrics.get(name) for name in plan.study.columns},
                      "outcome": outcome(metrics, result.error is not None, metrics.get("trial_id") in collapse_stopped,
-                                        (plan.time_attr, plan.max_t))})
-    return sorted(rows, key=lambda r: -(r["score"] if r["score"] is not None else -1))
+                                        (plan.time_attr, plan.max_t)),
+                     "message": metrics.get("error_message") or (error_line(result.error) if result.error else None)})
+    return sorted(rows, key=lambda r: (-(r["score"] if r["score"] is not None else -1), r["setting"]))
+
+
+def _number(value):
+    """A metric as the table shows it: NaN and infinities (an errored trial's scores) as missing."""
+    return None if isinstance(value, float) and not math.isfinite(value) else value
 
 
 def _fmt(value) -> str:
@@ -263,12 +345,15 @@ def _fmt(value) -> str:
     return str(value)
 
 
-COLUMNS = ["trial", "setting", "steps", "seconds", "score", "score_smooth", "diversity", "modes_covered", "outcome"]
+COLUMNS = ["trial", "setting", "rounds", "updates", "seconds", "score", "score_smooth", "diversity", "modes_covered",
+           "outcome"]
 
 
-def columns(plan: Plan) -> list[str]:
-    """The table's columns: the common ones, with the study's own metrics before the outcome."""
-    return COLUMNS[:-1] + list(plan.study.columns) + COLUMNS[-1:]
+def columns(plan: Plan, rows: list[dict] = ()) -> list[str]:
+    """The table's columns: the common ones, with the study's own metrics before the outcome, and
+    the error messages after it when a trial ended in error."""
+    errors = ["message"] if any(row.get("message") for row in rows) else []
+    return COLUMNS[:-1] + list(plan.study.columns) + COLUMNS[-1:] + errors
 
 
 def markdown(rows: list[dict], names: list[str] = COLUMNS) -> str:
@@ -293,5 +378,6 @@ def summarize(rows: list[dict], plan: Plan) -> dict:
     saved = sum(max(0.0, plan.max_t - r["used"]) for r in rows if r["outcome"] in ("stopped_early", "collapsed"))
     return {"trials": len(rows), "finished": count("finished"), "stopped_early": count("stopped_early"),
             "stopped_collapsed": count("collapsed"), "diverged": count("diverged"), "errors": count("error"),
+            "out_of_time": count("out_of_time"),
             "best_score": max(scores) if scores else 0.0, "budget_saved": saved,
             "budget_saved_share": saved / (plan.max_t * len(rows)) if rows else 0.0}

@@ -16,7 +16,7 @@ from studies.runner import CPU_IMAGES, SMOKE, Study
 STUDY = Study(
     name="label_smoothing",
     summary="no smoothing vs one-sided 0.9 vs two-sided soft labels vs soft and noisy (flipped) labels",
-    base={**CPU_IMAGES, "max_seconds": 120.0},
+    base=CPU_IMAGES,
     space=label_smoothing.space,
     seeds=2,
     smoke=SMOKE,

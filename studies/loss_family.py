@@ -18,7 +18,7 @@ from studies.runner import CPU_IMAGES, SMOKE, Study
 STUDY = Study(
     name="loss_family",
     summary="bce vs minimax vs wgan vs wgan-gp vs lsgan vs hinge, each with its paper's optimizer",
-    base={**CPU_IMAGES, "max_seconds": 100.0},
+    base=CPU_IMAGES,
     space=loss_family.space,
     seeds=2,
     smoke=SMOKE,

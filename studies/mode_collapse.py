@@ -22,10 +22,10 @@ from studies.runner import CPU_IMAGES, SMOKE, Study
 STUDY = Study(
     name="mode_collapse",
     summary="a collapsing setting (bce, weak D, D:G 1:2) vs wgan-gp, packing, mbstd, smoothing, EMA, DiffAugment",
-    base={**CPU_IMAGES, "batch_size": 64, "ndf": 8, "g_steps": 2, "max_steps": 1000, "eval_every": 50},
+    base={**CPU_IMAGES, "batch_size": 64, "ndf": 8, "g_steps": 2, "max_steps": 3000, "eval_every": 150},
     space=mode_collapse.space,
     seeds=2,
-    smoke={**SMOKE, "max_seconds": 0.0},  # 30 rounds, 3 evaluations
+    smoke=SMOKE,
     smoke_space=mode_collapse.smoke_space,
     data_kinds=("images",),
     columns=("quality", "reverse_kl"),

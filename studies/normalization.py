@@ -14,7 +14,7 @@ from studies.runner import CPU_IMAGES, SMOKE, Study
 STUDY = Study(
     name="normalization",
     summary="D norm (batch, spectral, layer, none) x input norm (tanh [-1, 1] vs ImageNet mean/std)",
-    base={**CPU_IMAGES, "max_seconds": 75.0},
+    base=CPU_IMAGES,
     space=normalization.space,
     seeds=2,
     smoke=SMOKE,

@@ -28,23 +28,24 @@ from typing import Callable
 
 from gan_core.config import TrainConfig
 from gan_core.datasets import FOLDER_PREFIX, dataset_choices, is_dataset_name, load_dataset
-
-DEFAULT_TRACKING = "sqlite:///mlflow.db"
+from studies import locations
+from studies.overrides import parse_sets, varied_fields
 # a study written for images gets these when pointed at a 2-D dataset
 POINTS_BASE = {"arch": "mlp", "nz": 8, "ngf": 128, "ndf": 128, "batch_size": 256,
                "norm_g": "none", "norm_d": "none", "eval_samples": 2500}
 PROGRESS_COLUMNS = ["loss_d", "loss_g", "score", "modes_covered", "score_smooth"]
 
 # The embedded default most studies share: a 32x32 DCGAN small enough to learn
-# stacked-digits on one CPU thread in a minute or two. Batch 32: a DCGAN there
-# takes off after 1,000-1,400 rounds whatever the batch, which batch 32 (~50 ms a
-# round) reaches in about a minute and batch 64 (~85 ms) in about two, so a two-
-# minute trial at 64 ranks how soon seeds take off, not the settings.
+# stacked-digits on one CPU thread. The budget is training work, never seconds, so
+# the same command gives the same trials anywhere: 8,400 network updates (4,200
+# rounds at 1:1, 1,400 at 5:1). Measured, the 1:1 DCGAN takes off (hundreds of modes)
+# after 2,000-2,800 updates, so ASHA's one rung, at half the budget, comes after it.
+# Batch 32: take-off comes at about the same round whatever the batch, and sooner in
+# seconds. The wall-clock cap is only a safety net, far above a trial's expected time.
 CPU_IMAGES = dict(dataset="stacked-digits", arch="dcgan", image_size=32, nz=64, ngf=32, ndf=32, batch_size=32,
-                  max_steps=100_000, eval_every=50, eval_samples=1000)
-# --smoke: tiny nets, a few evaluations each, seconds per trial
-SMOKE = dict(ngf=16, ndf=16, nz=32, batch_size=32, max_steps=30, max_seconds=20.0, eval_every=10, eval_samples=500)
-
+                  budget="updates", max_steps=8400, eval_every=300, max_seconds=3600.0, eval_samples=1000)
+# --smoke: tiny nets, five evaluations, seconds per trial: it checks the path, not the answer
+SMOKE = dict(ngf=16, ndf=16, nz=32, batch_size=32, max_steps=60, eval_every=12, max_seconds=600.0, eval_samples=500)
 
 @dataclass(frozen=True)
 class Study:
@@ -100,10 +101,12 @@ class Plan:
     dry_run: bool
     argv: tuple = ()  # the command line, saved with the study for --resume
     resume: dict | None = None  # the saved study state (experiment folder, MLflow ids) when resuming
+    sets: dict = field(default_factory=dict)  # the --set overrides (already in base)
 
     @property
     def time_attr(self) -> str:
-        return "time_total_s" if self.base.get("max_seconds", 0) > 0 else "training_iteration"
+        """Evaluations (each at the same work in every trial), or seconds when time is the budget (max_steps 0)."""
+        return "time_total_s" if not self.base["max_steps"] else "training_iteration"
 
     @property
     def max_t(self) -> float:
@@ -145,6 +148,29 @@ def positive(kind, what):
     return parse
 
 
+FLAG_FIELDS = ("dataset", "data_root", "image_size", "max_steps", "max_seconds")  # knobs with options of their own
+
+
+def blame(err: ValueError, args, sets: dict, otherwise: str) -> str:
+    """A config error as one line naming what the user gave: the option, or --set, else `otherwise`."""
+    field, _, rest = str(err).partition(": ")
+    if field in FLAG_FIELDS and getattr(args, field, None) is not None:
+        return f"--{field.replace('_', '-')}: {rest}"
+    if field in sets:
+        return f"--set: {err}"
+    return f"{otherwise}: {rest if otherwise.startswith('--') else err}"
+
+
+def count(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer >= 0")
+    return value
+
+
 def seed_list(text: str) -> list[int]:
     """`3` -> seeds 0, 1, 2; `0,4,7` -> those seeds."""
     try:
@@ -166,12 +192,15 @@ def parser(study: Study) -> OneLineParser:
     a("--num-samples", type=positive(int, "an integer >= 1"),
       help=f"Tune samples: repeats of a grid, or Optuna trials (default {study.num_samples})")
     a("--image-size", type=int, choices=[32, 64], help="image side (the 64x64 face studies of the reports)")
-    a("--max-steps", type=positive(int, "an integer >= 1"), help="rounds per trial")
-    a("--max-seconds", type=float, help="wall-clock cap per trial in seconds (0: none)")
+    a("--max-steps", type=count, help="training work per trial, in the study's budget unit (rounds, or D+G "
+                                        "network updates); 0: none, --max-seconds is the budget")
+    a("--max-seconds", type=float, help="wall-clock cap per trial in seconds (0: none); a safety net, or the "
+                                        "budget with --max-steps 0 (then results depend on the machine)")
     a("--seeds", type=seed_list, help="a count (3: seeds 0,1,2) or a list (0,4,7)")
     a("--scheduler", choices=["asha", "fifo"], default="asha", help="asha: ASHA and the collapse stopper end poor and collapsed trials early; fifo: every trial runs to the end")
     a("--grace", type=positive(float, "a number > 0"),
-      help="ASHA grace period, in seconds when trials have a time cap, else in evaluations (default: half the budget)")
+      help="ASHA grace period in evaluations (in seconds when time is the budget, --max-steps 0); "
+           "default: half the budget")
     a("--collapse-grace", type=float,
       help="how long (same unit as --grace) before a collapsed trial may be stopped (default: the ASHA grace)")
     a("--collapse-persistence", type=positive(int, "an integer >= 1"), default=2,
@@ -185,9 +214,13 @@ def parser(study: Study) -> OneLineParser:
     a("--max-failures", type=int, default=3,
       help="restarts of a trial from its last checkpoint when its process or node dies")
     a("--address", help="join a running Ray cluster (e.g. auto); default: start Ray locally")
-    a("--tracking-uri", default=os.environ.get("MLFLOW_TRACKING_URI") or DEFAULT_TRACKING,
-      help="MLflow tracking URI (default: $MLFLOW_TRACKING_URI, else sqlite:///mlflow.db)")
-    a("--storage", default=os.environ.get("GAN_STUDIES_STORAGE") or "./ray_results",
+    a("--set", action="append", default=[], metavar="KEY=VALUE", dest="sets",
+      help="set a TrainConfig field on every trial (repeatable): --set lr_d=1e-4 --set metrics=prdc,fd "
+           "--set real_label=0.9,0.9; fields the search space varies are refused")
+    a("--tracking-uri", default=locations.default_tracking_uri(),
+      help="MLflow tracking URI; a relative sqlite or file path is made absolute here "
+           "(default: $MLFLOW_TRACKING_URI, else sqlite:///mlflow.db in this directory)")
+    a("--storage", default=locations.default_storage(),
       help="Tune storage: a path (shared by all nodes on a cluster) or a URI such as s3://bucket/prefix "
            "(default: $GAN_STUDIES_STORAGE, else ./ray_results)")
     a("--resume", nargs="?", const="", metavar="NAME",
@@ -218,16 +251,19 @@ def make_plan(study: Study, argv: list[str] | None) -> Plan:
         p.error(f"--gpus-per-trial: {args.gpus_per_trial!r} is not a fraction in [0, 1] or a whole number of GPUs")
     if args.max_failures < 0:
         p.error(f"--max-failures: {args.max_failures!r} is not an integer >= 0")
+    space_fn = (study.smoke_space or study.space) if args.smoke else study.space
     try:
-        base = base_config(study, args)
+        sets = parse_sets(args.sets, varied_fields(space_fn if study.search == "optuna" else space_fn()))
+    except ValueError as err:
+        p.error(f"--set: {err}")
+    try:
+        base = base_config(study, args, sets)
     except ValueError as err:  # "dataset: ..." (a bad image folder) or "data_root: ..." (files not found)
-        field, _, rest = str(err).partition(": ")
-        p.error(f"--{field.replace('_', '-')}: {rest}" if field.isidentifier() else str(err))
+        p.error(blame(err, args, sets, "--" + str(err).partition(": ")[0].replace("_", "-")))
     kind = load_dataset(base["dataset"], base["image_size"], base["data_root"]).kind
     if kind not in study.data_kinds:
         p.error(f"--dataset: {base['dataset']!r} holds {kind}; study {study.name} asks its question of "
                 f"{' or '.join(study.data_kinds)} data")
-    space_fn = (study.smoke_space or study.space) if args.smoke else study.space
     num_samples = args.num_samples or (study.smoke_num_samples if args.smoke else study.num_samples)
     try:
         if study.search == "optuna":
@@ -240,20 +276,16 @@ def make_plan(study: Study, argv: list[str] | None) -> Plan:
             space = {**space_fn(), "seed": {"grid_search": seeds}}
             configs = [TrainConfig.from_dict(values) for values in expand(base, space)]
     except ValueError as err:
-        p.error(f"search space: {err}")
+        p.error(blame(err, args, sets, "search space"))
     plan = Plan(study, base, space, configs, num_samples, args.scheduler,
                 args.grace, args.collapse_grace, args.collapse_persistence, args.smoothing,
-                args.cpus_per_trial, args.gpus_per_trial, args.max_failures, args.address, args.tracking_uri,
-                storage_location(args.storage), args.dry_run, tuple(argv))
+                args.cpus_per_trial, args.gpus_per_trial, args.max_failures, args.address,
+                locations.tracking_uri(args.tracking_uri), locations.storage_location(args.storage), args.dry_run,
+                tuple(argv), sets=sets)
     if plan.grace is not None and plan.grace > plan.max_t:
         unit = "seconds" if plan.time_attr == "time_total_s" else "evaluations"
         p.error(f"--grace: {plan.grace:g} is more than a trial's whole budget ({plan.max_t:g} {unit})")
     return plan
-
-
-def storage_location(text: str) -> str:
-    """A URI (s3://, gs://, file://) as given; a path made absolute, as Tune wants it."""
-    return text if "://" in text else os.path.abspath(text)
 
 
 def resume_plan(study: Study, p: OneLineParser, args) -> Plan:
@@ -266,7 +298,7 @@ def resume_plan(study: Study, p: OneLineParser, args) -> Plan:
         p.error(f"--resume: runs the study with the options it was started with; only --address, --storage "
                 f"and --dry-run may be given with it, not {', '.join(extra)}")
     from studies import resume  # pyarrow, only when resuming
-    storage = storage_location(args.storage)
+    storage = locations.storage_location(args.storage)
     try:
         folder, state = resume.find(storage, study.name, args.resume or None)
     except ValueError as err:
@@ -277,32 +309,37 @@ def resume_plan(study: Study, p: OneLineParser, args) -> Plan:
                                argv=tuple(saved), resume={**state, "folder": folder})
 
 
-def base_config(study: Study, args) -> dict:
-    """The study's base with the command line's overrides, checked as a TrainConfig."""
-    base = {**study.base, **(study.smoke if args.smoke else {})}
-    if args.image_size:
-        base["image_size"] = args.image_size
-    if args.data_root:
-        base["data_root"] = os.path.abspath(os.path.expanduser(args.data_root))  # trials run in other folders
-    base["dataset"] = base_dataset(study, args)
-    data = load_dataset(base["dataset"], base.get("image_size", 32), base.get("data_root", ""))
-    if args.dataset and data.kind == "points" and base.get("arch", "dcgan") != "mlp":
-        base.update(POINTS_BASE)
-    if args.max_steps:
+def base_config(study: Study, args, sets: dict | None = None) -> dict:
+    """The study's base with the command line's overrides (the options, then --set), paths made
+    absolute where the user typed them (trials run in folders of their own)."""
+    base = {**TrainConfig().to_dict(), **study.base, **(study.smoke if args.smoke else {})}
+    for key in ("image_size", "data_root", "dataset"):
+        if getattr(args, key):
+            base[key] = getattr(args, key)
+    if args.dataset:
+        data = load_dataset(absolute_dataset(base["dataset"]), base["image_size"], _root(base["data_root"]))
+        if data.kind == "points" and base["arch"] != "mlp":
+            base.update(POINTS_BASE)
+    base.update(sets or {})
+    if args.max_steps is not None:
         base["max_steps"] = args.max_steps
     if args.max_seconds is not None:
         base["max_seconds"] = args.max_seconds
-    for key, value in TrainConfig().to_dict().items():
-        base.setdefault(key, value)
-    base["eval_every"] = min(base["eval_every"], base["max_steps"])
+    base["data_root"], base["dataset"] = _root(base["data_root"]), absolute_dataset(base["dataset"])
+    load_dataset(base["dataset"], base["image_size"], base["data_root"])  # its one-line error, if any
+    if base["max_steps"]:
+        base["eval_every"] = min(base["eval_every"], base["max_steps"])
     return base
 
 
-def base_dataset(study: Study, args) -> str:
-    """--dataset, else the study's; a folder path made absolute (trials run in other folders)."""
-    name = args.dataset or {**study.base, **(study.smoke if args.smoke else {})}.get("dataset", TrainConfig.dataset)
+def _root(data_root: str) -> str:
+    return locations.absolute_path(data_root) if data_root else ""
+
+
+def absolute_dataset(name: str) -> str:
+    """`folder:PATH` with PATH made absolute; other names as they are."""
     if name.startswith(FOLDER_PREFIX) and name != FOLDER_PREFIX:
-        name = FOLDER_PREFIX + os.path.abspath(os.path.expanduser(name[len(FOLDER_PREFIX):]))
+        return FOLDER_PREFIX + locations.absolute_path(name[len(FOLDER_PREFIX):])
     return name
 
 
@@ -439,6 +476,7 @@ def plan_dict(plan: Plan) -> dict:
         "score_smoothing": plan.smoothing,
         "resources_per_trial": {"cpu": plan.cpus_per_trial, "gpu": plan.gpus_per_trial},
         "max_failures": plan.max_failures,
+        "set": plan.sets,
         "ray": plan.address or "local",
         "tracking_uri": plan.tracking_uri,
         "storage": plan.storage,

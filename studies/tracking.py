@@ -19,38 +19,57 @@ from __future__ import annotations
 
 import logging
 import re
+import subprocess
+import sys
+import tempfile
 import time
 import urllib.error
 import urllib.request
 
 import numpy as np
 from mlflow.entities import Metric, Param, RunStatus, RunTag
+from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
 log = logging.getLogger(__name__)
+logging.getLogger("mlflow.store.db.utils").setLevel(logging.WARNING)  # "Creating initial MLflow database tables..."
 
 UI_HINT = "#/experiments/{exp}/runs?workflowType=machine_learning"
 TAG_TRIAL = "trial_id"
 TAG_STUDY = "study"
 TAG_STATUS = "gan.status"
-TAG_SETTING = "gan.setting"  # what tells the trial apart in its study: "loss=bce d_steps=1 g_steps=5 seed=0"
+TAG_SETTING = "gan.setting"  # what tells the trial apart in its study: "loss=bce ratio=1:5 seed=0"
+TAG_GROUP = "gan.group"  # the setting without its seed: the MLflow UI's group-by aggregates the seeds
+TAG_ERROR = "gan.error"  # the one-line message of the exception that ended the trial
 RETRIES = 6
 STEP_KEY = "step"  # logged at every evaluation, diverged ones included: the steps a run holds
 IMAGE_STEP = re.compile(r"^images/samples[+%]step[+%](\d+)[+%].*\.png$")  # the stepped `samples` images
 
 
 def retry(fn, *args, **kwargs):
-    """Call an MLflow client method, retrying transient failures (a locked sqlite
-    file under concurrent trials, a tracking server that blinks) with backoff."""
+    """Call an MLflow client method, retrying with backoff only what a retry can fix (a locked
+    sqlite file under concurrent trials, a tracking server that blinks or is overloaded);
+    anything else (a missing experiment, a bad argument, a bug) raises at once."""
     for attempt in range(RETRIES):
         try:
             return fn(*args, **kwargs)
-        except Exception as err:  # MlflowException, OperationalError, ConnectionError ...
-            if attempt == RETRIES - 1:
+        except Exception as err:
+            if attempt == RETRIES - 1 or not transient(err):
                 raise
             wait = 0.2 * 2 ** attempt
             log.warning("MLflow call %s failed (%s); retrying in %.1fs", fn.__name__, err, wait)
             time.sleep(wait)
+
+
+def transient(err: BaseException) -> bool:
+    """A failure a retry can fix: no connection, a timeout, HTTP 5xx or 429, sqlite "database is locked"."""
+    if isinstance(err, MlflowException):
+        return err.get_http_status_code() == 429 or err.get_http_status_code() >= 500
+    if isinstance(err, (ConnectionError, TimeoutError, urllib.error.URLError)):
+        return True
+    import requests  # MLflow's HTTP client
+
+    return isinstance(err, (requests.exceptions.ConnectionError, requests.exceptions.Timeout))
 
 
 def check_server(tracking_uri: str, timeout: float = 5.0) -> None:
@@ -99,16 +118,17 @@ def set_tags(client: MlflowClient, run_id: str, tags: dict) -> None:
 
 
 def find_or_create_child(client: MlflowClient, exp_id: str, parent_id: str, study: str,
-                         trial_id: str, trial_name: str, params: dict) -> tuple[str, bool]:
-    """The trial's child run and whether it existed: the one for this trial id, or a new one.
-    Each attempt looks before it creates, so a create retried after a lost answer
-    finds the run it made instead of making a second one."""
+                         trial_id: str, setting: str, params: dict) -> tuple[str, bool]:
+    """The trial's child run and whether it existed: the one for this trial id, or a new one
+    named by its setting. Each attempt looks before it creates, so a create retried after a
+    lost answer finds the run it made instead of making a second one."""
     def find_or_create():
         found = child_of_trial(client, exp_id, parent_id, trial_id, retries=False)
         if found:
             return found, True
-        tags = {"mlflow.parentRunId": parent_id, TAG_TRIAL: trial_id, TAG_STUDY: study}
-        return client.create_run(exp_id, run_name=trial_name, tags=tags).info.run_id, False
+        tags = {"mlflow.parentRunId": parent_id, TAG_TRIAL: trial_id, TAG_STUDY: study,
+                TAG_SETTING: setting, TAG_GROUP: group_of(setting)}
+        return client.create_run(exp_id, run_name=setting or trial_id, tags=tags).info.run_id, False
 
     run_id, existed = retry(find_or_create)
     if existed:
@@ -116,6 +136,43 @@ def find_or_create_child(client: MlflowClient, exp_id: str, parent_id: str, stud
     else:
         log_params(client, run_id, params)
     return run_id, existed
+
+
+def group_of(setting: str) -> str:
+    """`loss=bce ratio=1:5 seed=0` -> `loss=bce ratio=1:5`."""
+    return " ".join(part for part in setting.split() if not part.startswith("seed=")) or "all"
+
+
+def record_error(client: MlflowClient, run_id: str, message: str, details: str) -> None:
+    """The exception that ended a trial: its one line as a tag, the traceback as `error.txt`."""
+    retry(client.set_tag, run_id, TAG_ERROR, message[:5000])
+    retry(client.log_text, run_id, details, "error.txt")
+    close_child(client, run_id, "error")
+
+
+PREFLIGHT = """
+import sys
+from mlflow.tracking import MlflowClient
+experiment = MlflowClient(sys.argv[1]).get_experiment(sys.argv[2])
+print(experiment.name)
+"""
+
+
+def preflight(tracking_uri: str, exp_id: str, name: str, timeout: float = 120.0) -> None:
+    """Open the store as a trial will, from another working directory, and look for the
+    experiment the driver made; ValueError (one line) when it is not there."""
+    with tempfile.TemporaryDirectory() as elsewhere:
+        try:
+            proc = subprocess.run([sys.executable, "-c", PREFLIGHT, tracking_uri, exp_id], cwd=elsewhere,
+                                  capture_output=True, text=True, timeout=timeout)
+        except subprocess.TimeoutExpired:
+            raise ValueError(f"opening {tracking_uri} from another directory took over {timeout:.0f} s") from None
+    if proc.returncode != 0 or proc.stdout.strip() != name:
+        lines = [line for line in proc.stderr.strip().splitlines() if line.strip()]
+        reason = lines[-1] if lines else f"it found {proc.stdout.strip()!r}"
+        raise ValueError(f"a trial, running in another directory, would not find experiment {name!r} (id {exp_id}) "
+                         f"through {tracking_uri} ({reason}); give a store every trial can reach, such as "
+                         "sqlite:////absolute/path/mlflow.db or http://host:5000")
 
 
 class TrialLog:
@@ -184,3 +241,15 @@ def ui_hint(tracking_uri: str, exp_id: str) -> str:
         return f"{tracking_uri.rstrip('/')}/{UI_HINT.format(exp=exp_id)}"
     return (f"mlflow ui --backend-store-uri {tracking_uri}   then open "
             f"http://127.0.0.1:5000/{UI_HINT.format(exp=exp_id)}")
+
+
+def rung_history(tracking_uri: str, exp_id: str, parent_id: str, metric: str, eval_every: int) -> dict:
+    """{trial id: {evaluation number: value of `metric`}} for the parent's child runs (MLflow steps
+    count budget units; evaluation k is at step k * eval_every, the last one possibly sooner)."""
+    client = MlflowClient(tracking_uri)
+    query = f"tags.`mlflow.parentRunId` = '{parent_id}'"
+    history = {}
+    for run in retry(client.search_runs, [exp_id], filter_string=query, max_results=10_000):
+        values = retry(client.get_metric_history, run.info.run_id, metric)
+        history[run.data.tags[TAG_TRIAL]] = {-(-m.step // eval_every): m.value for m in values}
+    return history

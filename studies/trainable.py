@@ -16,8 +16,10 @@ after a failure), `gan.device`, `gan.gpu_ids` and `gan.torch_threads`.
 from __future__ import annotations
 
 import logging
+import math
 import os
 import tempfile
+import traceback
 
 import ray
 import torch
@@ -26,7 +28,7 @@ from ray import tune
 
 from gan_core import TrainConfig, train
 from studies import tracking
-from studies.runner import merge
+from studies.runner import label, merge
 
 STATE_FILE = "state.pt"
 
@@ -43,48 +45,83 @@ def trial_threads() -> int:
 
 
 def placement_tags(client: MlflowClient, run_id: str, config: TrainConfig) -> dict:
-    """Where this attempt of the trial runs, appended to the node history of earlier attempts."""
+    """Where this start of the trial runs, appended to the nodes of earlier starts (a trial
+    restarted on the node it last ran on, after a pause at an ASHA rung, adds nothing)."""
     node = ray.get_runtime_context().get_node_id()
-    earlier = tracking.retry(client.get_run, run_id).data.tags.get("gan.nodes", "")
+    earlier = [n for n in tracking.retry(client.get_run, run_id).data.tags.get("gan.nodes", "").split(",") if n]
+    nodes = earlier if earlier and earlier[-1] == node[:12] else [*earlier, node[:12]]
     device = config.device if config.device != "auto" else ("cuda" if torch.cuda.is_available() else "cpu")
-    return {"gan.node": node, "gan.nodes": ",".join(filter(None, [earlier, node[:12]])),
+    return {"gan.node": node, "gan.nodes": ",".join(nodes),
             "gan.device": device, "gan.gpu_ids": ",".join(map(str, ray.get_gpu_ids())) or "none",
             "gan.torch_threads": str(torch.get_num_threads())}
 
 
 def gan_trainable(trial_config: dict, study: dict) -> None:
-    """`study` holds the plan's fixed parts: base config, tracking URI, experiment and parent run ids, smoothing."""
+    """`study` holds the plan's fixed parts: base config, tracking URI, experiment and parent run ids,
+    smoothing, and the label columns. An exception from the training code or the tracking layer ends
+    the trial once, as `error` (see `end_with_error`): a retry would only raise it again. Only the
+    death of the trial's process or node makes Tune restart it from its checkpoint."""
+    trial = {"client": None, "run_id": None, "score_smooth": None, "progress": {}}
+    try:
+        run_trial(trial_config, study, trial)
+    except Exception as err:  # SystemExit (Tune stopping the trial) and KeyboardInterrupt pass through
+        end_with_error(err, trial)
+
+
+def run_trial(trial_config: dict, study: dict, trial: dict) -> None:
     config = resolve(study["base"], trial_config)
     torch.set_num_threads(trial_threads())
     # one INFO line per checkpoint, forwarded to the driver, would bury the progress table
     logging.getLogger("ray.train._internal.storage").setLevel(logging.WARNING)
-    ctx = tune.get_context()
-    client = MlflowClient(study["tracking_uri"])
+    client = trial["client"] = MlflowClient(study["tracking_uri"])
     run_id, existed = tracking.find_or_create_child(
         client, study["experiment_id"], study["parent_run_id"], study["name"],
-        ctx.get_trial_id(), ctx.get_trial_name(), config.to_dict())
+        tune.get_context().get_trial_id(), label(study["columns"], trial_config), config.to_dict())
+    trial["run_id"] = run_id
     tracking.set_tags(client, run_id, placement_tags(client, run_id, config))
     log = tracking.TrialLog(client, run_id, existed)
 
-    state, smooth = None, {"score_smooth": None}
+    state = None
     checkpoint = tune.get_checkpoint()
     if checkpoint is not None:
         with checkpoint.as_directory() as folder:
             state = torch.load(os.path.join(folder, STATE_FILE), weights_only=True)
-        smooth["score_smooth"] = state.get("score_smooth")
+        trial["score_smooth"] = state.get("score_smooth")
 
     def report(payload: dict) -> None:
         metrics = dict(payload["metrics"])
-        previous, alpha = smooth["score_smooth"], study["smoothing"]
+        previous, alpha = trial["score_smooth"], study["smoothing"]
         score = metrics["score"]
-        smooth["score_smooth"] = score if previous is None else alpha * score + (1 - alpha) * previous
-        metrics["score_smooth"] = smooth["score_smooth"]
-        log.evaluation(payload["step"], metrics, payload["image"])
+        trial["score_smooth"] = score if previous is None else alpha * score + (1 - alpha) * previous
+        metrics["score_smooth"] = trial["score_smooth"]
+        trial["progress"] = {k: metrics[k] for k in ("step", "work", "d_updates", "g_updates")}
+        log.evaluation(payload["work"], metrics, payload["image"])  # MLflow steps count the budget's unit
         if payload["state"] is None:
             tune.report(metrics)
             return
         with tempfile.TemporaryDirectory() as folder:
-            torch.save({**payload["state"], "score_smooth": smooth["score_smooth"]}, os.path.join(folder, STATE_FILE))
+            torch.save({**payload["state"], "score_smooth": trial["score_smooth"]}, os.path.join(folder, STATE_FILE))
             tune.report(metrics, checkpoint=tune.Checkpoint.from_directory(folder))
 
     train(config, report, state)
+
+
+def error_line(err: BaseException) -> str:
+    """`ValueError: the message` on one line, at most 300 characters."""
+    text = " ".join(str(err).split()) or "(no message)"
+    line = f"{type(err).__name__}: {text}"
+    return line if len(line) <= 300 else line[:297] + "..."
+
+
+def end_with_error(err: Exception, trial: dict) -> None:
+    """Record the error in the trial's MLflow run when there is one (a tracking failure may be the
+    error itself), then end the trial with one last result that says so: `error` 1, its message, and
+    NaN scores (schedulers and Optuna treat the trial as failed, not as scoring 0)."""
+    message, details = error_line(err), traceback.format_exc()
+    if trial["run_id"] is not None:
+        try:
+            tracking.record_error(trial["client"], trial["run_id"], message, details)
+        except Exception as also:  # the store itself is failing: the driver still gets the message
+            message = f"{message} (and recording it in MLflow failed: {error_line(also)})"
+    tune.report({**trial["progress"], "error": 1.0, "error_message": message, "score": math.nan,
+                 "score_smooth": math.nan, "finished": 0.0, "diverged": 0.0, "timed_out": 0.0, "collapsed": 0.0})

@@ -14,7 +14,7 @@ from studies.runner import CPU_IMAGES, SMOKE, Study
 STUDY = Study(
     name="training_tips",
     summary="latent normal/uniform/sphere, SGD vs Adam on D, G or both, adaptive D",
-    base={**CPU_IMAGES, "max_seconds": 75.0},
+    base=CPU_IMAGES,
     space=training_tips.space,
     seeds=2,
     smoke=SMOKE,

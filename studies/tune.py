@@ -16,7 +16,7 @@ from studies.runner import CPU_IMAGES, SMOKE, Study
 STUDY = Study(
     name="tune",
     summary="Optuna TPE over loss family and its knobs (a conditional space) under ASHA",
-    base={**CPU_IMAGES, "max_seconds": 75.0},
+    base=CPU_IMAGES,
     space=tune.space,
     search="optuna",
     num_samples=16,

@@ -106,10 +106,37 @@ def test_resume_of_a_finished_run_reports_nothing_more():
     assert status == "finished" and again == []
 
 
-def test_time_cap_ends_the_run_with_a_final_report():
+def test_time_cap_on_a_step_budget_ends_the_run_as_timed_out():
     status, reports = run_reports({**TINY_POINTS, "max_steps": 10**6, "eval_every": 10**6, "max_seconds": 1.0})
+    assert status == "timed_out" and len(reports) == 1 and reports[0]["status"] == "timed_out"
+    assert reports[0]["metrics"]["finished"] == 0.0 and reports[0]["metrics"]["timed_out"] == 1.0
+    assert reports[0]["step"] > 10
+
+
+def test_time_is_the_budget_when_max_steps_is_zero():
+    status, reports = run_reports({**TINY_POINTS, "max_steps": 0, "eval_every": 10**6, "max_seconds": 1.0})
     assert status == "finished" and len(reports) == 1
-    assert reports[0]["metrics"]["finished"] == 1.0 and reports[0]["step"] > 10
+    assert reports[0]["metrics"]["finished"] == 1.0 and reports[0]["metrics"]["timed_out"] == 0.0
+    with pytest.raises(ValueError, match="max_steps: 0"):
+        TrainConfig.from_dict({**TINY_POINTS, "max_steps": 0})
+
+
+@pytest.mark.parametrize("d_steps,g_steps", [(1, 1), (5, 1), (1, 2), (1, 5)])
+def test_an_updates_budget_gives_every_ratio_the_same_work_and_evaluation_points(d_steps, g_steps):
+    per_round = d_steps + g_steps
+    status, reports = run_reports({**TINY_POINTS, "budget": "updates", "d_steps": d_steps, "g_steps": g_steps,
+                                   "max_steps": 36, "eval_every": 12})
+    assert status == "finished"
+    assert [r["work"] for r in reports] == [12, 24, 36]
+    assert [r["step"] for r in reports] == [12 // per_round, 24 // per_round, 36 // per_round]
+    last = reports[-1]["metrics"]
+    assert last["d_updates"] + last["g_updates"] == 36 and last["work"] == 36.0
+
+
+def test_an_uneven_updates_budget_evaluates_at_the_first_round_past_each_mark():
+    # a 3:1 round is 4 updates: marks at 10, 20, 30 are reached after rounds 3 (12), 5 (20) and 8 (32)
+    _, reports = run_reports({**TINY_POINTS, "budget": "updates", "d_steps": 3, "max_steps": 30, "eval_every": 10})
+    assert [r["work"] for r in reports] == [12, 20, 32] and reports[-1]["status"] == "finished"
 
 
 def test_nan_loss_ends_the_run_as_diverged(monkeypatch):

@@ -36,7 +36,7 @@ KNOBS = {  # field -> a non-default value that trains on the tiny image case (or
     "real_label": (0.7, 1.2), "fake_label": (0.0, 0.3), "label_flip": 0.1, "kl_weight": 0.5,
     "d_steps": 2, "g_steps": 2, "order": "g_first", "d_skip_below": 0.1, "ema": 0.9, "diffaug": "color",
     "opt_d": "rmsprop", "opt_g": "sgd", "lr_d": 1e-3, "lr_g": 1e-3, "betas_d": (0.0, 0.9),
-    "betas_g": (0.0, 0.9), "max_steps": 3, "max_seconds": 30.0, "eval_every": 2, "eval_samples": 40,
+    "betas_g": (0.0, 0.9), "budget": "updates", "max_steps": 3, "max_seconds": 30.0, "eval_every": 2, "eval_samples": 40,
     "collapse_threshold": 0.5, "collapse_quality": 0.2, "seed": 7, "device": "cpu",
     "data_root": os.environ["GAN_STUDIES_DATA"],  # the session's fake torchvision data (conftest)
     "metrics": "ms_ssim,ndb,prdc,fd", "features": "random", "precision": "bf16",

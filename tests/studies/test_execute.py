@@ -66,7 +66,9 @@ def test_dg_ratio_smoke_records_parent_children_metrics_and_images(tmp_path):
         assert child.info.status == "FINISHED"
         assert child.data.params["dataset"] == "stacked-digits" and child.data.params["loss"] in ("bce", "wgan-gp")
         assert child.data.tags["gan.status"] in ("finished", "stopped_early", "collapsed")
-        assert child.data.tags["gan.setting"].startswith("loss=") and " d_steps=" in child.data.tags["gan.setting"]
+        setting = child.data.tags["gan.setting"]
+        assert setting.startswith("loss=") and (" ratio=1:5 " in setting or " ratio=5:1 " in setting)
+        assert child.info.run_name == setting and child.data.tags["gan.group"] == setting.rsplit(" seed=", 1)[0]
         for key in PER_TRIAL:
             steps = [m.step for m in client.get_metric_history(run_id, key)]
             assert len(steps) >= 2 and steps == sorted(set(steps)), (key, steps)
