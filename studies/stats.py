@@ -22,7 +22,8 @@ Statistical Precipice", NeurIPS):
 A bootstrap needs at least two values on each side: with one seed the
 interval is None and the verdict says no difference is detectable. Mind that
 a percentile bootstrap of P(X > Y) is [1, 1] whenever every x beats every y,
-at any n: with 2 seeds a side that happens by chance a third of the time.
+at any n: with 2 seeds a side that happens by chance a third of the time
+(either way).
 The resampling is seeded, so a report is the same every time it is built.
 """
 
