@@ -83,8 +83,9 @@ def summary_lines(analysis: Analysis) -> list[str]:
     """Three to five lines: what ran, where it is compared, the best setting, the verdicts, collapses."""
     runs, best = analysis.runs, analysis.best
     counts = {o: sum(t.status == o for t in runs.trials) for o in dict.fromkeys(t.status for t in runs.trials)}
+    ended = "; " + ", ".join(f"{n} {o}" for o, n in counts.items()) if counts else ""
     lines = [f"{runs.study} ({runs.parent_name}): {plural(len(runs.trials), 'trial')} in "
-             f"{plural(len(analysis.settings), 'setting')}; " + ", ".join(f"{n} {o}" for o, n in counts.items()) + "."]
+             f"{plural(len(analysis.settings), 'setting')}{ended}."]
     if best is None:
         return lines + ["No trial logged a score: nothing to compare."]
     score = best.at_common["score"]
@@ -111,7 +112,7 @@ def summary_lines(analysis: Analysis) -> list[str]:
 
 def caveats(analysis: Analysis) -> list[str]:
     notes = []
-    if "time_total_s" in analysis.runs.parent_params.get("scheduler", ""):
+    if any(float(t.params.get("max_seconds", 0) or 0) > 0 for t in analysis.runs.trials):
         notes.append("Trials had a wall-clock cap, so equal steps are not equal time: a costlier round reaches "
                      "fewer steps in the budget.")
     left_out = [t for t in analysis.runs.trials if t.status not in SCORED]

@@ -14,6 +14,7 @@ and the collapse rate, not in the score statistics.
 from __future__ import annotations
 
 import importlib
+import math
 from collections import Counter
 from dataclasses import dataclass
 
@@ -57,6 +58,8 @@ class Analysis:
 
 def study_columns(study: str) -> tuple[str, ...]:
     """The metrics a study declares for its question (its `STUDY.columns`); none for an unknown study."""
+    if not study.isidentifier():
+        return ()
     try:
         module = importlib.import_module(f"studies.{study}")
     except ImportError:
@@ -86,7 +89,8 @@ def ended_collapsed(trial: Trial) -> bool:
 
 
 def summaries(values: dict[str, list[float]]) -> dict[str, stats.Summary]:
-    return {key: stats.summarize(v) for key, v in values.items() if v}
+    finite = {key: [x for x in v if math.isfinite(x)] for key, v in values.items()}
+    return {key: stats.summarize(v) for key, v in finite.items() if v}
 
 
 def setting_stats(setting: str, trials: list[Trial], columns: tuple[str, ...], step: int | None) -> SettingStats:

@@ -117,7 +117,7 @@ def samples(analysis: Analysis, load_image: Callable[[str, str], np.ndarray]) ->
     for setting in analysis.settings:
         with_images = [t for t in setting.trials if t.images]
         if with_images:
-            trial = min(with_images, key=lambda t: (t.seed, t.run_id))
+            trial = min(with_images, key=lambda t: (int(t.seed) if t.seed.isdigit() else 1 << 30, t.run_id))
             rows.append((setting.setting, trial, panel_steps(sorted(trial.images))))
     if not rows:
         return None

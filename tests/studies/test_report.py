@@ -50,11 +50,12 @@ def log_trial(client, exp_id, parent_id, setting, seed, outcome, scores, collaps
 
 @pytest.fixture(scope="module")
 def store(tmp_path_factory):
-    """A sqlite store with an older parent run (one trial) and the newest (TRIALS)."""
+    """A sqlite store with an empty parent run, an older one (one trial) and the newest (TRIALS)."""
     folder = tmp_path_factory.mktemp("store")
     uri = f"sqlite:///{folder / 'm.db'}"
     client = MlflowClient(uri)
     exp_id = client.create_experiment(STUDY, artifact_location=(folder / "artifacts").as_uri())
+    client.create_run(exp_id, run_name="empty-run", start_time=500, tags={"role": "study"})
     old = client.create_run(exp_id, run_name="old-run", start_time=1_000, tags={"role": "study"}).info.run_id
     log_trial(client, exp_id, old, "opt=old", 0, "finished", [0.9, 0.9, 0.9], None, 1_001)
     parent = client.create_run(exp_id, run_name="new-run", start_time=2_000, tags={"role": "study"}).info.run_id
@@ -130,6 +131,7 @@ def test_the_report_files_the_summary_and_the_parent_runs_artifacts(store, built
     md = (html.parent / "report.md").read_text()
     assert "| opt=adam | 4 | 0.575 [" in md and "; IQM 0.55 |" in md
     assert "| opt=sgd | 3 | 2 finished, 1 collapsed | 2/3 [" in md
+    assert "1 trial that diverged or failed has no comparable score" in md and "wall-clock" not in md
     logged = {a.path for a in MlflowClient(uri).list_artifacts(parent, "report")}
     assert {"report/report.html", "report/report.md", "report/figures"} <= logged
 
@@ -140,6 +142,9 @@ def test_an_older_run_by_name_and_the_command_line(store, tmp_path, capsys):
     out = capsys.readouterr().out.splitlines()
     assert out[0] == f"{STUDY} (old-run): 1 trial in 1 setting; 1 finished."
     assert "nothing to compare" in out[2] and out[-1] == f"Report: {tmp_path / 'old' / 'report.html'}"
+    assert report.main([STUDY, "--run", "empty-run", "--tracking-uri", uri, "--out", str(tmp_path / "e")]) == 0
+    assert capsys.readouterr().out.splitlines()[:2] == [f"{STUDY} (empty-run): 0 trials in 0 settings.",
+                                                        "No trial logged a score: nothing to compare."]
     assert report.main(["no_such_study", "--tracking-uri", uri]) == 2
     assert "no MLflow experiment named 'no_such_study'" in capsys.readouterr().err
 
@@ -230,3 +235,4 @@ def test_a_report_of_a_real_smoke_study(smoke_store):
     for setting in settings:
         assert f"<td>{setting}</td>" in text
     assert lines[1].startswith("Best: ") and lines[-1] == f"Report: {html}"
+    assert "Trials had a wall-clock cap, so equal steps are not equal time" in text  # --smoke caps trials at 20 s
