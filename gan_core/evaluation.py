@@ -24,7 +24,7 @@ published stacked-MNIST measures), and log any metrics asked for beside them
 (`metrics=fd` gives the Frechet distance in the dataset's classifier
 features); by default they compute nothing more, which keeps an evaluation
 cheap beside training. Datasets without known modes compute prdc and MS-SSIM
-(the score needs them) and the Frechet distance by default. 2-D point
+(the score needs them), the Frechet distance and KID by default. 2-D point
 datasets have no image metrics.
 """
 
@@ -40,7 +40,7 @@ from gan_core.features import FEATURES
 
 REFERENCE_SEED, BASELINE_SEED, METRIC_SEED = 4321, 8765, 0
 SCORE_METRICS = ("prdc", "ms_ssim")  # what diversity and quality need where modes are unknown
-AUTO_METRICS = ("fd",)  # logged beside the scores of datasets without known modes
+AUTO_METRICS = ("fd", "kid")  # logged beside the scores of datasets without known modes
 METRIC_CHOICES = ("auto", "none")  # beside comma-separated names of gan_core.metrics.METRICS
 FEATURE_CHOICES = ("auto", *FEATURES)  # classifier: the dataset's own
 

@@ -10,9 +10,9 @@ Metric, `METRICS[name](generated, real, seed)`, fits and scores in one go.
 One evaluation, features extracted once per set:
 
     from gan_core.metrics import compute_metrics, fit_reference, score_against
-    scores = compute_metrics(["ms_ssim", "ndb", "prdc", "fd"], generated, real, features="random")
+    scores = compute_metrics(["ms_ssim", "ndb", "prdc", "fd", "kid"], generated, real, features="random")
     # or, with a fixed real set, fit once and score every evaluation against it:
-    reference = fit_reference(["ms_ssim", "ndb", "prdc", "fd"], real, features="random")
+    reference = fit_reference(["ms_ssim", "ndb", "prdc", "fd", "kid"], real, features="random")
     scores = score_against(reference, generated)
 
 Everything runs on the CPU without grad (features may be extracted on a GPU)
@@ -82,7 +82,21 @@ fd  (key fd). Frechet distance between the Gaussians fitted to the real and
     mu, S the mean and unbiased covariance. The last trace equals
     tr((S_r S_g)^1/2) but is computed from two symmetric eigendecompositions in
     float64 (eigenvalues clamped at 0), with no complex square root; fd is
-    clamped at 0.
+    clamped at 0. FD is biased at a few thousand samples, by an amount that
+    depends on the model: compare FDs only at equal N, and prefer kid there.
+
+kid  (keys kid, kid_std). Kernel Inception Distance of Binkowski, Sutherland,
+    Arbel and Gretton (2018, "Demystifying MMD GANs", ICLR): the unbiased
+    estimate of the squared MMD with the polynomial kernel
+    k(a, b) = (a.b / D + 1)^3 between S = 100 pairs of random subsets (size m
+    each, drawn without replacement; generated X, real Y):
+        MMD^2 = sum_{i != j} k(x_i, x_j) / (m (m - 1))
+              + sum_{i != j} k(y_i, y_j) / (m (m - 1)) - 2 sum_{i,j} k(x_i, y_j) / m^2
+    kid = the mean over subsets, kid_std = their (population) std. Unbiased at
+    any N (it can fall below 0 for near-identical sets). m = half the smaller
+    set, at most 1,000, so the subsets differ and kid_std shows their spread.
+    The subsets are drawn as torch-fidelity draws them (numpy RandomState(seed)),
+    so kid equals its `kid_features_to_metric` with the same size and seed.
 """
 
 from __future__ import annotations
@@ -93,16 +107,13 @@ from typing import Callable, Sequence
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from threadpoolctl import threadpool_limits
 
 from gan_core.features import extract
+from gan_core.kid import FULL_KERNEL_MAX, KID_SUBSETS, kid, polynomial_kernel
+from gan_core.ms_ssim import (MS_SSIM_WEIGHTS, MS_SSIM_WINDOW, mean_pair_ms_ssim, ms_ssim,  # noqa: F401  (public here too)
+                              ms_ssim_scales)
 
-MS_SSIM_WEIGHTS = (0.0448, 0.2856, 0.3001, 0.2363, 0.1333)  # Wang et al. 2003, finest scale first
-MS_SSIM_WINDOW = 7  # Gaussian window side: fits the 8x8 coarsest scale of a 32x32 image
-MS_SSIM_SIGMA = 1.0  # its std: Wang's 11 px / 1.5 ratio
-MS_SSIM_PAIRS = 500  # random pairs per set: real digits' pair values spread by 0.13-0.24, standard error ~0.01
-MS_SSIM_BATCH = 256  # image pairs per batch
 NDB_BINS = 100  # K of Richardson and Weiss
 NDB_MIN_PER_BIN = 10  # fewer bins when there are fewer real samples than this per bin
 NDB_ALPHA = 0.05  # significance level of each bin's two-sided test
@@ -140,73 +151,6 @@ def register(name: str, keys: Sequence[str], space: str, fit: FitFn) -> Callable
 
 
 # ----------------------------------------------------------------- MS-SSIM
-
-def ms_ssim_scales(size: int, window: int = MS_SSIM_WINDOW) -> int:
-    """Number of scales (at most 5) whose coarsest side, size // 2^(M-1), is still >= window."""
-    if size < window:
-        raise ValueError(f"MS-SSIM needs images of at least {window} pixels a side, got {size}")
-    scales = 1
-    while scales < len(MS_SSIM_WEIGHTS) and size // 2 ** scales >= window:
-        scales += 1
-    return scales
-
-
-def _blur(x: torch.Tensor, kernel: torch.Tensor) -> torch.Tensor:
-    """Separable filter along W then H, valid positions only (shifted sums: faster than a depthwise conv2d)."""
-    size, (h, w) = kernel.numel(), x.shape[-2:]
-    rows = sum(kernel[t] * x[..., t:w - size + 1 + t] for t in range(size))
-    return sum(kernel[t] * rows[..., t:h - size + 1 + t, :] for t in range(size))
-
-
-def _ssim_and_cs(x: torch.Tensor, y: torch.Tensor, kernel: torch.Tensor, data_range: float):
-    """Per image and channel (N, C): mean SSIM and mean contrast-structure term at one scale."""
-    c1, c2 = (0.01 * data_range) ** 2, (0.03 * data_range) ** 2
-    mu_x, mu_y = _blur(x, kernel), _blur(y, kernel)
-    var_x = _blur(x * x, kernel) - mu_x ** 2
-    var_y = _blur(y * y, kernel) - mu_y ** 2
-    cov = _blur(x * y, kernel) - mu_x * mu_y
-    cs_map = (2 * cov + c2) / (var_x + var_y + c2)
-    ssim_map = (2 * mu_x * mu_y + c1) / (mu_x ** 2 + mu_y ** 2 + c1) * cs_map
-    return ssim_map.flatten(2).mean(-1), cs_map.flatten(2).mean(-1)
-
-
-def ms_ssim(x: torch.Tensor, y: torch.Tensor, window: int = MS_SSIM_WINDOW, sigma: float = MS_SSIM_SIGMA,
-            weights: Sequence[float] | None = None, data_range: float = 1.0) -> torch.Tensor:
-    """MS-SSIM of each pair (x[n], y[n]) of (N, C, H, W) images: (N,). See the module docstring.
-
-    weights default to Wang's, as many scales as the image size allows, rescaled to sum to 1."""
-    if x.shape != y.shape or x.dim() != 4:
-        raise ValueError(f"MS-SSIM compares two (N, C, H, W) batches of one shape, "
-                         f"got {tuple(x.shape)} and {tuple(y.shape)}")
-    size = min(x.shape[-2:])
-    if weights is None:
-        weights = MS_SSIM_WEIGHTS[:ms_ssim_scales(size, window)]
-    if size // 2 ** (len(weights) - 1) < window:
-        raise ValueError(f"{len(weights)} scales of a {size}-pixel image leave less than the {window}-pixel window")
-    betas = torch.tensor(weights, dtype=x.dtype)
-    betas = betas / betas.sum()
-    coords = torch.arange(window, dtype=x.dtype) - window // 2
-    kernel = torch.exp(-coords ** 2 / (2 * sigma ** 2))
-    kernel = kernel / kernel.sum()
-    terms = []
-    for scale in range(len(betas)):
-        ssim, cs = _ssim_and_cs(x, y, kernel, data_range)
-        terms.append(ssim if scale == len(betas) - 1 else cs)
-        x, y = F.avg_pool2d(x, 2), F.avg_pool2d(y, 2)
-    stacked = torch.stack(terms).clamp(min=0.0)  # (M, N, C)
-    return (stacked ** betas.view(-1, 1, 1)).prod(0).mean(1)
-
-
-def mean_pair_ms_ssim(images: torch.Tensor, seed: int, pairs: int = MS_SSIM_PAIRS) -> float:
-    """Mean MS-SSIM over min(pairs, N) seeded random pairs (i, j != i) of the N images."""
-    n = images.shape[0]
-    if n < 2:
-        raise ValueError(f"MS-SSIM pairs need at least 2 images, got {n}")
-    gen = torch.Generator().manual_seed(seed)
-    first = torch.randperm(n, generator=gen)[:pairs]
-    second = (first + torch.randint(1, n, first.shape, generator=gen)) % n
-    values = [ms_ssim(images[i], images[j]) for i, j in zip(first.split(MS_SSIM_BATCH), second.split(MS_SSIM_BATCH))]
-    return float(torch.cat(values).mean())
 
 
 def _fit_ms_ssim(real: torch.Tensor, seed: int) -> dict[str, float]:
@@ -353,6 +297,20 @@ def fd_metric(generated: torch.Tensor, state, seed: int) -> dict[str, float]:
     trace_root = torch.linalg.eigvalsh((middle + middle.T) / 2).clamp(min=0).sqrt().sum()
     distance = (mu_r - mu_g).square().sum() + cov_r.trace() + cov_g_trace - 2 * trace_root
     return {"fd": max(0.0, float(distance))}
+
+
+# --------------------------------------------------------------------- KID
+
+def _fit_kid(real: torch.Tensor, seed: int) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """The real features and their kernel matrix (where it is kept whole), computed once per reference."""
+    return real, polynomial_kernel(real, real) if len(real) <= FULL_KERNEL_MAX else None
+
+
+@register("kid", ("kid", "kid_std"), "features", _fit_kid)
+def kid_metric(generated: torch.Tensor, state, seed: int) -> dict[str, float]:
+    """KID: mean and std over subsets of the unbiased polynomial-kernel MMD^2 (see gan_core.kid)."""
+    real, k_real = state
+    return kid(generated, real, KID_SUBSETS, seed=seed, k_real=k_real)
 
 
 # ------------------------------------------------------------- one evaluation

@@ -1,6 +1,6 @@
 """Every registered metric returns its declared keys as finite floats; each metric against published
 references and closed forms (prdc README example, Frechet distance of Gaussians, MS-SSIM identities
-and pytorch-msssim, NDB on real halves and collapse)."""
+and pytorch-msssim, NDB on real halves and collapse, KID against torch-fidelity)."""
 
 import math
 
@@ -11,6 +11,7 @@ import pytorch_msssim
 import scipy.linalg
 import torch
 
+from gan_core import kid as kid_lib
 from gan_core import metrics
 from gan_core.datasets import load_dataset
 from gan_core.metrics import METRICS, compute_metrics, fit_reference, frechet_distance, gaussian_fit, score_against
@@ -217,3 +218,46 @@ def test_fd_metric_fast_path_equals_the_formula(m, d):
     state = METRICS["fd"].fit(real, 0)
     expected = frechet_distance(*gaussian_fit(real), *gaussian_fit(fake))
     assert METRICS["fd"].score(fake, state, 0)["fd"] == pytest.approx(expected, rel=1e-6)
+
+
+# --------------------------------------------------------------------- KID
+
+@pytest.mark.parametrize("full_kernels", [True, False])
+def test_kid_equals_torch_fidelity(full_kernels, monkeypatch):
+    """Same features (float64, so both sides compute in float64), subsets, kernel and seed as
+    torch-fidelity's kid_features_to_metric; both of our paths (full kernel matrices, per subset)."""
+    from torch_fidelity.metric_kid import kid_features_to_metric
+
+    if not full_kernels:
+        monkeypatch.setattr(kid_lib, "FULL_KERNEL_MAX", 10)
+    g = gen(11)
+    real = torch.randn(300, 24, generator=g, dtype=torch.float64)
+    fake = 1.2 * torch.randn(260, 24, generator=g, dtype=torch.float64) + 0.1
+    ours = kid_lib.kid(fake, real, subsets=30, size=100, seed=5)
+    reference = kid_features_to_metric(fake, real, kid_subsets=30, kid_subset_size=100, rng_seed=5, verbose=False)
+    assert ours["kid"] == pytest.approx(reference["kernel_inception_distance_mean"], rel=1e-12)
+    assert ours["kid_std"] == pytest.approx(reference["kernel_inception_distance_std"], rel=1e-9)
+
+
+def test_the_kid_metric_is_torch_fidelity_kid_at_half_the_smaller_set():
+    from torch_fidelity.metric_kid import kid_features_to_metric
+
+    g = gen(12)
+    real, fake = torch.randn(200, 16, generator=g), torch.randn(150, 16, generator=g) + 0.3
+    scores = METRICS["kid"](fake, real, 4)
+    reference = kid_features_to_metric(fake.double(), real.double(), kid_subsets=kid_lib.KID_SUBSETS,
+                                       kid_subset_size=75, rng_seed=4, verbose=False)
+    assert scores == {"kid": pytest.approx(reference["kernel_inception_distance_mean"], rel=1e-9),
+                      "kid_std": pytest.approx(reference["kernel_inception_distance_std"], rel=1e-9)}
+    assert kid_lib.subset_size(5000, 3000) == 1000 and kid_lib.subset_size(1000, 1000) == 500
+
+
+def test_kid_is_near_zero_for_one_distribution_and_grows_with_a_shift():
+    g = gen(13)
+    real = torch.randn(1000, 8, generator=g)
+    same = METRICS["kid"](torch.randn(1000, 8, generator=g), real, 0)
+    shifted = METRICS["kid"](torch.randn(1000, 8, generator=g) + 0.5, real, 0)
+    assert abs(same["kid"]) < 3 * same["kid_std"] + 1e-3  # unbiased: centred on 0, may be negative
+    assert shifted["kid"] > 20 * max(same["kid_std"], abs(same["kid"]))
+    with pytest.raises(ValueError, match="at least 4 samples"):
+        kid_lib.kid(real[:3], real)

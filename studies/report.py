@@ -1,0 +1,178 @@
+"""A study's answer, from what it left in MLflow: statistics over seeds per
+setting, the best setting against each other one with a verdict, the curves,
+the sample grids over time, and for search studies Optuna's parameter
+importances.
+
+    python -m studies.report dg_ratio                        # the newest dg_ratio run
+    python -m studies.report dg_ratio --run dg_ratio-20250101-120000 --tracking-uri http://10.0.0.5:5000
+
+It reads only the tracking store (the study's experiment, its parent run, the
+child runs' metric histories and sample images), so it works against a
+cluster's server and for studies finished long ago. It writes `report.html`
+(self-contained), `report.md` and `figures/*.png` to a folder (default
+`reports/<parent run name>`), logs them under `report/` in the parent run,
+and prints three to six lines of answer and the report's path. A study
+driver calls `build_report` at its end.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import sys
+import tempfile
+
+from mlflow.tracking import MlflowClient
+
+from studies import report_figures, report_search, tracking
+from studies.report_analysis import SCORED, Analysis, analyse, report_keys
+from studies.report_page import Figure, markdown, num, page
+from studies.report_runs import download_image, load_study
+
+ARTIFACT_DIR = "report"  # where the report goes among the parent run's artifacts
+LISTED = 3  # settings named per verdict in the terminal summary
+
+
+def default_tracking_uri() -> str:
+    return os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{os.path.abspath('mlflow.db')}"
+
+
+def figures(analysis: Analysis, client: MlflowClient, scratch: str) -> list[Figure]:
+    """Every figure the study's records allow, in reading order."""
+    def load_image(run_id: str, path: str):
+        import matplotlib.image
+
+        return matplotlib.image.imread(download_image(client, run_id, path, os.path.join(scratch, run_id)))
+
+    step = analysis.common_step
+    planned = [
+        ("intervals", "Score by setting", f"Mean (diamond) and 95% bootstrap interval (bar) of the score at step "
+         f"{step}, each seed (dots), and the mean final score of the trials that finished (red tick).",
+         lambda: report_figures.intervals(analysis)),
+        ("curves", "Score, diversity and quality against step", "Mean over seeds per setting, band: range over "
+         "seeds; x: a trial stopped by ASHA, v: a trial stopped as collapsed, where it ended.",
+         lambda: report_figures.curves(analysis)),
+        ("samples", "Sample grids over training", "Each setting's sample grid at four evaluation steps, one seed.",
+         lambda: report_figures.samples(analysis, load_image)),
+        ("losses", "Losses against step", "loss_d and loss_g, mean over seeds per setting.",
+         lambda: report_figures.losses(analysis)),
+    ]
+    if analysis.runs.searched:
+        planned += [
+            ("importances", "Parameter importances", "Optuna's fANOVA importances on a study rebuilt from the "
+             f"child runs (parameters from their setting, value: score at step {step}).",
+             lambda: report_search.importances(analysis)),
+            ("best_so_far", "Best score against trial number", f"Each trial's score at step {step} and the best "
+             "so far, trials in the order they started.", lambda: report_search.best_so_far(analysis)),
+        ]
+    made = [(name, title, caption, draw()) for name, title, caption, draw in planned]
+    return [Figure(name, title, caption, data) for name, title, caption, data in made if data]
+
+
+def plural(n: int, word: str) -> str:
+    return f"{n} {word}{'' if n == 1 else 's'}"
+
+
+def _names(settings: list[str]) -> str:
+    shown = ", ".join(settings[:LISTED])
+    return shown + (f" and {len(settings) - LISTED} more" if len(settings) > LISTED else "")
+
+
+def summary_lines(analysis: Analysis) -> list[str]:
+    """Three to five lines: what ran, where it is compared, the best setting, the verdicts, collapses."""
+    runs, best = analysis.runs, analysis.best
+    counts = {o: sum(t.status == o for t in runs.trials) for o in dict.fromkeys(t.status for t in runs.trials)}
+    ended = "; " + ", ".join(f"{n} {o}" for o, n in counts.items()) if counts else ""
+    lines = [f"{runs.study} ({runs.parent_name}): {plural(len(runs.trials), 'trial')} in "
+             f"{plural(len(analysis.settings), 'setting')}{ended}."]
+    if best is None:
+        return lines + ["No trial logged a score: nothing to compare."]
+    score = best.at_common["score"]
+    lines.append(f"Best: {best.setting}, score {num(score.mean)}"
+                 + (f" [{num(score.ci[0])}, {num(score.ci[1])}]" if score.ci else "")
+                 + f" over {plural(score.n, 'seed')}, at step {analysis.common_step} "
+                 "(the largest every compared trial reached).")
+    by_verdict: dict[str, list[str]] = {}
+    for other, comparison in analysis.comparisons.items():
+        by_verdict.setdefault(comparison.verdict, []).append(other)
+    if by_verdict:
+        lines.append("P(best > other): " + "; ".join(f"{verdict} than {_names(others)}" if verdict in
+                                                    ("better", "worse") else f"{verdict} against {_names(others)}"
+                                                    for verdict, others in by_verdict.items()) + ".")
+    else:
+        lines.append("Only one setting has a score: nothing to compare it with.")
+    collapsed = sum(s.collapsed for s in analysis.settings)
+    if collapsed:
+        worst = max(analysis.settings, key=lambda s: s.collapsed / s.n)
+        lines.append(f"Collapse: {collapsed} of {len(runs.trials)} trials; most often {worst.setting}, "
+                     f"{worst.collapsed}/{worst.n} [{num(worst.collapse_ci[0])}, {num(worst.collapse_ci[1])}].")
+    return lines
+
+
+def caveats(analysis: Analysis) -> list[str]:
+    notes = []
+    if any(float(t.params.get("max_seconds", 0) or 0) > 0 for t in analysis.runs.trials):
+        notes.append("Trials had a wall-clock cap, so equal steps are not equal time: a costlier round reaches "
+                     "fewer steps in the budget.")
+    left_out = [t for t in analysis.runs.trials if t.status not in SCORED]
+    if left_out:
+        notes.append(f"{plural(len(left_out), 'trial')} that diverged or failed {'has' if len(left_out) == 1 else 'have'} "
+                     "no comparable score: counted in the outcomes and the collapse rate only.")
+    return notes
+
+
+def build_report(tracking_uri: str, study_name: str, parent_run_id: str | None = None,
+                 out_dir: str | None = None, log_to_run: bool = True) -> tuple[list[str], str]:
+    """Build the report of one study run (the newest when parent_run_id, a run id or name, is None),
+    write it to out_dir (default reports/<parent run name>), log it under `report/` in the parent run.
+    Returns the terminal's answer lines (the last one names the report) and the path of report.html."""
+    client = MlflowClient(tracking_uri)
+    analysis = analyse(load_study(client, study_name, parent_run_id, report_keys(study_name)))
+    runs = analysis.runs
+    out_dir = os.path.abspath(out_dir or os.path.join("reports", runs.parent_name))
+    answer = summary_lines(analysis)
+    with tempfile.TemporaryDirectory() as scratch:  # only the report's own files reach out_dir and the run
+        drawn = figures(analysis, client, os.path.join(scratch, "images"))
+        staged = os.path.join(scratch, "report")
+        write_report(staged, analysis, answer + caveats(analysis), drawn,
+                     tracking.ui_hint(tracking_uri, runs.experiment_id))
+        if log_to_run:
+            tracking.retry(client.log_artifacts, runs.parent_id, staged, ARTIFACT_DIR)
+        shutil.copytree(staged, out_dir, dirs_exist_ok=True)
+    html_path = os.path.join(out_dir, "report.html")
+    return answer + [f"Report: {html_path}"], html_path
+
+
+def write_report(folder: str, analysis: Analysis, notes: list[str], drawn: list[Figure], ui: str) -> None:
+    """report.html, report.md and figures/<name>.png into folder."""
+    os.makedirs(os.path.join(folder, "figures"))
+    for fig in drawn:
+        with open(os.path.join(folder, "figures", f"{fig.name}.png"), "wb") as f:
+            f.write(fig.png)
+    with open(os.path.join(folder, "report.html"), "w") as f:
+        f.write(page(analysis, notes, drawn, ui))
+    with open(os.path.join(folder, "report.md"), "w") as f:
+        f.write(markdown(analysis, notes, drawn, ui))
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m studies.report", description=__doc__.split("\n\n")[0])
+    p.add_argument("study", help="the study's name (its MLflow experiment), e.g. dg_ratio")
+    p.add_argument("--run", help="the parent run's name or id (default: the newest)")
+    p.add_argument("--tracking-uri", default=default_tracking_uri(),
+                   help="MLflow tracking URI (default: $MLFLOW_TRACKING_URI, else ./mlflow.db)")
+    p.add_argument("--out", help="folder for the report (default: reports/<parent run name>)")
+    args = p.parse_args(argv)
+    try:
+        tracking.check_server(args.tracking_uri)
+        lines, _ = build_report(args.tracking_uri, args.study, args.run, args.out)
+    except ValueError as err:
+        print(f"python -m studies.report: error: {err}", file=sys.stderr)
+        return 2
+    print("\n".join(lines))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,238 @@
+"""studies.report: the numbers of a report built from a sqlite store filled by hand with known values
+(no Ray), a report built from a real finished smoke study (slow: real Ray), and the HTML page
+rendered by headless Chromium with every embedded figure loaded."""
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from mlflow.entities import Metric
+from mlflow.tracking import MlflowClient
+
+from studies import report, stats
+from studies.report_analysis import analyse, report_keys
+from studies.report_runs import load_study
+from studies.report_search import param_importances
+
+ROOT = Path(__file__).resolve().parents[2]
+STUDY = "training_tips"  # a real study's name: its own columns (quality, d_skip_rate) are shown
+STEPS = (10, 20, 30)
+# setting -> [(seed, outcome, score per evaluation, collapsed flag per evaluation)]
+TRIALS = {
+    "opt=adam": [(0, "finished", [0.1, 0.5, 0.6], None), (1, "finished", [0.2, 0.6, 0.7], None),
+                 (2, "stopped_early", [0.1, 0.4], None), (3, "finished", [0.2, 0.8, 0.9], None)],
+    "opt=sgd": [(0, "finished", [0.05, 0.1, 0.1], None), (1, "collapsed", [0.0, 0.05], [0, 1]),
+                (2, "finished", [0.05, 0.15, 0.2], [0, 0, 1])],
+    "opt=rms": [(0, "finished", [0.3, 0.3, 0.35], None), (1, "diverged", [0.0], None)],
+}
+FIGURES = ("intervals", "curves", "samples", "losses")
+
+
+def log_trial(client, exp_id, parent_id, setting, seed, outcome, scores, collapsed, start):
+    label = f"{setting} lr=0.1 seed={seed}"  # the group tag, not this label, names the setting
+    run = client.create_run(exp_id, run_name=f"trial_{setting}_{seed}", start_time=start,
+                            tags={"mlflow.parentRunId": parent_id, "gan.setting": label, "gan.group": setting,
+                                  "gan.status": outcome})
+    rid = run.info.run_id
+    for i, (step, score) in enumerate(zip(STEPS, scores)):
+        metrics = {"score": score, "diversity": score, "quality": 1.0, "d_skip_rate": 0.25,
+                   "loss_d": 1.0 + i, "loss_g": 2.0 - i, "collapsed": float(collapsed[i]) if collapsed else 0.0}
+        client.log_batch(rid, metrics=[Metric(k, v, 0, step) for k, v in metrics.items()])
+        grid = np.full((24, 24, 3), int(255 * score), np.uint8)
+        client.log_image(rid, grid, key="samples", step=step)
+    client.set_terminated(rid)
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory):
+    """A sqlite store with an empty parent run, an older one (one trial) and the newest (TRIALS)."""
+    folder = tmp_path_factory.mktemp("store")
+    uri = f"sqlite:///{folder / 'm.db'}"
+    client = MlflowClient(uri)
+    exp_id = client.create_experiment(STUDY, artifact_location=(folder / "artifacts").as_uri())
+    client.create_run(exp_id, run_name="empty-run", start_time=500, tags={"role": "study"})
+    old = client.create_run(exp_id, run_name="old-run", start_time=1_000, tags={"role": "study"}).info.run_id
+    log_trial(client, exp_id, old, "opt=old", 0, "finished", [0.9, 0.9, 0.9], None, 1_001)
+    parent = client.create_run(exp_id, run_name="new-run", start_time=2_000, tags={"role": "study"}).info.run_id
+    client.log_param(parent, "scheduler", "{'name': 'asha', 'time_attr': 'training_iteration'}")
+    start = 2_001
+    for setting, trials in TRIALS.items():
+        for seed, outcome, scores, collapsed in trials:
+            log_trial(client, exp_id, parent, setting, seed, outcome, scores, collapsed, start)
+            start += 1
+    log_search(client, folder)
+    return uri, parent, folder
+
+
+def log_search(client, folder):
+    """A `tune` experiment: eight Optuna trials whose score follows lr_d; loss alternates and does not matter."""
+    exp_id = client.create_experiment("tune", artifact_location=(folder / "tune").as_uri())
+    parent = client.create_run(exp_id, run_name="tune-1", tags={"role": "study"}).info.run_id
+    client.log_param(parent, "search_space", "{'optuna_tpe': 'def space(trial): ...'}")
+    for i in range(8):
+        lr, loss = 1e-4 * (i + 1), ("bce", "hinge")[i % 2]
+        rid = client.create_run(exp_id, run_name=f"t{i}", start_time=10 + i, tags={
+            "mlflow.parentRunId": parent, "gan.setting": f"loss={loss} lr_d={lr:.3g} seed=0",
+            "gan.status": "finished"}).info.run_id
+        client.log_batch(rid, metrics=[Metric("score", 0.1 * i * step / 30, 0, step) for step in STEPS])
+
+
+@pytest.fixture(scope="module")
+def built(store):
+    uri, parent, folder = store
+    lines, html = report.build_report(uri, STUDY, None, str(folder / "report"))
+    return lines, Path(html)
+
+
+def test_the_numbers_of_a_known_store(store):
+    uri, parent, _ = store
+    analysis = analyse(load_study(MlflowClient(uri), STUDY, None, report_keys(STUDY)))
+    assert analysis.runs.parent_id == parent and analysis.common_step == 20  # adam seed 2 and sgd seed 1 end there
+    assert analysis.columns == ("score", "diversity", "quality", "d_skip_rate")
+    by_name = {s.setting: s for s in analysis.settings}
+    assert [s.setting for s in analysis.settings] == ["opt=adam", "opt=rms", "opt=sgd"]
+    adam, sgd, rms = by_name["opt=adam"], by_name["opt=sgd"], by_name["opt=rms"]
+    # at step 20: adam 0.5, 0.6, 0.4, 0.8; sgd 0.1, 0.05, 0.15; rms 0.3 (its diverged seed has no score)
+    assert adam.at_common["score"].mean == pytest.approx(0.575)
+    assert adam.at_common["score"].iqm == pytest.approx(0.55)  # middle two of 0.4, 0.5, 0.6, 0.8
+    low, high = adam.at_common["score"].ci
+    assert 0.4 <= low < 0.575 < high <= 0.8
+    assert sgd.at_common["score"].mean == pytest.approx(0.1) and sgd.at_common["score"].iqm is None
+    assert rms.at_common["score"].n == 1 and rms.at_common["score"].ci is None
+    # finished trials only: adam 0.6, 0.7, 0.9; sgd 0.1, 0.2; rms 0.35
+    assert adam.finished["score"].mean == pytest.approx(2.2 / 3) and adam.finished["score"].n == 3
+    assert sgd.finished["score"].mean == pytest.approx(0.15) and rms.finished["score"].mean == pytest.approx(0.35)
+    # collapsed: sgd seed 1 (stopped as collapsed) and seed 2 (flagged at its last evaluation)
+    assert (adam.collapsed, sgd.collapsed, rms.collapsed) == (0, 2, 0)
+    assert sgd.collapse_ci == stats.wilson(2, 3)
+    assert rms.outcomes == {"finished": 1, "diverged": 1}
+    against_sgd, against_rms = analysis.comparisons["opt=sgd"], analysis.comparisons["opt=rms"]
+    assert (against_sgd.p, against_sgd.ci, against_sgd.verdict) == (1.0, (1.0, 1.0), "better")
+    assert against_rms.p == 1.0 and against_rms.ci is None
+    assert against_rms.verdict == "no detectable difference with 4 and 1 seeds"
+
+
+def test_the_report_files_the_summary_and_the_parent_runs_artifacts(store, built):
+    uri, parent, _ = store
+    lines, html = built
+    assert 3 <= len(lines) <= 6 and lines[-1] == f"Report: {html}"
+    assert lines[1].startswith("Best: opt=adam, score 0.575 [")
+    assert "better than opt=sgd" in lines[2] and "no detectable difference with 4 and 1 seeds" in lines[2]
+    assert "Collapse: 2 of 9 trials; most often opt=sgd, 2/3" in lines[3]
+    text = html.read_text()
+    for name in FIGURES:
+        assert re.search(rf"<img id='{name}' alt='[^']+' src='data:image/png;base64,[A-Za-z0-9+/=]{{200,}}'>", text)
+        assert (html.parent / "figures" / f"{name}.png").stat().st_size > 1000
+    md = (html.parent / "report.md").read_text()
+    assert "| opt=adam | 4 | 0.575 [" in md and "; IQM 0.55 |" in md
+    assert "| opt=sgd | 3 | 2 finished, 1 collapsed | 2/3 [" in md
+    assert "1 trial that diverged or failed has no comparable score" in md and "wall-clock" not in md
+    logged = {a.path for a in MlflowClient(uri).list_artifacts(parent, "report")}
+    assert {"report/report.html", "report/report.md", "report/figures"} <= logged
+
+
+def test_an_older_run_by_name_and_the_command_line(store, tmp_path, capsys):
+    uri, _, _ = store
+    assert report.main([STUDY, "--run", "old-run", "--tracking-uri", uri, "--out", str(tmp_path / "old")]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0] == f"{STUDY} (old-run): 1 trial in 1 setting; 1 finished."
+    assert "nothing to compare" in out[2] and out[-1] == f"Report: {tmp_path / 'old' / 'report.html'}"
+    assert report.main([STUDY, "--run", "empty-run", "--tracking-uri", uri, "--out", str(tmp_path / "e")]) == 0
+    assert capsys.readouterr().out.splitlines()[:2] == [f"{STUDY} (empty-run): 0 trials in 0 settings.",
+                                                        "No trial logged a score: nothing to compare."]
+    assert report.main(["no_such_study", "--tracking-uri", uri]) == 2
+    assert "no MLflow experiment named 'no_such_study'" in capsys.readouterr().err
+
+
+def test_a_search_study_gets_optunas_importances(store, tmp_path):
+    uri, _, _ = store
+    analysis = analyse(load_study(MlflowClient(uri), "tune", None, report_keys("tune")))
+    assert analysis.runs.searched and len(analysis.settings) == 8
+    found = param_importances(analysis)
+    assert set(found) == {"loss", "lr_d"} and found["lr_d"] > 0.8
+    lines, html = report.build_report(uri, "tune", "tune-1", str(tmp_path / "out"))
+    text = Path(html).read_text()
+    assert "<img id='importances'" in text and "<img id='best_so_far'" in text
+
+
+# ---------------------------------------------------------------- Chromium
+
+CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+PROBE = """<script>window.addEventListener('load', () => {
+  const sizes = [...document.images].map(i => i.complete ? i.naturalWidth + 'x' + i.naturalHeight : 'pending');
+  document.body.setAttribute('data-loaded', sizes.join(','));
+});</script></body>"""
+
+
+def chromium() -> str:
+    found = shutil.which("chromium") or shutil.which("chromium-browser")
+    if found is None:
+        pytest.skip("headless Chromium is not installed (Debian package `chromium`; .ci/run installs it)")
+    return found
+
+
+def run_chromium(tmp_path, *args):
+    profile = tmp_path / f"profile{len(list(tmp_path.iterdir()))}"
+    proc = subprocess.run([chromium(), *CHROMIUM_FLAGS, f"--user-data-dir={profile}", *args],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    return proc.stdout
+
+
+def test_chromium_renders_the_report_with_every_figure_loaded(built, tmp_path):
+    from PIL import Image
+
+    _, html = built
+    probe = tmp_path / "probe.html"
+    probe.write_text(html.read_text().replace("</body>", PROBE))
+    dom = run_chromium(tmp_path, "--dump-dom", probe.as_uri())
+    sizes = re.search(r'data-loaded="([^"]*)"', dom).group(1).split(",")
+    assert len(sizes) == len(FIGURES) and all(re.fullmatch(r"[1-9]\d*x[1-9]\d*", s) for s in sizes), sizes
+    shot = tmp_path / "shot.png"
+    run_chromium(tmp_path, f"--screenshot={shot}", "--window-size=1200,2400", html.as_uri())
+    pixels = np.asarray(Image.open(shot).convert("L"), dtype=np.float64)
+    assert pixels.shape == (2400, 1200) and pixels.std() > 10  # text, tables and figures, not a blank page
+    assert (pixels < 128).mean() > 0.005
+
+
+# ------------------------------------------------------- a real smoke study
+
+@pytest.fixture(scope="module")
+def smoke_store(tmp_path_factory):
+    """One finished `dg_ratio --smoke` run, made as a user makes it, in a subprocess."""
+    folder = tmp_path_factory.mktemp("smoke")
+    uri = f"sqlite:///{folder / 'm.db'}"
+    env = {**os.environ, "RAY_AUTH_MODE": "disabled", "RAY_DEDUP_LOGS": "0", "PYTHONPATH": str(ROOT)}
+    proc = subprocess.run([sys.executable, "-m", "studies.dg_ratio", "--smoke", "--tracking-uri", uri,
+                           "--storage", str(folder / "r")], cwd=folder, env=env, capture_output=True, text=True,
+                          timeout=300)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    return uri, folder
+
+
+@pytest.mark.slow
+def test_a_report_of_a_real_smoke_study(smoke_store):
+    uri, folder = smoke_store
+    client = MlflowClient(uri)
+    analysis = analyse(load_study(client, "dg_ratio", None, report_keys("dg_ratio")))
+    settings = {t.setting for t in analysis.runs.trials}
+    assert len(settings) == len(analysis.runs.trials) == 4  # --smoke: one seed of four settings
+    assert analysis.common_step is not None and analysis.columns[:2] == ("score", "diversity")
+    for setting in analysis.settings:
+        assert setting.at_common["score"].n == 1 and setting.n == 1
+        assert {"score", "diversity", "quality", "modes_covered"} <= set(setting.at_common)
+    lines, html = report.build_report(uri, "dg_ratio", None, str(folder / "report"))
+    text = Path(html).read_text()
+    for name in FIGURES:
+        assert (Path(html).parent / "figures" / f"{name}.png").stat().st_size > 1000
+        assert f"<img id='{name}'" in text
+    for setting in settings:
+        assert f"<td>{setting}</td>" in text
+    assert lines[1].startswith("Best: ") and lines[-1] == f"Report: {html}"
+    assert "Trials had a wall-clock cap, so equal steps are not equal time" in text  # --smoke caps trials at 20 s
