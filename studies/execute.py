@@ -224,6 +224,7 @@ def execute(plan: Plan) -> int:
     summary = store_table(plan, client, study, results)
     tracking.retry(client.set_terminated, parent)
     resume.write_state(study["folder"], {k: v for k, v in study.items() if k != "folder"} | {"finished": True})
+    answer(plan, parent)
     print(f"Open the runs table: {tracking.ui_hint(plan.tracking_uri, study['experiment_id'])}")
     return 0 if summary["trials"] and summary["errors"] < summary["trials"] else 1
 
@@ -242,6 +243,20 @@ def store_table(plan: Plan, client: MlflowClient, study: dict, results) -> dict:
     tracking.retry(client.log_batch, parent, metrics=[
         tracking.Metric(k, float(v), int(time.time() * 1000), 0) for k, v in summary.items()])
     return summary
+
+
+def answer(plan: Plan, parent: str) -> None:
+    """The study's answer (statistics over seeds, the report's path): a report that cannot be built
+    costs one line, never the study."""
+    from studies.report import build_report
+
+    try:
+        lines, _ = build_report(plan.tracking_uri, plan.study.name, parent)
+    except Exception as err:  # noqa: BLE001  the runs and the table are already safe in MLflow
+        print(f"The report could not be built ({error_line(err)}); try: python -m studies.report "
+              f"{plan.study.name} --run {parent}", file=sys.stderr)
+        return
+    print("\n".join(lines))
 
 
 def first_errors(plan: Plan) -> int:

@@ -25,17 +25,13 @@ import tempfile
 
 from mlflow.tracking import MlflowClient
 
-from studies import report_figures, report_search, tracking
+from studies import locations, report_figures, report_search, tracking
 from studies.report_analysis import SCORED, Analysis, analyse, report_keys
 from studies.report_page import Figure, markdown, num, page
 from studies.report_runs import download_image, load_study
 
 ARTIFACT_DIR = "report"  # where the report goes among the parent run's artifacts
 LISTED = 3  # settings named per verdict in the terminal summary
-
-
-def default_tracking_uri() -> str:
-    return os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{os.path.abspath('mlflow.db')}"
 
 
 def figures(analysis: Analysis, client: MlflowClient, scratch: str) -> list[Figure]:
@@ -112,9 +108,13 @@ def summary_lines(analysis: Analysis) -> list[str]:
 
 def caveats(analysis: Analysis) -> list[str]:
     notes = []
-    if any(float(t.params.get("max_seconds", 0) or 0) > 0 for t in analysis.runs.trials):
-        notes.append("Trials had a wall-clock cap, so equal steps are not equal time: a costlier round reaches "
-                     "fewer steps in the budget.")
+    if any(float(t.params.get("max_steps", 1) or 0) == 0 for t in analysis.runs.trials):
+        notes.append("Time was the budget (max_steps 0), so equal steps are not equal time: a costlier round "
+                     "reaches fewer steps, and the answer depends on the machine.")
+    capped = [t for t in analysis.runs.trials if t.status == "out_of_time"]
+    if capped:
+        notes.append(f"{plural(len(capped), 'trial')} hit the wall-clock safety cap before its budget: "
+                     "compare them at the common step only.")
     left_out = [t for t in analysis.runs.trials if t.status not in SCORED]
     if left_out:
         notes.append(f"{plural(len(left_out), 'trial')} that diverged or failed {'has' if len(left_out) == 1 else 'have'} "
@@ -160,7 +160,7 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m studies.report", description=__doc__.split("\n\n")[0])
     p.add_argument("study", help="the study's name (its MLflow experiment), e.g. dg_ratio")
     p.add_argument("--run", help="the parent run's name or id (default: the newest)")
-    p.add_argument("--tracking-uri", default=default_tracking_uri(),
+    p.add_argument("--tracking-uri", default=locations.default_tracking_uri(), type=locations.tracking_uri,
                    help="MLflow tracking URI (default: $MLFLOW_TRACKING_URI, else ./mlflow.db)")
     p.add_argument("--out", help="folder for the report (default: reports/<parent run name>)")
     args = p.parse_args(argv)

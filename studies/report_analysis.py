@@ -24,7 +24,7 @@ from studies.report_runs import StudyRuns, Trial
 COMMON = ("score", "diversity", "quality", "modes_covered")  # every study's columns
 FEATURE_METRICS = ("kid", "fd")  # sample-set metrics shown where a study logged them
 LOSSES = ("loss_d", "loss_g")
-SCORED = ("finished", "stopped_early", "collapsed", "running", "unknown")  # outcomes with a comparable score
+SCORED = ("finished", "stopped_early", "collapsed", "out_of_time", "running", "unknown")  # outcomes with a comparable score
 OUTCOMES = ("finished", "stopped_early", "collapsed", "diverged", "error", "running", "unknown")
 
 

@@ -167,6 +167,27 @@ def get(url: str, timeout: float = 10) -> bytes:
         return answer.read()
 
 
+def test_the_study_ends_with_its_report(newcomer):
+    from studies.report_analysis import analyse, report_keys
+    from studies.report_runs import load_study
+
+    smoke = newcomer.outputs["python -m studies.dg_ratio --smoke"].stdout
+    html = Path(re.search(r"^Report: (.*report\.html)$", smoke, re.M).group(1))
+    assert html.parent.parent == newcomer.repo / "reports" and "Best: " in smoke
+    text = html.read_text()
+    for name in ("intervals", "curves", "samples", "losses"):
+        assert (html.parent / "figures" / f"{name}.png").stat().st_size > 1000, name
+        assert f"<img id='{name}'" in text
+    client = newcomer.client
+    _, parents, _ = runs(client, "dg_ratio")
+    assert "report/report.html" in {a.path for a in client.list_artifacts(parents[0].info.run_id, "report")}
+    analysis = analyse(load_study(client, "dg_ratio", parents[0].info.run_id, report_keys("dg_ratio")))
+    assert len(analysis.settings) == 4 and analysis.common_step is not None
+    for setting in analysis.settings:
+        assert setting.n == 1 and {"score", "diversity", "quality", "modes_covered"} <= set(setting.at_common)
+        assert f"<td>{setting.setting}</td>" in text
+
+
 def test_mlflow_ui_started_in_that_folder_serves_runs_charts_and_images(newcomer):
     command = block("Look at the results")[0]
     assert command == "mlflow ui"

@@ -1,5 +1,5 @@
 """studies.report: the numbers of a report built from a sqlite store filled by hand with known values
-(no Ray), a report built from a real finished smoke study (slow: real Ray), and the HTML page
+(no Ray; the report a real smoke study builds at its end is checked in tests/test_newcomer.py), and the HTML page
 rendered by headless Chromium with every embedded figure loaded."""
 
 import os
@@ -199,40 +199,3 @@ def test_chromium_renders_the_report_with_every_figure_loaded(built, tmp_path):
     pixels = np.asarray(Image.open(shot).convert("L"), dtype=np.float64)
     assert pixels.shape == (2400, 1200) and pixels.std() > 10  # text, tables and figures, not a blank page
     assert (pixels < 128).mean() > 0.005
-
-
-# ------------------------------------------------------- a real smoke study
-
-@pytest.fixture(scope="module")
-def smoke_store(tmp_path_factory):
-    """One finished `dg_ratio --smoke` run, made as a user makes it, in a subprocess."""
-    folder = tmp_path_factory.mktemp("smoke")
-    uri = f"sqlite:///{folder / 'm.db'}"
-    env = {**os.environ, "RAY_AUTH_MODE": "disabled", "RAY_DEDUP_LOGS": "0", "PYTHONPATH": str(ROOT)}
-    proc = subprocess.run([sys.executable, "-m", "studies.dg_ratio", "--smoke", "--tracking-uri", uri,
-                           "--storage", str(folder / "r")], cwd=folder, env=env, capture_output=True, text=True,
-                          timeout=300)
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    return uri, folder
-
-
-@pytest.mark.slow
-def test_a_report_of_a_real_smoke_study(smoke_store):
-    uri, folder = smoke_store
-    client = MlflowClient(uri)
-    analysis = analyse(load_study(client, "dg_ratio", None, report_keys("dg_ratio")))
-    settings = {t.setting for t in analysis.runs.trials}
-    assert len(settings) == len(analysis.runs.trials) == 4  # --smoke: one seed of four settings
-    assert analysis.common_step is not None and analysis.columns[:2] == ("score", "diversity")
-    for setting in analysis.settings:
-        assert setting.at_common["score"].n == 1 and setting.n == 1
-        assert {"score", "diversity", "quality", "modes_covered"} <= set(setting.at_common)
-    lines, html = report.build_report(uri, "dg_ratio", None, str(folder / "report"))
-    text = Path(html).read_text()
-    for name in FIGURES:
-        assert (Path(html).parent / "figures" / f"{name}.png").stat().st_size > 1000
-        assert f"<img id='{name}'" in text
-    for setting in settings:
-        assert f"<td>{setting}</td>" in text
-    assert lines[1].startswith("Best: ") and lines[-1] == f"Report: {html}"
-    assert "Trials had a wall-clock cap, so equal steps are not equal time" in text  # --smoke caps trials at 20 s
