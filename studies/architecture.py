@@ -1,11 +1,12 @@
 """Study: which architecture? DCGAN, an Upsample+Conv generator with a
 dropout discriminator, DCGAN with an extra 3x3 block in G and D, the SNGAN
 ResNet, and a VAE as the non-adversarial baseline row, over two seeds with
-equal wall-clock time per trial (a ResNet step costs more than a DCGAN step:
-the comparison is per unit of compute).
+the same training work per trial (network updates). At its full width a ResNet
+round costs ~28 DCGAN rounds on one CPU thread, so the default grid trains it at
+a quarter of the width (~5 DCGAN rounds a round).
 
-    python -m studies.architecture          # ~11 min on a 2-core CPU
-    python -m studies.architecture --smoke
+    python -m studies.architecture          # 10 trials; its time on 2 CPU cores: README, The studies
+    python -m studies.architecture --smoke      # a quick check of the whole path, not an answer
     python -m studies.architecture --address auto --dataset folder:/data/celeba --image-size 64
 """
 

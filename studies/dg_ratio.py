@@ -1,8 +1,8 @@
 """Study: how the D:G update ratio (1:5 ... 5:1) affects quality and mode
 collapse, for the non-saturating GAN loss and for WGAN-GP.
 
-    python -m studies.dg_ratio              # ~18 min on a 2-core CPU (stacked-digits, 1,000 modes)
-    python -m studies.dg_ratio --smoke      # under a minute
+    python -m studies.dg_ratio              # 20 trials; its time on 2 CPU cores: README, The studies
+    python -m studies.dg_ratio --smoke      # a quick check of the whole path, not an answer
     python -m studies.dg_ratio --dataset grid25 --seeds 3
     python -m studies.dg_ratio --address auto --dataset folder:/data/faces --gpus-per-trial 0.25
 

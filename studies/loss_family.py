@@ -3,10 +3,10 @@
 bce (non-saturating), minimax, wgan (clip 0.01, RMSprop 5e-5, 5 critic
 steps), wgan-gp (lambda 10, Adam 1e-4 (0, 0.9), 5 critic steps), lsgan and
 hinge (spectral norm, Adam 2e-4 (0, 0.9), 5 D steps), over two seeds, with
-equal wall-clock time per trial.
+the same training work per trial: 8,400 network updates, whatever the ratio.
 
-    python -m studies.loss_family           # ~10 min on a 2-core CPU
-    python -m studies.loss_family --smoke
+    python -m studies.loss_family           # 12 trials; its time on 2 CPU cores: README, The studies
+    python -m studies.loss_family --smoke      # a quick check of the whole path, not an answer
     python -m studies.loss_family --address auto --dataset folder:/data/anime --gpus-per-trial 0.25
 """
 

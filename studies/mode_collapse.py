@@ -7,11 +7,11 @@ per D update. On stacked-digits it learns plausible digits (quality ~0.3)
 but settles on a few dozen of the 1,000 modes from about round 550 on, which
 the collapse stopper flags. Each other row adds one mitigation with the
 optimizer and the step budget fixed: WGAN-GP, PacGAN packing, minibatch
-stddev, one-sided label smoothing, an EMA of G, DiffAugment. A fixed step
-budget (not a time cap), so every row gets the same updates: 1,000 rounds.
+stddev, one-sided label smoothing, an EMA of G, DiffAugment. Every row gets
+the same work: 3,000 network updates (1,000 rounds of one D and two G updates).
 
-    python -m studies.mode_collapse         # ~9 min on a 2-core CPU (11 with --scheduler fifo)
-    python -m studies.mode_collapse --smoke
+    python -m studies.mode_collapse         # 14 trials; its time on 2 CPU cores: README, The studies
+    python -m studies.mode_collapse --smoke      # a quick check of the whole path, not an answer
 """
 
 import sys

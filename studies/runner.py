@@ -21,7 +21,6 @@ import dataclasses
 import inspect
 import itertools
 import json
-import os
 import sys
 from dataclasses import dataclass, field
 from typing import Callable

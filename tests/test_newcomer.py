@@ -235,7 +235,7 @@ def test_resume_without_storage_after_ctrl_c(newcomer):
     os.killpg(study.pid, signal.SIGINT)
     out = study.communicate(timeout=120)[0]
     assert study.returncode == 130, out[-3000:]
-    assert f"python -m studies.dg_ratio --resume dg_ratio-" in out
+    assert "python -m studies.dg_ratio --resume dg_ratio-" in out
     newcomer.run(command)
     _, parents, children = runs(client, "dg_ratio")
     parent = next(p for p in parents if p.info.run_id == new[0].info.run_id)
