@@ -14,8 +14,9 @@ is what the ASHA run would have seen had it not stopped the trial: collapse
 onset is the first of the two collapse-like FIFO evaluations running (low
 diversity, plausible samples, no new diversity high) that first made
 `collapsed` true, and "evaluations after onset" counts from there to the
-evaluation at which ASHA's run stopped the trial. Compute is training rounds
-(D and G updates) summed over trials, and wall-clock seconds of the runs.
+evaluation at which ASHA's run stopped the trial. Compute is network updates
+(D and G) summed over trials, and wall-clock seconds of the runs. Steps are
+MLflow's: the budget's unit (network updates for the default studies).
 """
 
 from __future__ import annotations
@@ -72,7 +73,7 @@ def compare(out: Path, study: str) -> str:
                                  max_results=2)
     asha_parent, fifo_parent = parents
     fifo, asha = trials(client, exp.experiment_id, fifo_parent), trials(client, exp.experiment_id, asha_parent)
-    rows = ["| setting | FIFO final score | ASHA outcome | ASHA rounds / FIFO rounds | collapse onset | stopped at | evaluations after onset |",
+    rows = ["| setting | FIFO final score | ASHA outcome | ASHA steps / FIFO steps | collapse onset | stopped at | evaluations after onset |",
             "|---|---|---|---|---|---|---|"]
     lags = []
     for key in sorted(fifo, key=lambda k: -fifo[k]["final"]):
@@ -109,7 +110,10 @@ def compare(out: Path, study: str) -> str:
 
 
 def _updates(trial: dict) -> int:
-    """Network updates per round: d_steps + g_steps."""
+    """Network updates per MLflow step: 1 when the budget counts updates (steps are updates), else the
+    round's d_steps + g_steps."""
+    if trial["params"].get("budget", "rounds") == "updates":
+        return 1
     return int(trial["params"]["d_steps"]) + int(trial["params"]["g_steps"])
 
 
