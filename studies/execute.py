@@ -34,11 +34,13 @@ from ray.tune.stopper import CombinedStopper
 from gan_core.datasets import load_dataset
 from studies import resume, tracking
 from studies.halving import SyncHalving
-from studies.runner import PROGRESS_COLUMNS, Plan, label, label_columns, plan_dict
+from studies.plan import Plan, plan_dict
+from studies.spaces import label, label_columns
 from studies.trainable import error_line, gan_trainable, resolve
 
 log = logging.getLogger(__name__)
 REDUCTION_FACTOR = 2
+PROGRESS_COLUMNS = ["loss_d", "loss_g", "score", "modes_covered", "score_smooth"]
 
 
 def outcome(result: dict | None, error: bool = False, collapse_stopped: bool = False,
@@ -84,14 +86,14 @@ class ErrorStopper(tune.Stopper):
     the rest would only fail the same way. `reason` then holds that error."""
 
     def __init__(self, first: int):
-        self.first, self.ends, self.reason = first, [], None
+        self.first, self.ends, self.reason = first, {}, None  # trial id -> its error, None: no error
 
     def __call__(self, trial_id, result):
-        if any(result.get(key) for key in ("error", "finished", "diverged", "timed_out")):
-            self.ends.append(result.get("error_message") if result.get("error") else None)
-            errors = set(self.ends[:self.first])
+        if trial_id not in self.ends and any(result.get(k) for k in ("error", "finished", "diverged", "timed_out")):
+            self.ends[trial_id] = result.get("error_message") if result.get("error") else None
+            errors = set(list(self.ends.values())[:self.first])
             if len(self.ends) >= self.first and len(errors) == 1 and None not in errors:
-                self.reason = self.ends[0]
+                self.reason = next(iter(errors))
         return False
 
     def stop_all(self):

@@ -18,9 +18,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import inspect
-import itertools
-import json
 import sys
 from dataclasses import dataclass, field
 from typing import Callable
@@ -29,10 +26,11 @@ from gan_core.config import TrainConfig
 from gan_core.datasets import FOLDER_PREFIX, dataset_choices, is_dataset_name, load_dataset
 from studies import locations
 from studies.overrides import parse_sets, varied_fields
+from studies.plan import Plan, describe
+from studies.spaces import expand, sample_define_by_run
 # a study written for images gets these when pointed at a 2-D dataset
 POINTS_BASE = {"arch": "mlp", "nz": 8, "ngf": 128, "ndf": 128, "batch_size": 256,
                "norm_g": "none", "norm_d": "none", "eval_samples": 2500}
-PROGRESS_COLUMNS = ["loss_d", "loss_g", "score", "modes_covered", "score_smooth"]
 
 # The embedded default most studies share: a 32x32 DCGAN small enough to learn
 # stacked-digits on one CPU thread. The budget is training work, never seconds, so
@@ -77,54 +75,6 @@ class Study:
             return 2
         from studies.execute import execute
         return execute(plan)
-
-
-@dataclass(frozen=True)
-class Plan:
-    study: Study
-    base: dict
-    space: dict
-    configs: list  # one TrainConfig per grid point (seed included), or sampled Optuna trials, validated
-    num_samples: int
-    scheduler: str
-    grace: float | None  # ASHA grace period in units of time_attr; None: half of max_t
-    collapse_grace: float | None  # time_attr units before the collapse stopper may act; None: the ASHA grace
-    collapse_persistence: int  # reports in a row with `collapsed` before the stopper acts
-    smoothing: float  # weight of the newest score in score_smooth
-    cpus_per_trial: float
-    gpus_per_trial: float
-    max_failures: int  # restarts of a trial from its last checkpoint after its process or node dies
-    address: str | None
-    tracking_uri: str
-    storage: str  # an absolute path or a URI (s3://...)
-    dry_run: bool
-    argv: tuple = ()  # the command line, saved with the study for --resume
-    resume: dict | None = None  # the saved study state (experiment folder, MLflow ids) when resuming
-    sets: dict = field(default_factory=dict)  # the --set overrides (already in base)
-
-    @property
-    def time_attr(self) -> str:
-        """Evaluations (each at the same work in every trial), or seconds when time is the budget (max_steps 0)."""
-        return "time_total_s" if not self.base["max_steps"] else "training_iteration"
-
-    @property
-    def max_t(self) -> float:
-        b = self.base
-        return b["max_seconds"] if self.time_attr == "time_total_s" else -(-b["max_steps"] // b["eval_every"])
-
-    @property
-    def grace_period(self) -> float:
-        # GAN scores stay near 0 for the first few hundred steps whatever the setting:
-        # ranking (or calling a run collapsed) before half the budget is mostly noise
-        return self.grace or max(self.max_t / 2, 1)
-
-    @property
-    def collapse_grace_period(self) -> float:
-        return self.grace_period if self.collapse_grace is None else self.collapse_grace
-
-    @property
-    def trials(self) -> int:
-        return self.num_samples if self.study.search == "optuna" else len(self.configs) * self.num_samples
 
 
 class OneLineParser(argparse.ArgumentParser):
@@ -340,144 +290,3 @@ def absolute_dataset(name: str) -> str:
     if name.startswith(FOLDER_PREFIX) and name != FOLDER_PREFIX:
         return FOLDER_PREFIX + locations.absolute_path(name[len(FOLDER_PREFIX):])
     return name
-
-
-def expand(base: dict, space: dict) -> list[dict]:
-    """Every grid point of the space merged onto the base (bundles flattened);
-    a random domain contributes each of its categories, or one sample."""
-    keys = list(space)
-    options = [_options(space[k]) for k in keys]
-    return [merge(base, dict(zip(keys, combo))) for combo in itertools.product(*options)]
-
-
-def merge(base: dict, choices: dict) -> dict:
-    """A trial's TrainConfig values: the base, then each chosen value. A dict is a
-    bundle of fields set together and is merged in; names starting with "_" are
-    search choices that are not fields themselves (a preset's name) and are skipped."""
-    values = dict(base)
-    for key, value in choices.items():
-        if key.startswith("_"):
-            continue
-        if isinstance(value, dict):
-            values.update({k: v for k, v in value.items() if not k.startswith("_")})
-        else:
-            values[key] = value
-    return values
-
-
-def sample_define_by_run(base: dict, space_fn: Callable, n: int = 64) -> list[dict]:
-    """n configs drawn at random from a define-by-run space (with Optuna's own
-    trial objects), merged onto the base: enough to catch a typo or an invalid
-    branch before Ray starts."""
-    import optuna
-
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
-    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
-    configs = []
-    for _ in range(n):
-        trial = study.ask()
-        constants = space_fn(trial) or {}
-        configs.append(merge(base, {**trial.params, **constants}))
-        study.tell(trial, 0.0)
-    return configs
-
-
-def _options(domain) -> list:
-    if isinstance(domain, dict) and set(domain) == {"grid_search"}:
-        return list(domain["grid_search"])
-    if hasattr(domain, "categories"):
-        return list(domain.categories)
-    if hasattr(domain, "sample"):
-        return [domain.sample()]
-    return [domain]
-
-
-def label_columns(space) -> dict[str, str]:
-    """The Tune parameter paths that tell trials apart -> short names, for the
-    progress table and the final table. A bundle shows its first field plus any
-    field its first field does not determine (a loss bundle shows `loss` only,
-    a ratio bundle `d_steps` and `g_steps`)."""
-    columns = {}
-    if callable(space):  # define-by-run: every name the space suggests
-        import optuna
-
-        optuna.logging.set_verbosity(optuna.logging.WARNING)
-        study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
-        for _ in range(64):
-            trial = study.ask()
-            space(trial)
-            columns.update({k: k.lstrip("_") for k in trial.params})
-            study.tell(trial, 0.0)
-        return columns
-    for key, domain in space.items():
-        options = _options(domain)
-        if options and all(isinstance(o, dict) for o in options):
-            lead, *rest = list(dict.fromkeys(f for option in options for f in option))
-            shown = [lead] + [f for f in rest if not _determines(options, lead, f)]
-            columns.update({f"{key}/{f}": f.lstrip("_") for f in shown})
-        else:
-            columns[key] = key.lstrip("_")
-    return columns
-
-
-def _determines(options: list[dict], lead: str, other: str) -> bool:
-    seen = {}
-    for option in options:
-        if seen.setdefault(repr(option.get(lead)), option.get(other)) != option.get(other):
-            return False
-    return True
-
-
-def label(columns: dict[str, str], trial_config: dict) -> str:
-    """`loss=bce d_steps=1 g_steps=5 seed=0` for one trial's Tune config."""
-    parts = []
-    for path, name in columns.items():
-        value = trial_config
-        for part in path.split("/"):
-            value = value.get(part) if isinstance(value, dict) else None
-        if value is not None:
-            parts.append(f"{name}={_short(value)}")
-    return " ".join(parts)
-
-
-def _short(value) -> str:
-    return f"{value:.3g}" if isinstance(value, float) else str(value)
-
-
-def describe(plan: Plan) -> str:
-    """The resolved plan as `--dry-run` prints it: one line per setting."""
-    lines = []
-    for key, value in plan_dict(plan).items():
-        if isinstance(value, dict) and key in ("base_config", "search_space"):
-            lines.append(f"{key}:")
-            for k, v in value.items():
-                text = v if isinstance(v, str) and "\n" in v else json.dumps(v, default=str)
-                lines.append(f"  {k} = {text}")
-        else:
-            lines.append(f"{key}: {json.dumps(value, default=str)}")
-    return "\n".join(lines)
-
-
-def plan_dict(plan: Plan) -> dict:
-    scheduler = ({"name": "asha", "metric": "score_smooth", "mode": "max", "time_attr": plan.time_attr,
-                  "max_t": plan.max_t, "grace_period": plan.grace_period, "reduction_factor": 2}
-                 if plan.scheduler == "asha" else {"name": "fifo"})
-    space = ({k: _options(v) for k, v in plan.space.items()} if not callable(plan.space)
-             else {"optuna_tpe": inspect.getsource(plan.space)})
-    return {
-        "study": plan.study.name,
-        "base_config": plan.base,
-        "search_space": space,
-        "trials": plan.trials,
-        "scheduler": scheduler,
-        "collapse_stopper": ({"metric": "collapsed", "time_attr": plan.time_attr, "grace": plan.collapse_grace_period,
-                              "persistence": plan.collapse_persistence} if plan.scheduler == "asha" else None),
-        "score_smoothing": plan.smoothing,
-        "resources_per_trial": {"cpu": plan.cpus_per_trial, "gpu": plan.gpus_per_trial},
-        "max_failures": plan.max_failures,
-        "set": plan.sets,
-        "ray": plan.address or "local",
-        "tracking_uri": plan.tracking_uri,
-        "storage": plan.storage,
-        **({"resume": plan.resume["folder"]} if plan.resume else {}),
-    }

@@ -28,13 +28,13 @@ from ray import tune
 
 from gan_core import TrainConfig, train
 from studies import tracking
-from studies.runner import label, merge
+from studies.spaces import label, merge
 
 STATE_FILE = "state.pt"
 
 
 def resolve(base: dict, trial_config: dict) -> TrainConfig:
-    """The run's TrainConfig: base values, then the trial's chosen values (see `runner.merge`)."""
+    """The run's TrainConfig: base values, then the trial's chosen values (see `spaces.merge`)."""
     return TrainConfig.from_dict(merge(base, trial_config))
 
 

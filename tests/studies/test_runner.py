@@ -11,7 +11,8 @@ from ray import tune
 from local_cluster import free_port
 from studies import resume
 from studies.__main__ import all_studies
-from studies.runner import Study, _options, expand, label, label_columns, make_plan
+from studies.runner import Study, make_plan
+from studies.spaces import expand, label, label_columns, options
 
 STUDIES = all_studies()
 
@@ -56,7 +57,7 @@ def test_every_study_varies_what_it_declares(name):
     assert columns
     if STUDIES[name].search == "grid":
         keys = list(plan.space)
-        grid = itertools.product(*[_options(plan.space[k]) for k in keys])
+        grid = itertools.product(*[options(plan.space[k]) for k in keys])
         labels = [label(columns, dict(zip(keys, combo))) for combo in grid]
         assert len(set(labels)) == len(labels) == len(expand(plan.base, plan.space))
 

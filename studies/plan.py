@@ -1,0 +1,103 @@
+"""A study's resolved plan: what `--dry-run` prints, what the parent run records and
+what the driver (`studies.execute`) runs. Built from the command line by
+`studies.runner.make_plan`; this module parses nothing and starts nothing.
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from studies.spaces import options
+
+if TYPE_CHECKING:
+    from studies.runner import Study
+
+
+@dataclass(frozen=True)
+class Plan:
+    study: Study
+    base: dict
+    space: dict
+    configs: list  # one TrainConfig per grid point (seed included), or sampled Optuna trials, validated
+    num_samples: int
+    scheduler: str
+    grace: float | None  # ASHA grace period in units of time_attr; None: half of max_t
+    collapse_grace: float | None  # time_attr units before the collapse stopper may act; None: the ASHA grace
+    collapse_persistence: int  # reports in a row with `collapsed` before the stopper acts
+    smoothing: float  # weight of the newest score in score_smooth
+    cpus_per_trial: float
+    gpus_per_trial: float
+    max_failures: int  # restarts of a trial from its last checkpoint after its process or node dies
+    address: str | None
+    tracking_uri: str
+    storage: str  # an absolute path or a URI (s3://...)
+    dry_run: bool
+    argv: tuple = ()  # the command line, saved with the study for --resume
+    resume: dict | None = None  # the saved study state (experiment folder, MLflow ids) when resuming
+    sets: dict = field(default_factory=dict)  # the --set overrides (already in base)
+
+    @property
+    def time_attr(self) -> str:
+        """Evaluations (each at the same work in every trial), or seconds when time is the budget (max_steps 0)."""
+        return "time_total_s" if not self.base["max_steps"] else "training_iteration"
+
+    @property
+    def max_t(self) -> float:
+        b = self.base
+        return b["max_seconds"] if self.time_attr == "time_total_s" else -(-b["max_steps"] // b["eval_every"])
+
+    @property
+    def grace_period(self) -> float:
+        # GAN scores stay near 0 for the first few hundred steps whatever the setting:
+        # ranking (or calling a run collapsed) before half the budget is mostly noise
+        return self.grace or max(self.max_t / 2, 1)
+
+    @property
+    def collapse_grace_period(self) -> float:
+        return self.grace_period if self.collapse_grace is None else self.collapse_grace
+
+    @property
+    def trials(self) -> int:
+        return self.num_samples if self.study.search == "optuna" else len(self.configs) * self.num_samples
+
+
+def describe(plan: Plan) -> str:
+    """The resolved plan as `--dry-run` prints it: one line per setting."""
+    lines = []
+    for key, value in plan_dict(plan).items():
+        if isinstance(value, dict) and key in ("base_config", "search_space"):
+            lines.append(f"{key}:")
+            for k, v in value.items():
+                text = v if isinstance(v, str) and "\n" in v else json.dumps(v, default=str)
+                lines.append(f"  {k} = {text}")
+        else:
+            lines.append(f"{key}: {json.dumps(value, default=str)}")
+    return "\n".join(lines)
+
+
+def plan_dict(plan: Plan) -> dict:
+    scheduler = ({"name": "asha", "metric": "score_smooth", "mode": "max", "time_attr": plan.time_attr,
+                  "max_t": plan.max_t, "grace_period": plan.grace_period, "reduction_factor": 2}
+                 if plan.scheduler == "asha" else {"name": "fifo"})
+    space = ({k: options(v) for k, v in plan.space.items()} if not callable(plan.space)
+             else {"optuna_tpe": inspect.getsource(plan.space)})
+    return {
+        "study": plan.study.name,
+        "base_config": plan.base,
+        "search_space": space,
+        "trials": plan.trials,
+        "scheduler": scheduler,
+        "collapse_stopper": ({"metric": "collapsed", "time_attr": plan.time_attr, "grace": plan.collapse_grace_period,
+                              "persistence": plan.collapse_persistence} if plan.scheduler == "asha" else None),
+        "score_smoothing": plan.smoothing,
+        "resources_per_trial": {"cpu": plan.cpus_per_trial, "gpu": plan.gpus_per_trial},
+        "max_failures": plan.max_failures,
+        "set": plan.sets,
+        "ray": plan.address or "local",
+        "tracking_uri": plan.tracking_uri,
+        "storage": plan.storage,
+        **({"resume": plan.resume["folder"]} if plan.resume else {}),
+    }
