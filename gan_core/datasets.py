@@ -4,7 +4,7 @@
 `load_dataset(name, image_size, data_root)` also takes `folder:PATH`. A
 `Dataset` draws real samples on the fly from an explicit `torch.Generator`
 and, when its modes are known, scores generated samples for mode collapse
-(see `gan_core.modes` for the formulas).
+(see `gan_core.mode_scores` for the formulas).
 
   * ring8: 8 Gaussians equally spaced on the unit circle, std 0.01;
   * grid25: 25 Gaussians at (-4 + 2i, -4 + 2j), i, j in 0..4, std 0.05;
@@ -53,7 +53,7 @@ from typing import Callable
 
 import torch
 
-from gan_core import features as feature_spaces, image_data, modes
+from gan_core import classifiers, features as feature_spaces, image_data, mode_scores
 from gan_core.image_store import ImageArray
 
 STACKED_SIZES = (32, 64)
@@ -108,14 +108,14 @@ def mixture_dataset(name: str, centers: torch.Tensor, std: float) -> Dataset:
     sample = mixture_sampler(centers, std)
 
     def raw_scores(samples: torch.Tensor) -> dict[str, float]:
-        return modes.mixture_scores(samples, centers, std)
+        return mode_scores.mixture_scores(samples, centers, std)
 
     return Dataset(
         name=name,
         kind="points",
         shape=(2,),
         sample=sample,
-        score_samples=modes.make_scorer((name,), raw_scores, sample),
+        score_samples=mode_scores.make_scorer((name,), raw_scores, sample),
         n_modes=centers.shape[0],
     )
 
@@ -156,7 +156,7 @@ def read_digits(multi_hot: bool, classifier=None) -> Callable[[torch.Tensor], to
     """Labels a reference classifier reads: class ids, or one one-hot block of 10 per channel."""
 
     def read(samples: torch.Tensor) -> torch.Tensor:
-        digit = modes.digit_probabilities(samples, classifier).argmax(1).reshape(samples.shape[0], -1)
+        digit = classifiers.digit_probabilities(samples, classifier).argmax(1).reshape(samples.shape[0], -1)
         if multi_hot:
             return torch.nn.functional.one_hot(digit, 10).float().reshape(samples.shape[0], -1)
         return digit[:, 0]
@@ -171,12 +171,12 @@ def _images_only(sample_labeled):
 def embedded_digits(name: str, image_size: int, channels: int) -> Dataset:
     """sklearn's digits, one per channel: 10 classes (one channel) or 1000 modes and 30 tags (three)."""
     _digit_size(name, image_size)
-    images, labels = modes.digit_images("train", image_size)
+    images, labels = classifiers.digit_images("train", image_size)
     stacked = channels == 3
     sample_labeled = digit_sampler(images, labels, channels, multi_hot=stacked)
     sample = _images_only(sample_labeled)
-    scorer = (modes.make_scorer((name, image_size), modes.digit_scores, sample, "confidence") if stacked else
-              modes.make_scorer((name, image_size), modes.single_digit_scores, sample, "confidence", "effective_modes"))
+    scorer = (mode_scores.make_scorer((name, image_size), mode_scores.digit_scores, sample, "confidence") if stacked else
+              mode_scores.make_scorer((name, image_size), mode_scores.single_digit_scores, sample, "confidence", "effective_modes"))
     return Dataset(name=name, kind="images", shape=(channels, image_size, image_size), sample=sample,
                    score_samples=scorer, n_modes=1000 if stacked else 10, n_classes=30 if stacked else 10,
                    multi_label=stacked, sample_labeled=sample_labeled, read_labels=read_digits(multi_hot=stacked),
@@ -246,11 +246,12 @@ def array_dataset(name: str, image_size: int, channels: int, load: Callable[[], 
 
 def _mnist_scored(dataset: Dataset, root, raw_scorer, n_modes: int, *keys: str) -> Dataset:
     """Attach mode scores read by the MNIST reference classifier (trained on first use)."""
-    classifier = lambda: modes.mnist_classifier(functools.partial(image_data.mnist_digits, root))
+    train_data = functools.partial(image_data.mnist_digits, root)
+    classifier = lambda device="cpu": classifiers.mnist_classifier(train_data, device=device)
     raw = functools.partial(raw_scorer, classifier=classifier)
     key = (dataset.name, dataset.shape[-1], str(root))
     return dataclasses.replace(dataset, n_modes=n_modes,
-                               score_samples=modes.make_scorer(key, raw, dataset.sample, *keys),
+                               score_samples=mode_scores.make_scorer(key, raw, dataset.sample, *keys),
                                read_labels=read_digits(dataset.multi_label, classifier),
                                features=functools.partial(feature_spaces.classifier_features, classifier=classifier))
 
@@ -259,7 +260,7 @@ def mnist(image_size: int = 32, data_root: str = "") -> Dataset:
     """MNIST training digits, one channel, class ids: 10 modes, scored like digits."""
     root = image_data.require("mnist", data_root)
     data = array_dataset("mnist", image_size, 1, lambda: image_data.mnist_array(root, image_size), n_classes=10)
-    return _mnist_scored(data, root, modes.single_digit_scores, 10, "confidence", "effective_modes")
+    return _mnist_scored(data, root, mode_scores.single_digit_scores, 10, "confidence", "effective_modes")
 
 
 def stacked_mnist(image_size: int = 32, data_root: str = "") -> Dataset:
@@ -267,7 +268,7 @@ def stacked_mnist(image_size: int = 32, data_root: str = "") -> Dataset:
     root = image_data.require("mnist", data_root)
     data = array_dataset("stacked-mnist", image_size, 3, lambda: image_data.mnist_array(root, image_size),
                          n_classes=30, multi_label=True, stacked=True)
-    return _mnist_scored(data, root, modes.digit_scores, 1000, "confidence")
+    return _mnist_scored(data, root, mode_scores.digit_scores, 1000, "confidence")
 
 
 def cifar10(image_size: int = 32, data_root: str = "") -> Dataset:

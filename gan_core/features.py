@@ -6,9 +6,10 @@ batch_size=BATCH) -> (N, D) float32 CPU tensor`, for (N, C, H, W) images in
 torch RNG as it found it (network construction draws from the default
 generator, so it runs inside `torch.random.fork_rng`).
 
-  * classifier: the dataset's own reference classifier. Today that is the
-    digit CNN of `gan_core.modes` (`reference_classifier()`): the input to its
-    last Linear layer, 512 values per channel after resizing to 32x32. Each
+  * classifier: the dataset's own reference classifier, a digit CNN of
+    `gan_core.classifiers` (the digits one by default, MNIST's for the MNIST
+    datasets): the input to its last Linear layer, 512 values per channel
+    after resizing to 32x32. Each
     channel is classified on its own (a stacked-digits image is three digits)
     and the channels' features are concatenated: (N, 512 * C). Meaningful only
     for datasets of digits; `classifier_features` is what such a dataset names.
@@ -50,7 +51,8 @@ from typing import Callable
 import torch
 from torch import nn
 
-from gan_core import modes
+from gan_core.classifiers import Classifier, reference_classifier
+from gan_core.utils import resize_images
 
 BATCH = 256
 RANDOM_SEED = 0
@@ -91,14 +93,14 @@ def _embed(net: Callable[[torch.Tensor], torch.Tensor], images: torch.Tensor, de
 # -------------------------------------------------------------- classifier
 
 def classifier_features(images: torch.Tensor, device: str | torch.device = "cpu",
-                        batch_size: int = BATCH, classifier: Callable[[], nn.Module] | None = None) -> torch.Tensor:
+                        batch_size: int = BATCH, classifier: Classifier = None) -> torch.Tensor:
     """Penultimate activations of a digit classifier (default: the sklearn-digits reference;
-    `classifier` returns another, such as the MNIST one), per channel, concatenated: (N, 512 * C)."""
+    `classifier(device)` returns another, such as the MNIST one), per channel, concatenated: (N, 512 * C)."""
     images = _check_images(images)
     device = torch.device(device)
     with torch.random.fork_rng(devices=_rng_devices(device)):
-        body = _on((classifier or modes.reference_classifier)()[:-1], device)  # everything up to the last Linear
-        channels = modes.resize_images(images, 32).reshape(-1, 1, 32, 32)
+        body = (classifier or reference_classifier)(device)[:-1]  # everything up to the last Linear
+        channels = resize_images(images, 32).reshape(-1, 1, 32, 32)
         feats = _embed(body, channels, device, batch_size)
     return feats.reshape(images.shape[0], -1)
 
@@ -129,7 +131,7 @@ def random_features(images: torch.Tensor, device: str | torch.device = "cpu", ba
     device = torch.device(device)
     net = random_cnn(images.shape[1], seed)
     with torch.random.fork_rng(devices=_rng_devices(device)):
-        resized = modes.resize_images(images.clamp(0.0, 1.0), RANDOM_SIZE) * 2.0 - 1.0
+        resized = resize_images(images.clamp(0.0, 1.0), RANDOM_SIZE) * 2.0 - 1.0
         return _embed(_on(net, device), resized, device, batch_size)
 
 

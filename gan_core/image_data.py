@@ -58,7 +58,7 @@ import torch
 from PIL import Image, ImageOps
 
 from gan_core.image_store import ImageArray, Writer, cached_array
-from gan_core.modes import cache_dir, resize_images
+from gan_core.utils import cache_dir, resize_images
 
 DATA_ENV = "GAN_STUDIES_DATA"
 OFFLINE_ENV = "GAN_STUDIES_OFFLINE"  # "1": never download

@@ -24,7 +24,6 @@ import fcntl
 import hashlib
 import os
 import re
-import tempfile
 import warnings
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -33,7 +32,7 @@ from typing import Callable, Iterator
 
 import torch
 
-from gan_core.modes import cache_dir
+from gan_core.utils import atomic_write, cache_dir
 
 FORMAT_VERSION = 1  # bump when the cache layout or any decoding changes
 DEFAULT_MEMORY_BUDGET = 4 * 2**30  # bytes an array may take on a device: CelebA at 64x64 (2.5 GB) fits
@@ -144,7 +143,6 @@ def _read_meta(stem: Path) -> dict | None:
 
 def _write(stem: Path, build: Builder) -> dict:
     """Run the builder into a temporary file, then publish the data and (last) its sidecar."""
-    fd, tmp = tempfile.mkstemp(prefix=stem.name + ".", suffix=".tmp", dir=stem.parent)
     tail, rows = [], [0]
 
     def write(chunk: torch.Tensor) -> None:
@@ -155,27 +153,14 @@ def _write(stem: Path, build: Builder) -> dict:
         handle.write(chunk.contiguous().numpy().tobytes())
         rows[0] += chunk.shape[0]
 
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            result = build(write)
+    with atomic_write(stem.with_suffix(".u8")) as handle:
+        result = build(write)
         if rows[0] == 0:
             raise ValueError(f"{stem.name}: no images were decoded")
-        meta = {"shape": [rows[0], *tail], "labels": result.get("labels"), "skipped": list(result.get("skipped", []))}
-        os.replace(tmp, stem.with_suffix(".u8"))
-        _save_meta(meta, stem.with_suffix(".pt"))
-    finally:
-        Path(tmp).unlink(missing_ok=True)
+    meta = {"shape": [rows[0], *tail], "labels": result.get("labels"), "skipped": list(result.get("skipped", []))}
+    with atomic_write(stem.with_suffix(".pt")) as handle:
+        torch.save(meta, handle)
     return meta
-
-
-def _save_meta(meta: dict, path: Path) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            torch.save(meta, handle)
-        os.replace(tmp, path)
-    finally:
-        Path(tmp).unlink(missing_ok=True)
 
 
 def _warn_skipped(name: str, skipped: list[str]) -> None:

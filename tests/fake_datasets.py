@@ -21,7 +21,8 @@ import numpy as np
 import torch
 from PIL import Image
 
-from gan_core import image_data, modes
+from gan_core import classifiers, image_data
+from gan_core.utils import resize_images
 
 CIFAR_PER_BATCH = 12
 CELEBA_IMAGES = 24
@@ -39,7 +40,7 @@ def write_idx_labels(path: Path, labels: np.ndarray) -> None:
 
 def mnist_like(images01: torch.Tensor) -> np.ndarray:
     """(M, 8, 8) digits in [0, 1] -> (M, 28, 28) uint8: 20x20 digit centred with a 4-pixel border."""
-    digits = modes.resize_images(images01[:, None], 20)[:, 0]
+    digits = resize_images(images01[:, None], 20)[:, 0]
     padded = torch.nn.functional.pad(digits, (4, 4, 4, 4))
     return (padded * 255).round().to(torch.uint8).numpy()
 
@@ -47,7 +48,7 @@ def mnist_like(images01: torch.Tensor) -> np.ndarray:
 def write_mnist(root: Path) -> Path:
     raw = root / "MNIST" / "raw"
     raw.mkdir(parents=True, exist_ok=True)
-    train_x, train_y, test_x, test_y = modes._digits_split()
+    train_x, train_y, test_x, test_y = classifiers.digits_split()
     for split, x, y in (("train", train_x, train_y), ("t10k", test_x, test_y)):
         write_idx_images(raw / f"{split}-images-idx3-ubyte", mnist_like(x))
         write_idx_labels(raw / f"{split}-labels-idx1-ubyte", y.numpy())

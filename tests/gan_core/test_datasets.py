@@ -5,7 +5,7 @@ import math
 import pytest
 import torch
 
-from gan_core import modes
+from gan_core import classifiers
 from gan_core.datasets import DATASETS, grid_centers, load_dataset, ring_centers
 
 SCORE_KEYS = {"modes_covered", "hq_ratio", "reverse_kl", "diversity", "quality", "score"}
@@ -86,7 +86,7 @@ def test_stacked_digits_at_64_and_bad_sizes():
 
 
 def test_stacked_channels_are_training_digits():
-    digits, _ = modes.digit_images("train", 32)
+    digits, _ = classifiers.digit_images("train", 32)
     x = load_dataset("stacked-digits").sample(4, torch.Generator().manual_seed(1))
     channels = x.reshape(-1, 1, 32 * 32)
     distance = (channels - digits.reshape(1, -1, 32 * 32)).abs().amax(dim=2).amin(dim=1)
@@ -123,7 +123,7 @@ def test_labelled_samples_match_the_unlabelled_stream(name):
 def test_digit_labels_are_what_the_reference_classifier_reads(name):
     ds = load_dataset(name)
     x, y = ds.sample_labeled(300, torch.Generator().manual_seed(4))
-    read = modes.digit_probabilities(x).argmax(1).reshape(300, -1)
+    read = classifiers.digit_probabilities(x).argmax(1).reshape(300, -1)
     expected = y.reshape(300, -1, 10).argmax(2) if ds.multi_label else y[:, None]
     assert (read == expected).float().mean() >= 0.95
 

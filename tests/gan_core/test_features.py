@@ -10,7 +10,7 @@ import pytest
 import torch
 import torchvision
 
-from gan_core import features, modes
+from gan_core import classifiers, features
 from gan_core.datasets import load_dataset
 from gan_core.metrics import frechet_distance, gaussian_fit
 
@@ -119,7 +119,7 @@ def test_random_features_rank_real_halves_above_collapse_and_noise():
 
 def test_classifier_features_are_the_input_of_the_last_linear_layer():
     images = digits(n=6)
-    model = modes.reference_classifier()
+    model = classifiers.reference_classifier()
     feats = features.classifier_features(images)
     assert feats.shape == (6, 3 * 512)
     for c in range(3):
@@ -132,7 +132,7 @@ def test_classifier_features_are_the_input_of_the_last_linear_layer():
 
 def test_classifier_loaded_from_its_cache_file_leaves_the_rng_alone(monkeypatch):
     features.classifier_features(digits(n=1))  # trained and cached on disk if it was not yet
-    monkeypatch.setattr(modes, "_CLASSIFIERS", {})  # next use builds the net and loads the file
+    monkeypatch.setattr(classifiers, "_CLASSIFIERS", {})  # next use builds the net and loads the file
     rng = torch.get_rng_state()
     features.classifier_features(digits(n=1))
     assert torch.equal(torch.get_rng_state(), rng)

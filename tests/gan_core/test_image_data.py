@@ -1,12 +1,10 @@
 """Tests of the file-backed datasets: torchvision's formats read offline, image folders,
-the decoded-array cache and its device copy, the MNIST reference classifier, and the
+the decoded-array cache and its device copy, the MNIST mode scores, and the
 command line's dataset checks."""
 
-import functools
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -14,7 +12,8 @@ import torch
 from PIL import Image
 
 from fake_datasets import CELEBA_IMAGES, CIFAR_PER_BATCH, celeba_colour, cifar_batch, mnist_like
-from gan_core import image_data, image_store, modes
+from gan_core import classifiers, image_data, image_store
+from gan_core.utils import cache_dir, resize_images
 from gan_core.config import TrainConfig
 from gan_core.datasets import load_dataset
 from gan_core.train import train
@@ -47,9 +46,9 @@ def matching_rows(x: torch.Tensor, array: image_store.ImageArray) -> torch.Tenso
 # ------------------------------------------------------------ torchvision formats
 
 def test_mnist_is_read_from_idx_files(fake_data_root):
-    train_x, train_y, _, _ = modes._digits_split()
+    train_x, train_y, _, _ = classifiers.digits_split()
     array = image_data.mnist_array(fake_data_root, 32)
-    expected = modes.resize_images(torch.from_numpy(mnist_like(train_x))[:, None].float() / 255, 32)
+    expected = resize_images(torch.from_numpy(mnist_like(train_x))[:, None].float() / 255, 32)
     assert array.images.shape == (len(train_y), 1, 32, 32) and array.images.dtype == torch.uint8
     assert (array.images.float() / 255 - expected).abs().max() <= 0.5 / 255 + 1e-6
     assert torch.equal(array.labels, train_y)
@@ -187,7 +186,7 @@ def test_a_folder_of_only_unreadable_files_fails_naming_one(tmp_path):
 
 
 def test_config_validation_checks_files_without_decoding(image_folder):
-    cached = lambda: sorted((modes.cache_dir() / "images").glob("*.u8"))
+    cached = lambda: sorted((cache_dir() / "images").glob("*.u8"))
     before = cached()
     config = TrainConfig(dataset=f"folder:{image_folder}", image_size=64)
     assert config.data_root == "" and cached() == before
@@ -276,20 +275,6 @@ def test_datasets_without_an_array_stay_where_they_are():
 
 
 # ------------------------------------------------------------ MNIST scores
-
-def test_mnist_classifier_is_trained_once_and_cached(fake_data_root):
-    path = modes.cache_dir() / modes.MNIST_CLASSIFIER_FILE
-    path.unlink(missing_ok=True)
-    modes._CLASSIFIERS.pop(str(path.resolve()), None)
-    model = modes.mnist_classifier(functools.partial(image_data.mnist_digits, fake_data_root), epochs=1)
-    assert path.is_file()
-    images, labels = image_data.mnist_digits(fake_data_root, "t10k")
-    assert modes.classifier_accuracy(model, images, labels) >= 0.9
-    modes._CLASSIFIERS.clear()
-    again = modes.mnist_classifier(lambda: pytest.fail("trained again"))
-    with torch.no_grad():
-        assert torch.equal(again(images[:50, None]), model(images[:50, None]))
-
 
 def test_mnist_scores_see_a_single_class_as_collapse():
     ds = load_dataset("mnist", 32)
