@@ -4,6 +4,10 @@ A run is fully described by a `TrainConfig`; `gan_core.train.train` takes one
 and nothing else. Construction validates every field, so a typo or an
 impossible combination fails at once with a `ValueError` that names the field
 and the allowed values, long before any training (or any cluster work) starts.
+What depends on the dataset, the loss or the architecture is read from the
+facts their registries declare (`DatasetEntry`, `Loss.options`, `Arch.knobs`):
+validation loads no dataset and opens no file or connection, but an image
+folder's labels.csv for its tag count.
 
 Build one from a plain dict (a search-space sample, a JSON file) with
 `TrainConfig.from_dict(d)`: unknown keys raise instead of silently falling back
@@ -13,17 +17,16 @@ to a default.
 from __future__ import annotations
 
 import dataclasses
-import functools
 import math
 from dataclasses import dataclass, fields
 
+from gan_core import heads
 from gan_core.augment import parse_policy
+from gan_core.datasets import DATASETS, IMAGE_SIZES, DatasetEntry, dataset_choices, dataset_entry, is_dataset_name
 from gan_core.evaluation import FEATURE_CHOICES, parse_metrics
 from gan_core.features import inception_weights_path
-from gan_core.datasets import DATASETS, dataset_choices, is_dataset_name, load_dataset
-from gan_core.heads import CONDITIONINGS
-from gan_core.losses import LOSSES
-from gan_core.models import ARCHS, G_NORMS, D_NORMS
+from gan_core.losses import LOSS_OPTIONS, LOSSES
+from gan_core.models import ARCHS, G_NORMS, D_NORMS, arch_knobs
 
 INPUT_NORMS = ("tanh", "imagenet")
 LATENTS = ("normal", "uniform", "sphere")
@@ -32,8 +35,6 @@ OPTIMIZERS = ("adam", "rmsprop", "sgd")
 DEVICES = ("auto", "cpu", "cuda")
 PRECISIONS = ("auto", "fp32", "bf16")
 BUDGETS = ("rounds", "updates")
-NONNEGATIVE_D_LOSSES = ("bce", "minimax", "lsgan", "hinge")
-IMAGE_SIZES = (32, 64)
 
 
 @dataclass(frozen=True)
@@ -138,7 +139,7 @@ class TrainConfig:
 
 CHOICES = {
     "latent": lambda: LATENTS,
-    "conditioning": lambda: CONDITIONINGS,
+    "conditioning": lambda: heads.CONDITIONINGS,
     "arch": lambda: tuple(ARCHS),
     "loss": lambda: tuple(LOSSES),
     "norm_g": lambda: tuple(G_NORMS),
@@ -154,7 +155,7 @@ CHOICES = {
 
 # field -> (low, high, what) with inclusive bounds; None = unbounded
 RANGES = {
-    "image_size": (None, None, "one of 32, 64"),
+    "image_size": (None, None, f"one of {', '.join(map(str, IMAGE_SIZES))}"),
     "batch_size": (1, 65536, "an integer >= 1"),
     "nz": (1, 4096, "an integer >= 1"),
     "ngf": (1, 4096, "an integer >= 1"),
@@ -213,8 +214,6 @@ def _validate(c: TrainConfig) -> None:
         raise ValueError(f"features: {c.features!r} is not one of {', '.join(FEATURE_CHOICES)}")
     if c.max_steps == 0 and c.max_seconds == 0:
         raise ValueError("max_steps: 0 (no limit) needs a wall-clock budget; set max_seconds > 0 or max_steps >= 1")
-    if c.image_size not in IMAGE_SIZES:
-        raise ValueError(f"image_size: {c.image_size!r} is not one of 32, 64")
     for name in ("real_label", "fake_label"):
         low, high = getattr(c, name)
         if not (0.0 <= low <= high <= 1.5):
@@ -225,49 +224,61 @@ def _validate(c: TrainConfig) -> None:
     _validate_combinations(c)
 
 
-@functools.lru_cache(maxsize=None)
-def _dataset_info(name: str, image_size: int, data_root: str) -> tuple[str, int]:
-    """(kind, number of label classes or tags); raises the dataset's one-line error (unknown
-    name, files not found). Cheap: file-backed datasets are checked for their files here,
-    decoded only when sampled."""
-    data = load_dataset(name, image_size, data_root)
-    return data.kind, data.n_classes
+DEFAULTS = {f.name: f.default for f in fields(TrainConfig)}  # the value a knob takes where it does not apply
 
 
-def _labelled_datasets(image_size: int, data_root: str) -> str:
-    names = []
-    for name in DATASETS:
-        try:
-            if _dataset_info(name, image_size, data_root)[1]:
-                names.append(name)
-        except ValueError:  # a file-backed dataset that is not on this machine
-            continue
+def _labelled_datasets() -> str:
+    names = [name for name, entry in DATASETS.items() if entry.n_classes]
     return ", ".join(names + ["folder:PATH with a labels.csv"])
 
 
 def _validate_combinations(c: TrainConfig) -> None:
-    kind, n_classes = _dataset_info(c.dataset, c.image_size, c.data_root)
+    """What depends on the dataset, the architecture and the loss: read from their registries'
+    declared facts (a folder dataset's labels.csv at most), never by loading a dataset."""
+    entry = dataset_entry(c.dataset)
+    if c.image_size not in entry.image_sizes:
+        raise ValueError(f"image_size: {c.image_size!r} is not one of {', '.join(map(str, entry.image_sizes))} "
+                         f"(dataset {c.dataset!r})")
     wanted = ARCHS[c.arch].data_kind
-    if kind != wanted:
-        fitting = ", ".join(name for name, a in ARCHS.items() if a.data_kind == kind)
-        raise ValueError(f"arch: {c.arch!r} trains on {wanted}, dataset {c.dataset!r} holds {kind}; use arch {fitting}")
-    if kind == "points" and c.input_norm != "tanh":
+    if entry.kind != wanted:
+        fitting = ", ".join(name for name, a in ARCHS.items() if a.data_kind == entry.kind)
+        raise ValueError(f"arch: {c.arch!r} trains on {wanted}, dataset {c.dataset!r} holds {entry.kind}; "
+                         f"use arch {fitting}")
+    if entry.kind == "points" and c.input_norm != "tanh":
         raise ValueError(f"input_norm: {c.input_norm!r} applies to images only; 2-D datasets take 'tanh' (raw points)")
-    smoothed = c.real_label != (1.0, 1.0) or c.fake_label != (0.0, 0.0) or c.label_flip > 0
-    if smoothed and not LOSSES[c.loss].smoothing:
-        allowed = ", ".join(name for name, spec in LOSSES.items() if spec.smoothing)
-        field = "label_flip" if c.label_flip > 0 else ("real_label" if c.real_label != (1.0, 1.0) else "fake_label")
-        raise ValueError(f"{field}: label smoothing and flips apply only to loss {allowed}; loss is {c.loss!r}")
-    _validate_tricks(c, kind, n_classes)
-    _validate_metrics(c, kind)
+    _validate_arch_knobs(c)
+    _validate_loss_options(c)
+    _validate_tricks(c, entry)
+    _validate_metrics(c, entry)
 
 
-def _validate_metrics(c: TrainConfig, kind: str) -> None:
-    if kind == "points" and (parse_metrics(c.metrics) or c.features not in ("auto",)):
+def _validate_arch_knobs(c: TrainConfig) -> None:
+    """Knobs only some architectures use (the GAN updates' on the VAE, kl_weight on a GAN) keep their defaults."""
+    arch = ARCHS[c.arch]
+    if c.norm_d not in arch.takes_norm_d():
+        raise ValueError(f"norm_d: {c.norm_d!r} is not one of {', '.join(arch.takes_norm_d())} for arch {c.arch!r}")
+    for name in arch_knobs():
+        value = getattr(c, name)
+        if name not in arch.knobs and value != DEFAULTS[name]:
+            users = ", ".join(a for a, spec in ARCHS.items() if name in spec.knobs)
+            raise ValueError(f"{name}: {value!r} is used by arch {users} only; arch {c.arch!r} takes {DEFAULTS[name]!r}")
+
+
+def _validate_loss_options(c: TrainConfig) -> None:
+    """Knobs only some losses use (LOSS_OPTIONS: targets, clipping, the penalty, adaptive D) keep their defaults."""
+    options = LOSSES[c.loss].options
+    for name, what in LOSS_OPTIONS.items():
+        if name not in options and getattr(c, name) != DEFAULTS[name]:
+            allowed = ", ".join(loss for loss, spec in LOSSES.items() if name in spec.options)
+            raise ValueError(f"{name}: {what} only to loss {allowed}; loss is {c.loss!r}")
+
+
+def _validate_metrics(c: TrainConfig, entry: DatasetEntry) -> None:
+    if entry.kind == "points" and (parse_metrics(c.metrics) or c.features not in ("auto",)):
         field = "metrics" if parse_metrics(c.metrics) else "features"
         raise ValueError(f"{field}: {getattr(c, field)!r} measures images; dataset {c.dataset!r} holds points "
                          f"(its scores are the mode scores); use auto")
-    if c.features == "classifier" and load_dataset(c.dataset, c.image_size, c.data_root).features is None:
+    if c.features == "classifier" and not entry.classifier:
         raise ValueError(f"features: dataset {c.dataset!r} has no reference classifier; use auto, random or inception")
     if c.features == "inception":
         try:
@@ -276,10 +287,10 @@ def _validate_metrics(c: TrainConfig, kind: str) -> None:
             raise ValueError(f"features: {err}") from None
 
 
-def _validate_tricks(c: TrainConfig, kind: str, n_classes: int) -> None:
-    if c.conditioning != "none" and n_classes == 0:
+def _validate_tricks(c: TrainConfig, entry: DatasetEntry) -> None:
+    if c.conditioning != "none" and entry.n_classes == 0:
         raise ValueError(f"conditioning: {c.conditioning!r} needs labels; dataset {c.dataset!r} has none "
-                         f"(labelled: {_labelled_datasets(c.image_size, c.data_root)})")
+                         f"(labelled: {_labelled_datasets()})")
     if c.matching_aware and c.conditioning != "cgan":
         raise ValueError(f"matching_aware: applies to conditioning 'cgan' only; conditioning is {c.conditioning!r}")
     if c.pack > 1 and c.conditioning != "none":
@@ -287,16 +298,5 @@ def _validate_tricks(c: TrainConfig, kind: str, n_classes: int) -> None:
                          f"conditioning is {c.conditioning!r}")
     if c.batch_size % c.pack:
         raise ValueError(f"pack: {c.pack} must divide batch_size {c.batch_size}")
-    if kind == "points" and (c.diffaug or c.hflip):
+    if entry.kind == "points" and (c.diffaug or c.hflip):
         raise ValueError(f"{'diffaug' if c.diffaug else 'hflip'}: image augmentation; dataset {c.dataset!r} holds points")
-    if c.d_skip_below > 0 and c.loss not in NONNEGATIVE_D_LOSSES:
-        raise ValueError(f"d_skip_below: the D loss of {c.loss!r} has no fixed floor; "
-                         f"adaptive D applies to loss {', '.join(NONNEGATIVE_D_LOSSES)}")
-    if not ARCHS[c.arch].adversarial:
-        gan_only = {"conditioning": "none", "pack": 1, "mbstd": False, "diffaug": "", "d_skip_below": 0.0,
-                    "r1_weight": 0.0, "d_steps": 1, "g_steps": 1, "real_label": (1.0, 1.0),
-                    "fake_label": (0.0, 0.0), "label_flip": 0.0}
-        for name, neutral in gan_only.items():
-            if getattr(c, name) != neutral:
-                raise ValueError(f"{name}: {getattr(c, name)!r} is a GAN option; arch {c.arch!r} is not "
-                                 f"adversarial and takes {neutral!r}")

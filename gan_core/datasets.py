@@ -1,10 +1,15 @@
-"""The datasets a GAN study can train on, as a registry of factories.
+"""The datasets a GAN study can train on, as a registry of factories that state their facts.
 
-`DATASETS` maps a name to a factory `factory(image_size, data_root) -> Dataset`;
-`load_dataset(name, image_size, data_root)` also takes `folder:PATH`. A
-`Dataset` draws real samples on the fly from an explicit `torch.Generator`
-and, when its modes are known, scores generated samples for mode collapse
-(see `gan_core.mode_scores` for the formulas).
+`DATASETS` maps a name to a `DatasetEntry`: its factory `load(image_size,
+data_root) -> Dataset` and, beside it, what it is (kind, labels, known modes,
+reference classifier, image sizes, where its files come from).
+`dataset_entry(name)` also takes `folder:PATH` (whose tag count comes from
+its labels.csv) and `load_dataset(name, image_size, data_root)` builds the
+dataset. `TrainConfig` validates against the entries alone, so checking a
+config loads nothing, downloads nothing and opens no file (but a folder's
+labels.csv). A `Dataset` draws real samples on the fly from an explicit
+`torch.Generator` and, when its modes are known, scores generated samples
+for mode collapse (see `gan_core.mode_scores` for the formulas).
 
   * ring8: 8 Gaussians equally spaced on the unit circle, std 0.01;
   * grid25: 25 Gaussians at (-4 + 2i, -4 + 2j), i, j in 0..4, std 0.05;
@@ -13,9 +18,9 @@ and, when its modes are known, scores generated samples for mode collapse
     training split of sklearn's bundled 8x8 digits (values scaled to [0, 1],
     resized bilinearly) stacked as R, G, B: 1000 modes, the digit triples.
     Labelled with 30 tags (the R, G and B digit, one-hot each: a multi-tag
-    label like hair and eye colour). Image size 32 or 64; no download.
+    label like hair and eye colour). No download.
   * digits: one such digit per image, one channel, labelled with its class
-    (10 modes, 10 classes). Image size 32 or 64; no download.
+    (10 modes, 10 classes). No download.
   * mnist: MNIST's 60,000 training digits, one channel, class ids (10 modes,
     scored like digits with a reference classifier trained on MNIST);
   * stacked-mnist: three uniformly drawn MNIST digits as R, G, B, 30 tags
@@ -25,10 +30,11 @@ and, when its modes are known, scores generated samples for mode collapse
     40 binary attributes as multi-hot tags; no known modes;
   * folder:PATH: every image under PATH, center-cropped square, RGB, with the
     multi-hot tags of PATH/labels.csv when there is one; no known modes.
-The last five are read from files (see `gan_core.image_data` for the layouts,
-downloads and decoding): their factories only check the files (cheap, for
-config validation); the images are decoded at the first sample, once, into a
-cached uint8 array (`gan_core.image_store`). Image size 32 or 64.
+The last five are read from files (see `gan_core.image_data` and
+`gan_core.image_folders` for the layouts, downloads and decoding): their
+factories check the files (a study's driver loads its dataset once before any
+trial); the images are decoded at the first sample, once, into a cached uint8
+array (`gan_core.image_store`). Image size 32 or 64 (IMAGE_SIZES).
 
 Labels: a labelled dataset has `n_classes` > 0 and `sample_labeled(n, gen) ->
 (x, y)`, y a LongTensor (N,) of class ids, or, when `multi_label`, a float
@@ -53,11 +59,12 @@ from typing import Callable
 
 import torch
 
-from gan_core import classifiers, features as feature_spaces, image_data, mode_scores
+from gan_core import classifiers, features as feature_spaces, image_data, image_folders, mode_scores
 from gan_core.image_store import ImageArray
 
-STACKED_SIZES = (32, 64)
+IMAGE_SIZES = (32, 64)  # the image sides the architectures build for (their depth follows the side)
 FOLDER_PREFIX = "folder:"
+SOURCES = ("embedded", "data root", "folder")  # where a dataset's files come from
 
 
 @dataclass(frozen=True)
@@ -147,11 +154,6 @@ def digit_sampler(digits: torch.Tensor, labels: torch.Tensor, channels: int, mul
     return sample_labeled
 
 
-def _digit_size(name: str, image_size: int) -> None:
-    if image_size not in STACKED_SIZES:
-        raise ValueError(f"image_size must be one of {STACKED_SIZES} for {name}, got {image_size!r}")
-
-
 def read_digits(multi_hot: bool, classifier=None) -> Callable[[torch.Tensor], torch.Tensor]:
     """Labels a reference classifier reads: class ids, or one one-hot block of 10 per channel."""
 
@@ -170,7 +172,6 @@ def _images_only(sample_labeled):
 
 def embedded_digits(name: str, image_size: int, channels: int) -> Dataset:
     """sklearn's digits, one per channel: 10 classes (one channel) or 1000 modes and 30 tags (three)."""
-    _digit_size(name, image_size)
     images, labels = classifiers.digit_images("train", image_size)
     stacked = channels == 3
     sample_labeled = digit_sampler(images, labels, channels, multi_hot=stacked)
@@ -227,7 +228,6 @@ def _move(get_array: Callable[[], ImageArray], stacked: bool):
 def array_dataset(name: str, image_size: int, channels: int, load: Callable[[], ImageArray],
                   n_classes: int = 0, multi_label: bool = False, stacked: bool = False) -> Dataset:
     """An image dataset over `load()`'s array, decoded at the first sample (once: the getter is cached)."""
-    _digit_size(name, image_size)
     get_array = functools.cache(load)
     sample_labeled = _array_sampler(get_array, stacked)
     return Dataset(
@@ -286,23 +286,45 @@ def celeba(image_size: int = 32, data_root: str = "") -> Dataset:
 
 def folder_dataset(path: str, image_size: int = 32) -> Dataset:
     """`folder:PATH`: the folder's images, RGB, with labels.csv's tags (multi-hot) when present; no known modes."""
-    if not path:
-        raise ValueError(f"dataset: {FOLDER_PREFIX!r} names no folder; give folder:PATH")
-    scan = image_data.scan_folder(path)
-    return array_dataset(FOLDER_PREFIX + path, image_size, 3, lambda: image_data.folder_array(scan, image_size),
+    scan = image_folders.scan_folder(path)
+    return array_dataset(FOLDER_PREFIX + path, image_size, 3, lambda: image_folders.folder_array(scan, image_size),
                          n_classes=len(scan.tags), multi_label=True)
 
 
-DATASETS: dict[str, Callable[[int, str], Dataset]] = {
-    "ring8": ring8,
-    "grid25": grid25,
-    "stacked-digits": stacked_digits,
-    "digits": digits,
-    "mnist": mnist,
-    "stacked-mnist": stacked_mnist,
-    "cifar10": cifar10,
-    "celeba": celeba,
+# ------------------------------------------------------------ the registry
+
+@dataclass(frozen=True)
+class DatasetEntry:
+    """A dataset's factory and the facts `TrainConfig` validates against, read without loading it."""
+    load: Callable[[int, str], Dataset]  # load(image_size, data_root) -> the Dataset (file-backed: checks its files)
+    kind: str  # "points" (2-D) or "images"
+    n_classes: int = 0  # label classes, or tags when multi_label; 0: unlabelled
+    multi_label: bool = False  # labels are multi-hot tags, not class ids
+    n_modes: int | None = None  # known modes (scored by gan_core.mode_scores); None: unknown (gan_core.sample_scores)
+    classifier: bool = False  # has its own reference classifier (`features=classifier`)
+    image_sizes: tuple[int, ...] = IMAGE_SIZES  # image_size values it takes (2-D points accept and ignore them)
+    source: str = "embedded"  # embedded (ships with the install), data root (TrainConfig.data_root), or folder
+
+
+DATASETS: dict[str, DatasetEntry] = {
+    "ring8": DatasetEntry(ring8, "points", n_modes=8),
+    "grid25": DatasetEntry(grid25, "points", n_modes=25),
+    "stacked-digits": DatasetEntry(stacked_digits, "images", 30, True, n_modes=1000, classifier=True),
+    "digits": DatasetEntry(digits, "images", 10, n_modes=10, classifier=True),
+    "mnist": DatasetEntry(mnist, "images", 10, n_modes=10, classifier=True, source="data root"),
+    "stacked-mnist": DatasetEntry(stacked_mnist, "images", 30, True, n_modes=1000, classifier=True, source="data root"),
+    "cifar10": DatasetEntry(cifar10, "images", 10, source="data root"),
+    "celeba": DatasetEntry(celeba, "images", 40, True, source="data root"),
 }
+
+
+def folder_entry(path: str) -> DatasetEntry:
+    """`folder:PATH` as a registry entry: RGB images, multi-hot tags, as many as its labels.csv names
+    (0 without one; read once per version of that file), no known modes. A one-line ValueError
+    when PATH is not a folder; its images are listed only by `load`."""
+    tags = image_folders.folder_tag_count(path)
+    return DatasetEntry(lambda image_size, data_root: folder_dataset(path, image_size), "images", tags,
+                        multi_label=True, source="folder")
 
 
 def dataset_choices() -> str:
@@ -315,11 +337,21 @@ def is_dataset_name(name) -> bool:
     return isinstance(name, str) and (name in DATASETS or name.startswith(FOLDER_PREFIX))
 
 
-def load_dataset(name: str, image_size: int = 32, data_root: str = "") -> Dataset:
-    """The dataset `name` (a registered name or folder:PATH) at image_size; files are looked for
-    under data_root (see gan_core.image_data.data_root). One-line ValueError naming the field."""
+def dataset_entry(name: str) -> DatasetEntry:
+    """The registry entry of `name`, a registered name or folder:PATH; one-line ValueError naming the field.
+    Opens no file: for a folder it reads only PATH/labels.csv."""
     if not is_dataset_name(name):
         raise ValueError(f"dataset: {name!r} is not one of {dataset_choices()}")
     if name.startswith(FOLDER_PREFIX):
-        return folder_dataset(name[len(FOLDER_PREFIX):], image_size)
-    return DATASETS[name](image_size, data_root)
+        return folder_entry(name[len(FOLDER_PREFIX):])
+    return DATASETS[name]
+
+
+def load_dataset(name: str, image_size: int = 32, data_root: str = "") -> Dataset:
+    """The dataset `name` (a registered name or folder:PATH) at image_size; files are looked for
+    under data_root (see gan_core.image_data.data_root). One-line ValueError naming the field."""
+    entry = dataset_entry(name)
+    if entry.kind == "images" and image_size not in entry.image_sizes:
+        raise ValueError(f"image_size: {image_size!r} is not one of {', '.join(map(str, entry.image_sizes))} "
+                         f"(dataset {name!r})")
+    return entry.load(image_size, data_root)

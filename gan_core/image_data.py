@@ -1,8 +1,8 @@
-"""Image sources read from files: torchvision's MNIST, CIFAR-10 and CelebA, and image folders.
+"""Image sources read from files: torchvision's MNIST, CIFAR-10 and CelebA, and the decoding of image files.
 
 Each `*_array(..., size)` returns a `gan_core.image_store.ImageArray` of uint8
 images at size x size, decoded once and cached (see that module). The checks
-that run before it (`require`, `scan_folder`) are cheap: they look for files
+that run before it (`require`, and `gan_core.image_folders.scan_folder` for image folders) are cheap: they look for files
 and read label lists, and decode nothing, so a config can be validated on a
 machine that will not train.
 
@@ -27,28 +27,15 @@ a folder image is center-cropped to its largest square, then resized the same
 way. Folder and CelebA images are converted to RGB: 3 channels always (a
 grayscale image is repeated, an alpha channel dropped), so a folder's shape is
 known before decoding. Values are uint8 here, [0, 1] floats once sampled.
-
-Image folders (`folder:PATH`): every file under PATH, recursively, with an
-extension in IMAGE_EXTENSIONS (any case; hidden files and folders skipped), in
-sorted order. An optional PATH/labels.csv holds `file,tag1,tag2,...` lines,
-file relative to PATH (a first line starting `file,` is a header); the tags of
-every line form the vocabulary, sorted, and an image's label is the multi-hot
-vector of its tags. With labels.csv, an image that has no line is an error
-naming it (write `name.png,` for an image without tags). Files that cannot be
-decoded are skipped with one warning listing them by path; none readable, an
-empty folder or a missing path is an error naming the path.
 """
 
 from __future__ import annotations
 
-import csv
-import hashlib
 import os
 import pickle
 import socket
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 from typing import Callable, Iterator
@@ -62,8 +49,6 @@ from gan_core.utils import cache_dir, resize_images
 
 DATA_ENV = "GAN_STUDIES_DATA"
 OFFLINE_ENV = "GAN_STUDIES_OFFLINE"  # "1": never download
-IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff")
-LABELS_FILE = "labels.csv"
 CELEBA_CROP = 148 / 178  # the usual CelebA face crop: 148x148 from the center of the 178x218 aligned image
 CHUNK = 1024  # images decoded per written chunk (bounds memory while decoding)
 DOWNLOAD_TIMEOUT = 60.0  # seconds a download may stall before it counts as failed
@@ -275,86 +260,3 @@ def decode_files(paths: list[Path], size: int, crop: float, write: Writer) -> tu
     if not kept:
         raise ValueError(f"dataset: none of the {len(paths)} image files could be read, e.g. {paths[0]}")
     return torch.tensor(kept, dtype=torch.long), skipped
-
-
-# ------------------------------------------------------------ image folders
-
-@dataclass(frozen=True)
-class FolderScan:
-    root: Path
-    files: tuple[str, ...]  # image paths relative to root, posix, sorted
-    tags: tuple[str, ...]  # the sorted tag vocabulary of labels.csv; () when there is none
-    file_tags: tuple[tuple[str, ...], ...] | None  # each file's tags, aligned with files; None: unlabelled
-    key: str  # digest of every file's path, size and modification time, and of labels.csv
-
-
-def _image_files(root: Path) -> list[tuple[str, os.stat_result]]:
-    found = []
-    for folder, subfolders, names in os.walk(root):
-        subfolders[:] = sorted(d for d in subfolders if not d.startswith("."))
-        for name in names:
-            if not name.startswith(".") and name.lower().endswith(IMAGE_EXTENSIONS):
-                path = Path(folder) / name
-                found.append((path.relative_to(root).as_posix(), path.stat()))
-    return sorted(found)
-
-
-def _read_labels(root: Path, files: list[str], label: str) -> tuple[tuple[str, ...], tuple[tuple[str, ...], ...]]:
-    table: dict[str, set[str]] = {}
-    with open(root / LABELS_FILE, newline="") as handle:
-        for number, row in enumerate(csv.reader(handle)):
-            if not row or not row[0].strip() or (number == 0 and row[0].strip().lower() == "file"):
-                continue
-            name = Path(os.path.normpath(row[0].strip())).as_posix()
-            table.setdefault(name, set()).update(t.strip() for t in row[1:] if t.strip())
-    missing = [f for f in files if f not in table]
-    if missing:
-        raise ValueError(f"dataset: {label!r}: {missing[0]} has no line in {root / LABELS_FILE} "
-                         f"({len(missing)} of {len(files)} images have none; write '{missing[0]},' for no tags)")
-    vocabulary = tuple(sorted(set().union(*table.values())))
-    return vocabulary, tuple(tuple(sorted(table[f])) for f in files)
-
-
-def scan_folder(path: str) -> FolderScan:
-    """List an image folder and read its labels.csv (no decoding); a one-line ValueError for a
-    missing path, a folder without images, or an image without a labels.csv line."""
-    label = f"folder:{path}"
-    root = Path(path).expanduser()
-    if not root.is_dir():
-        what = "is not a folder" if root.exists() else "does not exist"
-        raise ValueError(f"dataset: {label!r}: {root} {what}; give folder:PATH with PATH a folder of images")
-    found = _image_files(root)
-    if not found:
-        raise ValueError(f"dataset: {label!r}: no image files ({', '.join(IMAGE_EXTENSIONS)}) in {root} "
-                         f"or its subfolders")
-    files = [name for name, _ in found]
-    digest = hashlib.sha1(str(root.resolve()).encode())
-    for name, stat in found:
-        digest.update(f"\n{name}\t{stat.st_size}\t{stat.st_mtime_ns}".encode())
-    tags, file_tags = (), None
-    if (root / LABELS_FILE).is_file():
-        digest.update((root / LABELS_FILE).read_bytes())
-        tags, file_tags = _read_labels(root, files, label)
-    return FolderScan(root, tuple(files), tags, file_tags, digest.hexdigest())
-
-
-def folder_labels(scan: FolderScan) -> torch.Tensor | None:
-    """(N, len(tags)) float multi-hot of every file's tags, or None when the folder has no labels.csv."""
-    if scan.file_tags is None:
-        return None
-    column = {tag: i for i, tag in enumerate(scan.tags)}
-    labels = torch.zeros(len(scan.files), len(scan.tags))
-    for row, tags in enumerate(scan.file_tags):
-        labels[row, [column[t] for t in tags]] = 1.0
-    return labels
-
-
-def folder_array(scan: FolderScan, size: int) -> ImageArray:
-    """The folder's readable images, (N, 3, size, size), with multi-hot tags when it has labels.csv."""
-
-    def build(write: Writer) -> dict:
-        kept, skipped = decode_files([scan.root / name for name in scan.files], size, 1.0, write)
-        labels = folder_labels(scan)
-        return {"labels": None if labels is None else labels[kept], "skipped": skipped}
-
-    return cached_array(f"folder-{scan.root.name}-{size}", f"folder\n{size}\n{scan.key}", build)

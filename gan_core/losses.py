@@ -7,9 +7,11 @@ Every family gives two functions with one shared signature each:
 
 `*_out` are raw D outputs of shape (N,); `real_t` / `fake_t` are per-example
 targets (label smoothing and flips are sampled by the trainer; families that
-cannot use targets ignore them and reject smoothing at config time). What a
-family needs beyond the two functions (a gradient penalty, weight clipping) is
-data on its `Loss` entry, applied by the trainer in one place.
+cannot use targets ignore them). What a family needs beyond the two functions
+(a gradient penalty, weight clipping) and what it allows (targets, adaptive D)
+is data on its `Loss` entry: the trainer applies it in one place, and
+`TrainConfig` rejects a knob of LOSS_OPTIONS set on a loss it does not apply
+to (`Loss.options`).
 
 References: bce / minimax (Goodfellow et al. 2014: the non-saturating and the
 original G loss); wgan (Arjovsky et al. 2017, weight clipping); wgan-gp
@@ -28,6 +30,17 @@ import torch.nn.functional as F
 from torch import Tensor
 
 
+# TrainConfig knobs that apply to some losses only (see Loss.options), and what they are
+LOSS_OPTIONS = {
+    "real_label": "label smoothing and flips apply",
+    "fake_label": "label smoothing and flips apply",
+    "label_flip": "label smoothing and flips apply",
+    "clip_value": "weight clipping applies",
+    "gp_weight": "the gradient penalty applies",
+    "d_skip_below": "adaptive D (a D loss with a floor) applies",
+}
+
+
 @dataclass(frozen=True)
 class Loss:
     d: Callable[[Tensor, Tensor, Tensor, Tensor], Tensor]
@@ -36,6 +49,16 @@ class Loss:
     smoothing: bool  # uses real_t / fake_t, so label smoothing and flips apply
     penalty: str = "none"  # "gp": add gp_weight * gradient penalty to the D loss
     clip: bool = False  # clip D weights to [-clip_value, clip_value] after each D update
+    floor: bool = False  # the D loss is >= 0 (bce, minimax: for targets in [0, 1]), so adaptive D's threshold applies
+
+    @property
+    def options(self) -> tuple[str, ...]:
+        """The knobs of LOSS_OPTIONS that apply to this loss."""
+        knobs = ["real_label", "fake_label", "label_flip"] if self.smoothing else []
+        knobs += ["clip_value"] if self.clip else []
+        knobs += ["gp_weight"] if self.penalty == "gp" else []
+        knobs += ["d_skip_below"] if self.floor else []
+        return tuple(knobs)
 
 
 def bce_d(real_out, fake_out, real_t, fake_t):
@@ -72,12 +95,12 @@ def hinge_d(real_out, fake_out, real_t, fake_t):
 
 
 LOSSES: dict[str, Loss] = {
-    "bce": Loss(bce_d, non_saturating_g, prob=True, smoothing=True),
-    "minimax": Loss(bce_d, minimax_g, prob=True, smoothing=True),
+    "bce": Loss(bce_d, non_saturating_g, prob=True, smoothing=True, floor=True),
+    "minimax": Loss(bce_d, minimax_g, prob=True, smoothing=True, floor=True),
     "wgan": Loss(wasserstein_d, wasserstein_g, prob=False, smoothing=False, clip=True),
     "wgan-gp": Loss(wasserstein_d, wasserstein_g, prob=False, smoothing=False, penalty="gp"),
-    "lsgan": Loss(least_squares_d, least_squares_g, prob=False, smoothing=True),
-    "hinge": Loss(hinge_d, wasserstein_g, prob=False, smoothing=False),
+    "lsgan": Loss(least_squares_d, least_squares_g, prob=False, smoothing=True, floor=True),
+    "hinge": Loss(hinge_d, wasserstein_g, prob=False, smoothing=False, floor=True),
 }
 
 

@@ -1,6 +1,7 @@
 """Generator and discriminator architectures, chosen by name.
 
-`ARCHS[name]` holds two builders and the kind of data the pair trains on:
+`ARCHS[name]` holds two builders, the kind of data the pair trains on, and the
+knobs it uses of those only some architectures use (`Arch.knobs`, `d_norms`):
 
     g(config, shape, nz_in) -> nn.Module   # (N, nz_in) latents -> samples of `shape`
     d(config, shape)        -> (body, features_shape)
@@ -23,7 +24,9 @@ its architecture's last layer would start.
 - `resnet`: the small SNGAN ResNet pair (Miyato et al. 2018), see
   `gan_core.resnet`.
 - `vae`: not a GAN: the dcgan generator as decoder and the dcgan D body as
-  encoder (see `gan_core.vae`), the non-adversarial baseline.
+  encoder (see `gan_core.vae`), the non-adversarial baseline. It uses none of
+  the GAN updates' knobs (GAN_KNOBS) and they keep their defaults on it, as
+  `kl_weight` does on the GANs; its encoder takes norm_d batch, layer or none.
 - `mlp`: the small fully connected pair used for 2-D mixtures (PacGAN,
   VEEGAN): three hidden layers each; linear G output (points are not squashed).
 
@@ -43,7 +46,7 @@ from torch import nn
 from gan_core import resnet
 from gan_core.layers import D_NORMS, G_NORMS, Reshape, doublings, init_weights
 
-__all__ = ["ARCHS", "Arch", "D_NORMS", "G_NORMS"]
+__all__ = ["ARCHS", "Arch", "D_NORMS", "G_NORMS", "GAN_KNOBS", "VAE_KNOBS", "arch_knobs"]
 
 
 # --- dcgan and dcgan-deep ---------------------------------------------------------
@@ -136,6 +139,14 @@ def mlp_d(c, shape):
     return nn.Sequential(*layers), (c.ndf,)
 
 
+# The TrainConfig knobs of the adversarial updates (gan_core.steps): the D and G steps, their loss and schedule,
+# conditioning, packing, minibatch stddev, augmentation of what D sees. The VAE update reads none of them.
+GAN_KNOBS = ("loss", "clip_value", "gp_weight", "real_label", "fake_label", "label_flip", "r1_weight", "d_steps",
+             "g_steps", "order", "d_skip_below", "conditioning", "matching_aware", "aux_weight", "embed_dim", "pack",
+             "mbstd", "diffaug", "hflip")
+VAE_KNOBS = ("kl_weight",)  # the VAE update's own (gan_core.vae)
+
+
 @dataclass(frozen=True)
 class Arch:
     g: Callable[..., nn.Module]
@@ -143,6 +154,11 @@ class Arch:
     data_kind: str  # "images" or "points"
     init: str = "dcgan"  # weights of D's heads: "dcgan" N(0, 0.02), or "default" (PyTorch's / the paper's own)
     adversarial: bool = True  # False: trained by `gan_core.vae`, not by the GAN updates
+    knobs: tuple[str, ...] = GAN_KNOBS  # what it uses of the knobs only some architectures use (arch_knobs())
+    d_norms: tuple[str, ...] | None = None  # the norm_d values its D (or encoder) builds; None: all of D_NORMS
+
+    def takes_norm_d(self) -> tuple[str, ...]:
+        return tuple(D_NORMS) if self.d_norms is None else self.d_norms
 
 
 ARCHS: dict[str, Arch] = {
@@ -150,6 +166,13 @@ ARCHS: dict[str, Arch] = {
     "dcgan-deep": Arch(deep_g, deep_d, "images"),
     "upsample": Arch(upsample_g, upsample_d, "images"),
     "resnet": Arch(resnet.resnet_g, resnet.resnet_d, "images", init="default"),
-    "vae": Arch(dcgan_g, dcgan_d, "images", adversarial=False),
+    # spectral norm wraps a GAN D's weights (gan_core.heads.finish_d); the encoder is not wrapped
+    "vae": Arch(dcgan_g, dcgan_d, "images", adversarial=False, knobs=VAE_KNOBS, d_norms=("batch", "layer", "none")),
     "mlp": Arch(mlp_g, mlp_d, "points", init="default"),
 }
+
+
+def arch_knobs() -> tuple[str, ...]:
+    """The knobs some architectures use and others do not, in registry order; TrainConfig keeps
+    each at its default on an architecture that does not list it. Every other knob applies to all."""
+    return tuple(dict.fromkeys(name for arch in ARCHS.values() for name in arch.knobs))

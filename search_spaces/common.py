@@ -1,5 +1,7 @@
 """Settings several studies share: each loss family with the optimizer, D:G
-ratio and D normalization its paper uses, and the label-smoothing presets."""
+ratio and D normalization its paper uses, and the label-smoothing presets.
+A loss of `gan_core.losses.LOSSES` without a recipe here trains under the
+DCGAN recipe (the `bce` one), so a new loss joins the studies unchanged."""
 
 LOSS_SETUPS = {
     # Goodfellow et al. 2014 losses under the DCGAN recipe (Radford et al. 2016): Adam 2e-4, beta1 0.5, batch norm
@@ -23,13 +25,14 @@ LOSS_SETUPS = {
 
 
 def loss_setup(name: str, **changes) -> dict:
-    """The named loss with its paper's optimizer and D:G ratio; `changes` override."""
-    return {**LOSS_SETUPS[name], **changes}
+    """The named loss with its paper's optimizer and D:G ratio (else the DCGAN recipe); `changes` override."""
+    recipe = LOSS_SETUPS[name] if name in LOSS_SETUPS else {**LOSS_SETUPS["bce"], "loss": name}
+    return {**recipe, **changes}
 
 
 def optimizer_setup(name: str) -> dict:
     """The named loss with its paper's optimizer, leaving the D:G ratio to the study."""
-    return {k: v for k, v in LOSS_SETUPS[name].items() if k != "d_steps"}
+    return {k: v for k, v in loss_setup(name).items() if k != "d_steps"}
 
 
 SMOOTHING = {

@@ -1,20 +1,25 @@
-"""Unconditional against conditional generation on labelled digits: cGAN
-(with and without a matching-aware D), ACGAN and a projection D."""
+"""Unconditional against conditional generation on labelled digits: every
+conditioning of `gan_core.heads.CONDITIONINGS` (cGAN, ACGAN, a projection D),
+and cGAN once more with a matching-aware D."""
 
 from ray import tune
 
-CONDITIONINGS = [
-    {"conditioning": "none"},
-    {"conditioning": "cgan"},
-    {"conditioning": "cgan", "matching_aware": True},
-    {"conditioning": "acgan"},
-    {"conditioning": "projection"},
-]
+from gan_core import heads
+
+
+def conditionings() -> list[dict]:
+    """Each conditioning of the registry, cgan twice: plain and with a matching-aware D."""
+    settings = []
+    for name in heads.CONDITIONINGS:
+        settings.append({"conditioning": name})
+        if name == "cgan":
+            settings.append({"conditioning": name, "matching_aware": True})
+    return settings
 
 
 def space() -> dict:
-    return {"conditioning": tune.grid_search(CONDITIONINGS)}
+    return {"conditioning": tune.grid_search(conditionings())}
 
 
 def smoke_space() -> dict:
-    return {"conditioning": tune.grid_search([CONDITIONINGS[1], CONDITIONINGS[3]])}
+    return {"conditioning": tune.grid_search([{"conditioning": "cgan"}, {"conditioning": "acgan"}])}

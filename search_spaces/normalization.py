@@ -4,11 +4,14 @@ output cannot reach the standardised range of real pixels, about [-2.1, 2.6]).""
 
 from ray import tune
 
+from gan_core import layers
+from gan_core.config import INPUT_NORMS
+
 
 def space() -> dict:
     return {
-        "norm_d": tune.grid_search(["batch", "spectral", "layer", "none"]),
-        "input_norm": tune.grid_search(["tanh", "imagenet"]),
+        "norm_d": tune.grid_search(list(layers.D_NORMS)),
+        "input_norm": tune.grid_search(list(INPUT_NORMS)),
     }
 
 

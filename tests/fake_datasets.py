@@ -1,4 +1,5 @@
-"""Tiny stand-ins for MNIST, CIFAR-10 and CelebA, written in the on-disk formats torchvision uses.
+"""Tiny stand-ins for MNIST, CIFAR-10 and CelebA, written in the on-disk formats torchvision uses
+(and `matching_rows`, which finds sampled images in a decoded array).
 
 The tests load them through the dataset registry with no network:
   * MNIST: idx files (big-endian header, then uint8 pixels / labels) of sklearn's
@@ -22,6 +23,7 @@ import torch
 from PIL import Image
 
 from gan_core import classifiers, image_data
+from gan_core.image_store import ImageArray
 from gan_core.utils import resize_images
 
 CIFAR_PER_BATCH = 12
@@ -111,3 +113,11 @@ def write_all(root: Path) -> Path:
     write_celeba(root)
     assert all(not image_data._missing(root / sub, files) for sub, files, _ in image_data.SOURCES.values())
     return root
+
+
+def matching_rows(x: torch.Tensor, array: ImageArray) -> torch.Tensor:
+    """Index of the first array row equal to each sampled image (asserting there is one)."""
+    rows = array.images.reshape(len(array), -1)
+    found = [(rows == image).all(1).nonzero() for image in (x * 255).round().to(torch.uint8).reshape(x.shape[0], -1)]
+    assert all(len(f) for f in found)
+    return torch.cat([f[0] for f in found])

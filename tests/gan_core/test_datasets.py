@@ -1,4 +1,4 @@
-"""Tests of gan_core.datasets: the registry, sampling and the scorers' contract."""
+"""Tests of gan_core.datasets: the registry and the facts each entry states, sampling and the scorers' contract."""
 
 import math
 
@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from gan_core import classifiers
-from gan_core.datasets import DATASETS, grid_centers, load_dataset, ring_centers
+from gan_core.datasets import DATASETS, IMAGE_SIZES, SOURCES, dataset_entry, grid_centers, load_dataset, ring_centers
 
 SCORE_KEYS = {"modes_covered", "hq_ratio", "reverse_kl", "diversity", "quality", "score"}
 
@@ -21,6 +21,30 @@ def shared_cache(tmp_path_factory):
 
 def test_registry_holds_the_first_datasets():
     assert {"ring8", "grid25", "stacked-digits"} <= set(DATASETS)
+
+
+@pytest.mark.parametrize("name", sorted(DATASETS))
+def test_each_entry_states_the_facts_of_what_it_loads(name):
+    entry = DATASETS[name]
+    assert entry.kind in ("points", "images") and entry.source in SOURCES and set(entry.image_sizes) <= set(IMAGE_SIZES)
+    for size in entry.image_sizes:
+        ds = load_dataset(name, size)
+        assert (ds.kind, ds.n_classes, ds.multi_label, ds.n_modes) == (entry.kind, entry.n_classes, entry.multi_label,
+                                                                      entry.n_modes)
+        assert (ds.score_samples is not None) == (entry.n_modes is not None)
+        assert (ds.features is not None) == entry.classifier
+        assert (ds.sample_labeled is not None) == (entry.n_classes > 0)
+        assert ds.kind == "points" or ds.shape[1:] == (size, size)
+
+
+def test_where_the_files_come_from():
+    embedded = {name for name, entry in DATASETS.items() if entry.source == "embedded"}
+    assert embedded == {"ring8", "grid25", "stacked-digits", "digits"}  # they load with no data root at all
+    for name in embedded:
+        assert load_dataset(name, 32, "/nonexistent").name == name
+    for name in set(DATASETS) - embedded:
+        with pytest.raises(ValueError, match="^data_root: "):
+            load_dataset(name, 32, "/nonexistent")
 
 
 @pytest.mark.parametrize("name", sorted(DATASETS))
@@ -45,7 +69,7 @@ def test_sampling_is_deterministic_given_the_generator(name):
     assert torch.equal(a, b) and not torch.equal(a, c)
 
 
-KNOWN_MODES = sorted(name for name in DATASETS if load_dataset(name).score_samples is not None)
+KNOWN_MODES = sorted(name for name, entry in DATASETS.items() if entry.n_modes is not None)
 
 
 def test_which_datasets_have_known_modes():
@@ -81,7 +105,7 @@ def test_stacked_digits_at_64_and_bad_sizes():
     ds = load_dataset("stacked-digits", 64)
     assert ds.shape == (3, 64, 64) and ds.n_modes == 1000
     assert ds.sample(2, torch.Generator().manual_seed(0)).shape == (2, 3, 64, 64)
-    with pytest.raises(ValueError, match="image_size"):
+    with pytest.raises(ValueError, match=r"^image_size: 48 is not one of 32, 64 \(dataset 'stacked-digits'\)"):
         load_dataset("stacked-digits", 48)
 
 
@@ -93,15 +117,16 @@ def test_stacked_channels_are_training_digits():
     assert torch.all(distance == 0)
 
 
-def test_unknown_dataset_names_the_field_and_the_choices():
+@pytest.mark.parametrize("lookup", [load_dataset, dataset_entry])
+def test_unknown_dataset_names_the_field_and_the_choices(lookup):
     with pytest.raises(ValueError) as err:
-        load_dataset("no-such-data")
+        lookup("no-such-data")
     message = str(err.value)
     assert "dataset" in message and "no-such-data" in message
     assert all(name in message for name in DATASETS)
 
 
-LABELLED = sorted(name for name in DATASETS if load_dataset(name).n_classes)
+LABELLED = sorted(name for name, entry in DATASETS.items() if entry.n_classes)
 
 
 def test_the_digit_datasets_are_labelled():

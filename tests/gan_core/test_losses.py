@@ -1,9 +1,10 @@
-"""Every registered loss: finite values, the right sign of its gradients."""
+"""Every registered loss: finite values, the right sign of its gradients, and the facts it states
+(a floor under its D loss, the options that apply to it) true of its functions."""
 
 import pytest
 import torch
 
-from gan_core.losses import LOSSES, gradient_penalty
+from gan_core.losses import LOSS_OPTIONS, LOSSES, gradient_penalty
 
 
 @pytest.mark.parametrize("name", sorted(LOSSES))
@@ -20,6 +21,25 @@ def test_g_loss_pushes_fake_outputs_up(name):
     fake_out = torch.zeros(16, requires_grad=True)
     LOSSES[name].g(fake_out).backward()
     assert torch.all(fake_out.grad < 0)
+
+
+@pytest.mark.parametrize("name", sorted(LOSSES))
+def test_a_declared_floor_holds_and_an_undeclared_one_does_not(name):
+    """Targets in [0, 1]: bce's D loss can go below 0 with a target above 1 (two-sided smoothing)."""
+    g = torch.Generator().manual_seed(0)
+    real, fake = (torch.rand(2000, 16, generator=g) - 0.5) * 40, (torch.rand(2000, 16, generator=g) - 0.5) * 40
+    real_t, fake_t = torch.rand(2000, 16, generator=g), torch.rand(2000, 16, generator=g)
+    values = torch.stack([LOSSES[name].d(*args) for args in zip(real, fake, real_t, fake_t)])
+    assert (values.min() >= 0) == LOSSES[name].floor
+
+
+@pytest.mark.parametrize("name", sorted(LOSSES))
+def test_options_follow_what_the_trainer_uses(name):
+    loss = LOSSES[name]
+    assert set(loss.options) <= set(LOSS_OPTIONS)
+    assert ("clip_value" in loss.options) == loss.clip and ("gp_weight" in loss.options) == (loss.penalty == "gp")
+    assert ("real_label" in loss.options) == ("label_flip" in loss.options) == loss.smoothing
+    assert ("d_skip_below" in loss.options) == loss.floor
 
 
 def test_minimax_and_non_saturating_differ_where_d_rejects_fakes():

@@ -1,6 +1,6 @@
 """Every architecture x normalization x conditioning that is valid builds, has
-the right shapes and trains a step at 32x32 and 64x64; invalid ones fail on
-construction with a message that names the field."""
+the right shapes and trains a step at 32x32 and 64x64 (the invalid ones fail
+on construction: tests/gan_core/test_config.py)."""
 
 import itertools
 
@@ -8,6 +8,7 @@ import pytest
 import torch
 
 from gan_core.config import TrainConfig
+from gan_core.datasets import IMAGE_SIZES
 from gan_core.heads import CONDITIONINGS
 from gan_core.layers import MinibatchStd
 from gan_core.models import ARCHS, D_NORMS, G_NORMS
@@ -21,8 +22,8 @@ LABELLED = {"digits": False, "stacked-digits": True}  # dataset -> multi-label
 
 
 def combos():
-    for arch, norm_d, cond, size in itertools.product(IMAGE_ARCHS, D_NORMS, CONDITIONINGS, (32, 64)):
-        if ARCHS[arch].adversarial or cond == "none":
+    for arch, norm_d, cond, size in itertools.product(IMAGE_ARCHS, D_NORMS, CONDITIONINGS, IMAGE_SIZES):
+        if norm_d in ARCHS[arch].takes_norm_d() and (cond == "none" or "conditioning" in ARCHS[arch].knobs):
             yield arch, norm_d, cond, size
 
 
@@ -62,30 +63,6 @@ def test_valid_combinations_train_a_step(arch, norm_d, cond, size):
 @pytest.mark.parametrize("norm_d, norm_g", list(itertools.product(D_NORMS, G_NORMS)))
 def test_the_mlp_pair_trains_with_every_normalization(norm_d, norm_g):
     trains_a_round({**TINY_POINTS, "norm_d": norm_d, "norm_g": norm_g})
-
-
-@pytest.mark.parametrize("values, field, message", [
-    ({"conditioning": "cgan", "dataset": "ring8", "arch": "mlp"}, "conditioning", "needs labels"),
-    ({"conditioning": "acgan", "arch": "vae"}, "conditioning", "arch 'vae' is not adversarial"),
-    ({"pack": 2, "arch": "vae"}, "pack", "arch 'vae' is not adversarial"),
-    ({"matching_aware": True}, "matching_aware", "applies to conditioning 'cgan' only"),
-    ({"matching_aware": True, "conditioning": "acgan"}, "matching_aware", "'cgan' only"),
-    ({"pack": 2, "conditioning": "cgan"}, "pack", "needs conditioning 'none'"),
-    ({"pack": 3, "batch_size": 64}, "pack", "must divide batch_size"),
-    ({"diffaug": "translation", "dataset": "grid25", "arch": "mlp"}, "diffaug", "holds points"),
-    ({"hflip": True, "dataset": "ring8", "arch": "mlp"}, "hflip", "holds points"),
-    ({"diffaug": "translation,rotate"}, "diffaug", "'rotate' is not one of translation, color, cutout"),
-    ({"d_skip_below": 0.3, "loss": "wgan-gp"}, "d_skip_below", "no fixed floor"),
-    ({"conditioning": "projection", "dataset": "grid25", "arch": "mlp"}, "conditioning", "labelled: stacked-digits, digits"),
-    ({"mbstd": 1}, "mbstd", "is not one of True, False"),
-    ({"latent": "cauchy"}, "latent", "is not one of normal, uniform, sphere"),
-    ({"ema": 1.0}, "ema", "a decay in [0, 1)"),
-    ({"arch": "resnet", "dataset": "ring8"}, "arch", "use arch mlp"),
-])
-def test_invalid_combinations_fail_on_construction(values, field, message):
-    with pytest.raises(ValueError) as err:
-        TrainConfig.from_dict(values)
-    assert str(err.value).startswith(f"{field}: ") and message in str(err.value)
 
 
 def test_dcgan_init_follows_the_paper():

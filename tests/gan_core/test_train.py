@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from gan_core import TrainConfig, train
-from gan_core.datasets import DATASETS, Dataset, mixture_sampler
+from gan_core.datasets import DATASETS, Dataset, DatasetEntry, mixture_sampler
 from gan_core.losses import LOSSES
 from gan_core.train import build, targets, to_data, to_model
 
@@ -141,7 +141,7 @@ def test_an_uneven_updates_budget_evaluates_at_the_first_round_past_each_mark():
 
 def test_nan_loss_ends_the_run_as_diverged(monkeypatch):
     bad = Dataset("nan-points", "points", (2,), mixture_sampler(torch.tensor([[float("nan"), 0.0]]), 0.1), None, None)
-    monkeypatch.setitem(DATASETS, "nan-points", lambda image_size, data_root: bad)
+    monkeypatch.setitem(DATASETS, "nan-points", DatasetEntry(lambda image_size, data_root: bad, "points"))
     status, reports = run_reports({**TINY_POINTS, "dataset": "nan-points", "max_steps": 5})
     assert status == "diverged"
     assert reports[-1]["status"] == "diverged" and reports[-1]["metrics"]["diverged"] == 1.0
