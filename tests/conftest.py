@@ -1,6 +1,6 @@
 """Shared test settings: one torch thread (as a trial gets), Ray token auth set
-explicitly, a private cache for the reference classifier, and tiny fake
-torchvision datasets as the data root (see fake_datasets.py)."""
+explicitly, one private cache for the session (reference classifiers, decoded
+images), and tiny fake torchvision datasets as the data root (see fake_datasets.py)."""
 
 import os
 import shutil
@@ -22,8 +22,10 @@ TINY_POINTS = dict(dataset="ring8", arch="mlp", nz=4, ngf=16, ndf=16, batch_size
 
 @pytest.fixture(scope="session", autouse=True)
 def classifier_cache(tmp_path_factory):
-    """Keep the reference classifier of the test session out of the user's cache."""
-    folder = os.environ.get("GAN_STUDIES_CACHE") or str(tmp_path_factory.mktemp("cache"))
+    """The one cache of the test session, out of the user's: the reference classifiers are trained
+    (and the fake datasets decoded) once per run, whatever module needs them first. A test that
+    needs an empty or broken cache points GAN_STUDIES_CACHE elsewhere with monkeypatch."""
+    folder = str(tmp_path_factory.mktemp("cache"))
     os.environ["GAN_STUDIES_CACHE"] = folder
     return folder
 

@@ -11,14 +11,6 @@ from gan_core.datasets import DATASETS, IMAGE_SIZES, SOURCES, dataset_entry, gri
 SCORE_KEYS = {"modes_covered", "hq_ratio", "reverse_kl", "diversity", "quality", "score"}
 
 
-@pytest.fixture(scope="module", autouse=True)
-def shared_cache(tmp_path_factory):
-    """One classifier cache for the whole test session, outside the home directory."""
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("GAN_STUDIES_CACHE", str(tmp_path_factory.getbasetemp() / "gan-studies-cache"))
-        yield
-
-
 def test_registry_holds_the_first_datasets():
     assert {"ring8", "grid25", "stacked-digits"} <= set(DATASETS)
 

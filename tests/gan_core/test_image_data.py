@@ -20,14 +20,6 @@ from gan_core.train import train
 TINY = dict(arch="dcgan", nz=8, ngf=4, ndf=4, batch_size=8, eval_samples=32, max_steps=1, eval_every=1)
 
 
-@pytest.fixture(scope="module", autouse=True)
-def private_cache(tmp_path_factory):
-    """Decoded arrays and the MNIST classifier of this module in a cache of its own."""
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("GAN_STUDIES_CACHE", str(tmp_path_factory.mktemp("image-cache")))
-        yield
-
-
 def gen(seed):
     return torch.Generator().manual_seed(seed)
 

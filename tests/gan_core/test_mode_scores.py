@@ -9,14 +9,6 @@ from gan_core import classifiers, mode_scores
 from gan_core.datasets import grid_centers, load_dataset, ring_centers
 
 
-@pytest.fixture(scope="module", autouse=True)
-def shared_cache(tmp_path_factory):
-    """One classifier cache for the whole test session, outside the home directory."""
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("GAN_STUDIES_CACHE", str(tmp_path_factory.getbasetemp() / "gan-studies-cache"))
-        yield
-
-
 def gen(seed):
     return torch.Generator().manual_seed(seed)
 

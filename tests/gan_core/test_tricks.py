@@ -10,8 +10,8 @@ import torch
 
 from gan_core import TrainConfig, train
 from gan_core.augment import AUGMENTS, diff_augment, hflip, parse_policy
-from gan_core.steps import g_step, latent, one_round
-from gan_core.train import build, evaluate
+from gan_core.steps import d_step, g_step, latent, one_round, to_data
+from gan_core.train import build, evaluate, generate
 
 from conftest import TINY_IMAGES, TINY_POINTS
 
@@ -91,8 +91,15 @@ def test_samples_and_scores_come_from_the_ema_copy():
     plain = run_reports(values)[1][-1]
     averaged = run_reports({**values, "ema": 0.5})[1][-1]
     assert plain["metrics"]["loss_g"] == averaged["metrics"]["loss_g"]  # the training itself is the same
-    assert not (plain["image"] == averaged["image"]).all()  # the pictures come from another G
+    assert not (plain["image"] == averaged["image"]).all()  # the pictures come from another G ...
     assert "g_ema" in averaged["state"]
+    run = build(TrainConfig.from_dict({**values, "ema": 0.5}))
+    one_round(run)
+    samples, _ = generate(run, 8, seed=3)
+    with torch.no_grad():
+        from_ema = to_data(run, run.g_ema(latent(run.config, 8, gen(3)), None))
+        from_g = to_data(run, run.g(latent(run.config, 8, gen(3)), None))
+    assert torch.equal(samples, from_ema) and not torch.equal(samples, from_g)  # ... the EMA copy
 
 
 # --- augmentation ---------------------------------------------------------------------
@@ -150,11 +157,12 @@ def test_latent_distributions(kind):
         assert abs(z.std().item() - 1) < 0.02
 
 
-def test_r1_penalty_is_reported_and_changes_training():
+def test_r1_penalty_is_reported_and_added_to_the_d_loss():
     _, with_r1 = run_reports({**TINY_POINTS, "r1_weight": 10.0})
     _, without = run_reports(TINY_POINTS)
-    assert with_r1[-1]["metrics"]["r1"] > 0 and "r1" not in without[-1]["metrics"]
-    assert with_r1[-1]["metrics"]["loss_d"] != without[-1]["metrics"]["loss_d"]
+    first = with_r1[0]["metrics"]  # the first D update: same weights and batch, plus r1_weight / 2 * R1
+    assert first["r1"] > 0 and "r1" not in without[0]["metrics"]
+    assert first["loss_d"] == pytest.approx(without[0]["metrics"]["loss_d"] + 5.0 * first["r1"], rel=1e-5)
 
 
 # --- conditioning -----------------------------------------------------------------------
@@ -186,9 +194,15 @@ def test_a_generator_that_ignores_the_label_has_chance_label_accuracy():
 
 def test_matching_aware_d_costs_an_extra_pass():
     values = {**TINY_IMAGES, "dataset": "digits", "conditioning": "cgan"}
-    plain = run_reports(values)[1][-1]["metrics"]["loss_d"]
-    aware = run_reports({**values, "matching_aware": True})[1][-1]["metrics"]["loss_d"]
-    assert plain != aware
+
+    def d_passes(config: dict) -> int:
+        run, calls = build(TrainConfig.from_dict(config)), []
+        run.d.register_forward_hook(lambda module, args, out: calls.append(module))
+        d_step(run)
+        return len(calls)
+
+    assert d_passes(values) == 2  # real and fake, with their own labels
+    assert d_passes({**values, "matching_aware": True}) == 3  # and real with wrong labels
 
 
 # --- the VAE baseline -----------------------------------------------------------------
