@@ -111,8 +111,7 @@ from threadpoolctl import threadpool_limits
 
 from gan_core.features import extract
 from gan_core.kid import FULL_KERNEL_MAX, KID_SUBSETS, kid, polynomial_kernel
-from gan_core.ms_ssim import (MS_SSIM_WEIGHTS, MS_SSIM_WINDOW, mean_pair_ms_ssim, ms_ssim,  # noqa: F401  (public here too)
-                              ms_ssim_scales)
+from gan_core.ms_ssim import mean_pair_ms_ssim
 
 NDB_BINS = 100  # K of Richardson and Weiss
 NDB_MIN_PER_BIN = 10  # fewer bins when there are fewer real samples than this per bin

@@ -41,7 +41,7 @@ import torch
 from torch import nn
 
 from gan_core import steps
-from gan_core.steps import d_step, g_step, targets, to_data, to_model  # noqa: F401  (the loop's public pieces)
+from gan_core.steps import to_data
 from gan_core.augment import parse_policy
 from gan_core.config import TrainConfig
 from gan_core.datasets import Dataset, load_dataset

@@ -16,6 +16,7 @@ from gan_core import kid as kid_lib
 from gan_core import metrics
 from gan_core.datasets import load_dataset
 from gan_core.metrics import METRICS, compute_metrics, fit_reference, frechet_distance, gaussian_fit, score_against
+from gan_core.ms_ssim import MS_SSIM_WEIGHTS, ms_ssim, ms_ssim_scales
 
 
 def gen(seed):
@@ -141,10 +142,10 @@ def test_fd_of_samples_approaches_the_closed_form():
 @pytest.mark.parametrize("channels", [1, 3])
 @pytest.mark.parametrize("size, scales", [(32, 3), (64, 4)])
 def test_ms_ssim_of_an_image_with_itself_is_one(channels, size, scales):
-    assert metrics.ms_ssim_scales(size) == scales
+    assert ms_ssim_scales(size) == scales
     x = torch.rand(4, channels, size, size, generator=gen(size))
-    assert torch.allclose(metrics.ms_ssim(x, x.clone()), torch.ones(4), atol=1e-6)
-    noise = metrics.ms_ssim(x, torch.rand(4, channels, size, size, generator=gen(9)))
+    assert torch.allclose(ms_ssim(x, x.clone()), torch.ones(4), atol=1e-6)
+    noise = ms_ssim(x, torch.rand(4, channels, size, size, generator=gen(9)))
     assert noise.max() < 0.2 and noise.mean() < 0.1
 
 
@@ -152,20 +153,20 @@ def test_ms_ssim_equals_pytorch_msssim():
     """Wang's 11-pixel window and five scales, then three scales with the weights rescaled to sum to 1."""
     x = torch.rand(2, 3, 176, 176, generator=gen(1))
     y = (x + 0.2 * torch.randn(2, 3, 176, 176, generator=gen(2))).clamp(0, 1)
-    ours = metrics.ms_ssim(x, y, window=11, sigma=1.5)
+    ours = ms_ssim(x, y, window=11, sigma=1.5)
     reference = pytorch_msssim.ms_ssim(x, y, data_range=1.0, size_average=False)
     assert torch.allclose(ours, reference, atol=1e-4)
     assert 0.5 < float(ours.mean()) < 0.99
-    three = metrics.MS_SSIM_WEIGHTS[:3]
+    three = MS_SSIM_WEIGHTS[:3]
     rescaled = [w / sum(three) for w in three]
-    ours = metrics.ms_ssim(x, y, window=11, sigma=1.5, weights=three)
+    ours = ms_ssim(x, y, window=11, sigma=1.5, weights=three)
     reference = pytorch_msssim.ms_ssim(x, y, data_range=1.0, size_average=False, weights=rescaled)
     assert torch.allclose(ours, reference, atol=1e-5)
 
 
 def test_ms_ssim_refuses_images_smaller_than_its_window():
     with pytest.raises(ValueError, match="at least"):
-        metrics.ms_ssim(torch.rand(2, 1, 6, 6), torch.rand(2, 1, 6, 6))
+        ms_ssim(torch.rand(2, 1, 6, 6), torch.rand(2, 1, 6, 6))
 
 
 @pytest.mark.parametrize("size", [32, 64])
