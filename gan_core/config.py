@@ -100,8 +100,8 @@ class TrainConfig:
     max_seconds: float = 0.0  # wall-clock cap per run in seconds, 0 = none; a safety net, or the budget when max_steps is 0
     eval_every: int = 100  # `budget` units between evaluations (metrics, sample grid, checkpointable state)
     eval_samples: int = 2000  # generated samples scored per evaluation (and real samples they are compared with)
-    metrics: str = "auto"  # sample-set metrics beside the ones unknown modes' scores need (prdc, ms_ssim): auto (fd, kid
-    #                        where modes are unknown, nothing where known) | none | a list of ms_ssim,ndb,prdc,fd,kid
+    metrics: str = "auto"  # sample-set metrics beside those unknown modes' scores need (prdc, ms_ssim): auto (fd,
+    #                        kid where modes are unknown, nothing where known) | none | a list of ms_ssim,ndb,prdc,fd,kid
     features: str = "auto"  # their feature space: auto (the dataset's classifier, else random) | classifier | random | inception
     collapse_threshold: float = 0.25  # an evaluation is collapsed when diversity is under this ...
     collapse_quality: float = 0.1  # ... while quality is at least this (few modes of plausible samples, not an
@@ -262,7 +262,8 @@ def _validate_arch_knobs(c: TrainConfig) -> None:
         value = getattr(c, name)
         if name not in arch.knobs and value != DEFAULTS[name]:
             users = ", ".join(a for a, spec in ARCHS.items() if name in spec.knobs)
-            raise ValueError(f"{name}: {value!r} is used by arch {users} only; arch {c.arch!r} takes {DEFAULTS[name]!r}")
+            raise ValueError(f"{name}: {value!r} is used by arch {users} only; "
+                             f"arch {c.arch!r} takes {DEFAULTS[name]!r}")
 
 
 def _validate_loss_options(c: TrainConfig) -> None:

@@ -6,7 +6,7 @@ modes, the sample-set scores of `gan_core.sample_scores` (`diversity`,
 `quality` and `score` from those metrics).
 
 The metrics compare the generated set with a real reference set of the same
-size, drawn once with REAL_SEED, its metric state fitted once per process,
+size, drawn once with METRICS_REAL_SEED, its metric state fitted once per process,
 dataset, N, metrics, feature space and device (`make_evaluator`).
 
 Datasets with known modes keep their mode scores (the published
@@ -29,7 +29,7 @@ from gan_core import metrics as metric_lib
 from gan_core.features import FEATURES
 from gan_core.sample_scores import SCORE_METRICS, real_baseline, relative_sample_scores
 
-REAL_SEED = 4321  # the metrics' real reference set (the mode scores draw theirs with gan_core.mode_scores.REAL_SEED)
+METRICS_REAL_SEED = 4321  # the metrics' real reference set; the mode scores draw theirs with mode_scores.MODES_REAL_SEED
 METRIC_SEED = 0  # MS-SSIM pairs, k-means initialisation, KID subsets
 AUTO_METRICS = ("fd", "kid")  # logged beside the scores of datasets without known modes
 METRIC_CHOICES = ("auto", "none")  # beside comma-separated names of gan_core.metrics.METRICS
@@ -89,7 +89,7 @@ def make_evaluator(data, n: int, metrics: str, features: str, key: tuple, device
         reference, baseline = None, {}
         if names:
             space = feature_space(data, features)
-            real = data.sample(n, torch.Generator().manual_seed(REAL_SEED)).cpu()
+            real = data.sample(n, torch.Generator().manual_seed(METRICS_REAL_SEED)).cpu()
             reference = metric_lib.fit_reference(names, real, space, METRIC_SEED, device)
             if data.score_samples is None:
                 baseline = real_baseline(reference, data.sample, n, device)

@@ -49,7 +49,7 @@ classifier as an argument (a function returning the model), the digits one
 by default.
 
 Relative scores, every family. The real reference is the dataset's own
-`sample` with the same N, drawn from a generator seeded with REAL_SEED, scored
+`sample` with the same N, drawn from a generator seeded with MODES_REAL_SEED, scored
 once per (dataset key, N) and cached in memory; `gan_core.relative.relative`
 is the share (capped at 1; 1 when the real value is 0):
   * diversity = relative(m(generated), m(real)), m = modes_covered (mixtures,
@@ -71,7 +71,7 @@ from gan_core.relative import relative
 
 HQ_STDS = 3.0
 CONFIDENCE = 0.9
-REAL_SEED = 1234  # the real reference set's draw (the sample-set scores use their own seeds; changing either changes every figure)
+MODES_REAL_SEED = 1234  # the real reference set's draw (the metrics have their own: changing either changes every figure)
 
 RawScorer = Callable[[torch.Tensor], dict[str, float]]
 
@@ -160,9 +160,9 @@ def relative_mode_scores(raw: dict[str, float], real: dict[str, float],
 
 
 def real_scores(key: tuple, n: int, sample: Callable, raw_scorer: RawScorer) -> dict[str, float]:
-    """Raw scores of n real samples from a REAL_SEED generator, cached per (key, n)."""
+    """Raw scores of n real samples from a MODES_REAL_SEED generator, cached per (key, n)."""
     if (key, n) not in _REAL_SCORES:
-        real = sample(n, torch.Generator().manual_seed(REAL_SEED))
+        real = sample(n, torch.Generator().manual_seed(MODES_REAL_SEED))
         _REAL_SCORES[(key, n)] = raw_scorer(real)
     return _REAL_SCORES[(key, n)]
 

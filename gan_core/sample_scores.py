@@ -31,7 +31,7 @@ from gan_core import metrics as metric_lib
 from gan_core.relative import relative
 
 SCORE_METRICS = ("prdc", "ms_ssim")  # what diversity and quality need
-BASELINE_SEED = 8765  # the second real set's draw (the reference set's is gan_core.evaluation.REAL_SEED)
+BASELINE_SEED = 8765  # the second real set's draw (the reference set's is gan_core.evaluation.METRICS_REAL_SEED)
 
 
 def real_baseline(reference: metric_lib.Reference, sample, n: int, device: torch.device) -> dict[str, float]:
