@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from gan_core.config import TrainConfig
-from gan_core.datasets import FOLDER_PREFIX, dataset_choices, is_dataset_name, load_dataset
+from gan_core.datasets import IMAGE_SIZES, FOLDER_PREFIX, dataset_choices, dataset_entry, is_dataset_name, load_dataset
 from studies import locations
 from studies.overrides import parse_sets, varied_fields
 from studies.plan import Plan, describe
@@ -140,7 +140,7 @@ def parser(study: Study) -> OneLineParser:
                           "(default: $GAN_STUDIES_DATA, else <cache dir>/data)")
     a("--num-samples", type=positive(int, "an integer >= 1"),
       help=f"Tune samples: repeats of a grid, or Optuna trials (default {study.num_samples})")
-    a("--image-size", type=int, choices=[32, 64], help="image side (the 64x64 face studies of the reports)")
+    a("--image-size", type=int, choices=IMAGE_SIZES, help="image side (the 64x64 face studies of the reports)")
     a("--max-steps", type=count, help="training work per trial, in the study's budget unit (rounds, or D+G "
                                         "network updates); 0: none, --max-seconds is the budget")
     a("--max-seconds", type=float, help="wall-clock cap per trial in seconds (0: none); a safety net, or the "
@@ -209,7 +209,7 @@ def make_plan(study: Study, argv: list[str] | None) -> Plan:
         base = base_config(study, args, sets)
     except ValueError as err:  # "dataset: ..." (a bad image folder) or "data_root: ..." (files not found)
         p.error(blame(err, args, sets, "--" + str(err).partition(": ")[0].replace("_", "-")))
-    kind = load_dataset(base["dataset"], base["image_size"], base["data_root"]).kind
+    kind = dataset_entry(base["dataset"]).kind
     if kind not in study.data_kinds:
         p.error(f"--dataset: {base['dataset']!r} holds {kind}; study {study.name} asks its question of "
                 f"{' or '.join(study.data_kinds)} data")
@@ -266,8 +266,7 @@ def base_config(study: Study, args, sets: dict | None = None) -> dict:
         if getattr(args, key):
             base[key] = getattr(args, key)
     if args.dataset:
-        data = load_dataset(absolute_dataset(base["dataset"]), base["image_size"], _root(base["data_root"]))
-        if data.kind == "points" and base["arch"] != "mlp":
+        if dataset_entry(absolute_dataset(base["dataset"])).kind == "points" and base["arch"] != "mlp":
             base.update(POINTS_BASE)
     base.update(sets or {})
     if args.max_steps is not None:
@@ -275,7 +274,9 @@ def base_config(study: Study, args, sets: dict | None = None) -> dict:
     if args.max_seconds is not None:
         base["max_seconds"] = args.max_seconds
     base["data_root"], base["dataset"] = _root(base["data_root"]), absolute_dataset(base["dataset"])
-    load_dataset(base["dataset"], base["image_size"], base["data_root"])  # its one-line error, if any
+    # the one look at the files before Ray starts (validation reads declared facts only): a missing
+    # data root or an empty image folder stops the study here with its one-line error
+    load_dataset(base["dataset"], base["image_size"], base["data_root"])
     if base["max_steps"]:
         base["eval_every"] = min(base["eval_every"], base["max_steps"])
     return base
