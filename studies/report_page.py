@@ -78,11 +78,14 @@ def tables(analysis: Analysis) -> list[tuple[str, str, list[str], list[list[str]
     ]
     best = analysis.best
     if best is not None and analysis.comparisons:
-        rows = [[other, f"{num(c.p)}{interval(c.ci)}", c.verdict] for other, c in analysis.comparisons.items()]
+        rows = [[other, f"{num(c.p)}{interval(c.ci)}", num(c.p_value), c.verdict]
+                for other, c in analysis.comparisons.items()]
         out.append((f"{best.setting} against each other setting",
                     f"P(best > other): the chance that a seed of {best.setting} scores higher at step {step} "
-                    "than a seed of the other (ties count 1/2), [95% bootstrap interval]; better or worse when "
-                    "the interval excludes 1/2.", ["other setting", "P(best > other)", "verdict"], rows))
+                    "than a seed of the other (ties count 1/2), [95% bootstrap interval]; p: two-sided "
+                    "Mann-Whitney test; better or worse when the interval excludes 1/2 and p < 0.05 (two or "
+                    "three seeds a side can never reach it).",
+                    ["other setting", "P(best > other)", "p", "verdict"], rows))
     return out
 
 

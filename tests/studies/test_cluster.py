@@ -112,20 +112,25 @@ def image_steps(client, run_id) -> list[int]:
     return sorted(int(m.group(1)) for m in found if m)
 
 
-def assert_whole(client, experiment: str, eval_every: int) -> tuple:
+def assert_whole(client, experiment: str, eval_every: int, unit: str = "rounds") -> tuple:
     """One finished parent; per trial one finished child whose metrics and images
-    hold every evaluation step up to the trial's last, each exactly once."""
+    hold every evaluation step up to the trial's last, each exactly once. Steps count
+    the study's work budget: `unit` is the table column that holds it."""
     _, parents, children = runs_of(client, experiment)
     assert len(parents) == 1 and parents[0].info.status == "FINISHED"
     table = {row["trial"]: row for row in trial_table(client, parents[0].info.run_id)}
     assert len(children) == len(table) and len({c.data.tags["trial_id"] for c in children}) == len(children)
     for child in children:
         run_id, row = child.info.run_id, table[child.data.tags["trial_id"]]
-        expected = list(range(eval_every, int(row["steps"]) + 1, eval_every))
-        assert expected and row["outcome"] == "finished" and child.info.status == "FINISHED", (row, child.info.status)
-        for key in ("score", "loss_d", "step"):
-            assert [m.step for m in client.get_metric_history(run_id, key)] == expected, (key, row["setting"])
-        assert image_steps(client, run_id) == expected, row["setting"]
+        assert row["outcome"] == "finished" and child.info.status == "FINISHED", (row, child.info.status)
+        steps = [m.step for m in client.get_metric_history(run_id, "score")]
+        work = int(row[unit])
+        # evaluation k falls on the first round whose work reaches k * eval_every; the last on the budget's end
+        assert len(steps) == -(-work // eval_every) and steps[-1] == work, (steps, row)
+        assert all(k * eval_every <= s < (k + 1) * eval_every for k, s in enumerate(steps[:-1], 1)), (steps, row)
+        for key in ("loss_d", "step"):
+            assert [m.step for m in client.get_metric_history(run_id, key)] == steps, (key, row["setting"])
+        assert image_steps(client, run_id) == steps, row["setting"]
         assert [a.path for a in client.list_artifacts(run_id, "samples")] == ["samples/final.png"]
     return parents[0], children
 
@@ -162,7 +167,7 @@ def test_a_smoke_study_spreads_over_two_nodes_and_logs_through_the_server(tmp_pa
                               "--tracking-uri", uri, "--storage", str(tmp_path / "r")], tmp_path, cluster_env), 400)
     assert "runs?workflowType=machine_learning" in out
     client = MlflowClient(uri)
-    _, children = assert_whole(client, "dg_ratio", eval_every=10)
+    _, children = assert_whole(client, "dg_ratio", eval_every=12, unit="updates")  # --smoke evaluates every 12
     assert len(children) == 4
     assert len({c.data.tags["gan.node"] for c in children}) == 2  # both nodes ran trials
     for child in children:

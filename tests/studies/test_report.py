@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import scipy.stats
 from mlflow.entities import Metric
 from mlflow.tracking import MlflowClient
 
@@ -27,7 +28,7 @@ TRIALS = {
     "opt=adam": [(0, "finished", [0.1, 0.5, 0.6], None), (1, "finished", [0.2, 0.6, 0.7], None),
                  (2, "stopped_early", [0.1, 0.4], None), (3, "finished", [0.2, 0.8, 0.9], None)],
     "opt=sgd": [(0, "finished", [0.05, 0.1, 0.1], None), (1, "collapsed", [0.0, 0.05], [0, 1]),
-                (2, "finished", [0.05, 0.15, 0.2], [0, 0, 1])],
+                (2, "finished", [0.05, 0.15, 0.2], [0, 0, 1]), (3, "finished", [0.05, 0.1, 0.15], None)],
     "opt=rms": [(0, "finished", [0.3, 0.3, 0.35], None), (1, "diverged", [0.0], None)],
 }
 FIGURES = ("intervals", "curves", "samples", "losses")
@@ -97,22 +98,27 @@ def test_the_numbers_of_a_known_store(store):
     by_name = {s.setting: s for s in analysis.settings}
     assert [s.setting for s in analysis.settings] == ["opt=adam", "opt=rms", "opt=sgd"]
     adam, sgd, rms = by_name["opt=adam"], by_name["opt=sgd"], by_name["opt=rms"]
-    # at step 20: adam 0.5, 0.6, 0.4, 0.8; sgd 0.1, 0.05, 0.15; rms 0.3 (its diverged seed has no score)
+    # at step 20: adam 0.5, 0.6, 0.4, 0.8; sgd 0.1, 0.05, 0.15, 0.1; rms 0.3 (its diverged seed has no score)
     assert adam.at_common["score"].mean == pytest.approx(0.575)
     assert adam.at_common["score"].iqm == pytest.approx(0.55)  # middle two of 0.4, 0.5, 0.6, 0.8
     low, high = adam.at_common["score"].ci
     assert 0.4 <= low < 0.575 < high <= 0.8
-    assert sgd.at_common["score"].mean == pytest.approx(0.1) and sgd.at_common["score"].iqm is None
+    assert sgd.at_common["score"].mean == pytest.approx(0.1) and sgd.at_common["score"].iqm == pytest.approx(0.1)
     assert rms.at_common["score"].n == 1 and rms.at_common["score"].ci is None
-    # finished trials only: adam 0.6, 0.7, 0.9; sgd 0.1, 0.2; rms 0.35
+    # finished trials only: adam 0.6, 0.7, 0.9; sgd 0.1, 0.2, 0.15; rms 0.35
     assert adam.finished["score"].mean == pytest.approx(2.2 / 3) and adam.finished["score"].n == 3
     assert sgd.finished["score"].mean == pytest.approx(0.15) and rms.finished["score"].mean == pytest.approx(0.35)
     # collapsed: sgd seed 1 (stopped as collapsed) and seed 2 (flagged at its last evaluation)
     assert (adam.collapsed, sgd.collapsed, rms.collapsed) == (0, 2, 0)
-    assert sgd.collapse_ci == stats.wilson(2, 3)
+    assert sgd.collapse_ci == stats.wilson(2, 4)
     assert rms.outcomes == {"finished": 1, "diverged": 1}
     against_sgd, against_rms = analysis.comparisons["opt=sgd"], analysis.comparisons["opt=rms"]
-    assert (against_sgd.p, against_sgd.ci, against_sgd.verdict) == (1.0, (1.0, 1.0), "better")
+    # complete separation, 4 seeds a side: p under 0.05 (2 / C(8, 4) exactly; sgd's tie leaves scipy's normal
+    # approximation, 0.029); 4 against 3 could not get there (2 / 35)
+    expected_p = scipy.stats.mannwhitneyu([0.5, 0.6, 0.4, 0.8], [0.1, 0.05, 0.15, 0.1]).pvalue
+    assert (against_sgd.p, against_sgd.ci) == (1.0, (1.0, 1.0)) and against_sgd.p_value == pytest.approx(expected_p)
+    assert expected_p < 0.05
+    assert against_sgd.verdict == "better"
     assert against_rms.p == 1.0 and against_rms.ci is None
     assert against_rms.verdict == "no detectable difference with 4 and 1 seeds"
 
@@ -123,14 +129,14 @@ def test_the_report_files_the_summary_and_the_parent_runs_artifacts(store, built
     assert 3 <= len(lines) <= 6 and lines[-1] == f"Report: {html}"
     assert lines[1].startswith("Best: opt=adam, score 0.575 [")
     assert "better than opt=sgd" in lines[2] and "no detectable difference with 4 and 1 seeds" in lines[2]
-    assert "Collapse: 2 of 9 trials; most often opt=sgd, 2/3" in lines[3]
+    assert "Collapse: 2 of 10 trials; most often opt=sgd, 2/4" in lines[3]
     text = html.read_text()
     for name in FIGURES:
         assert re.search(rf"<img id='{name}' alt='[^']+' src='data:image/png;base64,[A-Za-z0-9+/=]{{200,}}'>", text)
         assert (html.parent / "figures" / f"{name}.png").stat().st_size > 1000
     md = (html.parent / "report.md").read_text()
     assert "| opt=adam | 4 | 0.575 [" in md and "; IQM 0.55 |" in md
-    assert "| opt=sgd | 3 | 2 finished, 1 collapsed | 2/3 [" in md
+    assert "| opt=sgd | 4 | 3 finished, 1 collapsed | 2/4 [" in md
     assert "1 trial that diverged or failed has no comparable score" in md and "wall-clock" not in md
     logged = {a.path for a in MlflowClient(uri).list_artifacts(parent, "report")}
     assert {"report/report.html", "report/report.md", "report/figures"} <= logged

@@ -115,22 +115,44 @@ def test_wilson_refuses_impossible_counts():
         stats.wilson(0, 0)
 
 
-def test_verdicts_follow_the_interval():
-    assert stats.verdict((0.6, 1.0), 3, 3) == "better"
-    assert stats.verdict((0.0, 0.45), 3, 3) == "worse"
-    assert stats.verdict((0.3, 0.9), 3, 3) == "no detectable difference with 3 seeds"
-    assert stats.verdict((0.5, 0.9), 2, 3) == "no detectable difference with 2 and 3 seeds"
+def test_verdicts_follow_the_interval_and_the_test():
+    assert stats.verdict((0.6, 1.0), 3, 3, 0.01) == "better"
+    assert stats.verdict((0.0, 0.45), 3, 3, 0.01) == "worse"
+    assert stats.verdict((0.3, 0.9), 3, 3, 0.01) == "no detectable difference with 3 seeds"
+    assert stats.verdict((0.6, 1.0), 3, 3, 0.10) == "no detectable difference with 3 seeds"
+    assert stats.verdict((0.6, 1.0), 3, 3) == "no detectable difference with 3 seeds"
+    assert stats.verdict((0.5, 0.9), 2, 3, 0.01) == "no detectable difference with 2 and 3 seeds"
     assert stats.verdict(None, 1, 1) == "no detectable difference with 1 seed"
+
+
+def test_mann_whitney_p_matches_the_exact_distribution():
+    """Every x above every y: the exact two-sided p-value is 2 / C(n + m, n) (one of C(n + m, n)
+    equally likely rank splits is that extreme, either way)."""
+    from math import comb
+    for n, m in [(2, 2), (3, 3), (4, 4), (5, 3)]:
+        high, low = [1.0 + i for i in range(n)], [-1.0 - j for j in range(m)]
+        assert stats.mann_whitney_p(high, low) == pytest.approx(2 / comb(n + m, n))
+    assert stats.mann_whitney_p(X, Y) == pytest.approx(scipy.stats.mannwhitneyu(X, Y).pvalue)
+    assert stats.mann_whitney_p([0.5, 0.5], [0.5, 0.5]) == 1.0
+    assert stats.mann_whitney_p([0.9], [0.1, 0.2]) is None
 
 
 def test_compare_clearly_separated_and_overlapping_settings():
     high, low = [0.8, 0.85, 0.9, 0.95], [0.1, 0.2, 0.15, 0.05]
-    assert stats.compare(high, low) == stats.Comparison(1.0, (1.0, 1.0), "better")
+    assert stats.compare(high, low) == stats.Comparison(1.0, (1.0, 1.0), pytest.approx(2 / 70), "better")
     assert stats.compare(low, high).verdict == "worse"
     mixed = stats.compare(X, Y)
     assert mixed.verdict == "no detectable difference with 5 and 4 seeds"
     assert mixed.ci[0] < 0.5 < mixed.ci[1]
-    assert stats.compare([0.9], [0.1]) == stats.Comparison(1.0, None, "no detectable difference with 1 seed")
+    assert stats.compare([0.9], [0.1]) == stats.Comparison(1.0, None, None, "no detectable difference with 1 seed")
+
+
+def test_two_seeds_a_side_never_give_a_verdict():
+    """The bootstrap interval is [1, 1] when both seeds beat both (a chance of 1 in 3 with no real
+    difference); the exact test's p-value is 1/3, so the verdict stays open."""
+    comparison = stats.compare([0.30, 0.25], [0.10, 0.05])
+    assert comparison.ci == (1.0, 1.0) and comparison.p_value == pytest.approx(1 / 3)
+    assert comparison.verdict == "no detectable difference with 2 seeds"
 
 
 def test_non_finite_values_are_refused():

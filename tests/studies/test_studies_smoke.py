@@ -48,5 +48,5 @@ def test_every_study_smoke_runs_through_ray_and_mlflow(name, tmp_path, monkeypat
     assert EXTRA_METRICS.get(name, set()) <= logged, EXTRA_METRICS[name] - logged
     parent = next(r for r in runs if "mlflow.parentRunId" not in r.data.tags)
     header = open(client.download_artifacts(parent.info.run_id, "trials.csv")).readline().strip().split(",")
-    assert header[:3] == ["trial", "setting", "steps"] and header[-1] == "outcome"
+    assert header[:4] == ["trial", "setting", "rounds", "updates"] and header[-1] == "outcome"
     assert set(STUDIES[name].columns) <= set(header)  # the study's own metrics are in its table
