@@ -6,12 +6,15 @@ collapse, for the non-saturating GAN loss and for WGAN-GP.
     python -m studies.dg_ratio --dataset grid25 --seeds 3
     python -m studies.dg_ratio --address auto --dataset folder:/data/faces --gpus-per-trial 0.25
 
-Trials get a wall-clock cap instead of a step count: a 5:1 round costs about
-three times a 1:1 round, so equal time is the fair comparison. Two minutes on
-one CPU thread tells the settings apart: measured here, BCE at 1:1 covers ~500
-of the 1,000 modes (score ~0.24) with both seeds, while 1:5 stays on 2-6 modes
-and 5:1 is held back by an overconfident D (1-30 modes); WGAN-GP spreads over
-100-190 modes but its samples are still blurry (quality near 0) at two minutes.
+Trials get the same number of network updates (8,400; a 5:1 round is 6
+updates, a 1:1 round 2), the fair unit across ratios, and the answer does
+not depend on the machine: the same seeds give the same table anywhere on
+the CPU. Measured here (two seeds): BCE at 1:1 covers ~500 of the 1,000
+modes with both seeds (score 0.25-0.30), 2:1 376-504; 1:5 collapses on
+both seeds (4-6 modes) and 1:2 on one of two; 5:1 spreads (38 and 418 modes)
+but its digits are poor (score <= 0.06); WGAN-GP with its paper's optimizer
+covers 2-342 modes and has not taken off in quality (score <= 0.004) at
+this budget. Two seeds a side give intervals, never a verdict: `--seeds 4`.
 """
 
 import sys

@@ -63,6 +63,8 @@ def retry(fn, *args, **kwargs):
 
 def transient(err: BaseException) -> bool:
     """A failure a retry can fix: no connection, a timeout, HTTP 5xx or 429, sqlite "database is locked"."""
+    if "database is locked" in str(err):  # sqlite under concurrent writers, however MLflow wraps it
+        return True
     if isinstance(err, MlflowException):
         return err.get_http_status_code() == 429 or err.get_http_status_code() >= 500
     if isinstance(err, (ConnectionError, TimeoutError, urllib.error.URLError)):

@@ -98,3 +98,19 @@ def test_the_command_line_checks_files_and_exits_2_on_the_first_broken_one(tmp_p
                          capture_output=True, text=True, timeout=120)
     assert bad.returncode == 2 and bad.stderr.strip().count("\n") == 0
     assert bad.stderr.startswith(f"python -m studies.cluster_config: error: {path}: (top level)")
+
+
+def test_the_private_ray_functions_the_check_relies_on_are_still_there():
+    """No public Ray API validates a cluster file, so studies.cluster_config calls the two functions
+    `ray up` uses from a private module, and pyproject keeps Ray below 3. A Ray release that moves them
+    fails here, by name, rather than as an odd error from `python -m studies.cluster_config`."""
+    import importlib
+
+    import ray
+
+    try:
+        util = importlib.import_module("ray.autoscaler._private.util")
+    except ImportError as err:
+        pytest.fail(f"Ray {ray.__version__} has no ray.autoscaler._private.util ({err}): update studies.cluster_config")
+    for name in ("prepare_config", "validate_config"):
+        assert callable(getattr(util, name, None)), f"Ray {ray.__version__} moved {name}: update studies.cluster_config"

@@ -89,25 +89,3 @@ def test_diverged_and_collapsed_trials_are_recorded_and_the_study_goes_on(tmp_pa
     assert (summary["diverged"], summary["finished"], summary["stopped_collapsed"]) == (1, 1, 1)
     assert summary["budget_saved"] == 8 - 3  # evaluations the stopper spared the collapsed trial
     assert "diverged" in proc.stdout
-
-
-def test_the_collapse_stopper_waits_for_its_grace_and_persistence():
-    from studies.execute import CollapseStopper
-
-    stopper = CollapseStopper("training_iteration", grace=3, persistence=2)
-    flags = [1, 1, 0, 1, 1, 1]
-    decisions = [stopper("t", {"collapsed": float(f), "training_iteration": i + 1}) for i, f in enumerate(flags)]
-    assert decisions == [False, False, False, False, True, True] and stopper.stopped == {"t"}
-    assert not stopper("u", {"collapsed": 1.0, "training_iteration": 9, "finished": 1.0}) or "u" not in stopper.stopped
-
-
-def test_outcomes():
-    from studies.execute import outcome
-
-    budget = ("time_total_s", 120.0)
-    assert outcome({"finished": 1.0}) == "finished"
-    assert outcome({"finished": 0.0, "time_total_s": 121.0}, budget=budget) == "finished"  # ASHA's last rung
-    assert outcome({"finished": 0.0, "time_total_s": 61.0}, budget=budget) == "stopped_early"
-    assert outcome({"finished": 0.0, "time_total_s": 61.0}, collapse_stopped=True, budget=budget) == "collapsed"
-    assert outcome({"diverged": 1.0}, collapse_stopped=True) == "diverged"
-    assert outcome({"finished": 1.0}, error=True) == "error"

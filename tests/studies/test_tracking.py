@@ -4,6 +4,8 @@ and the start-up check of a tracking server."""
 
 import numpy as np
 import pytest
+from mlflow.exceptions import MlflowException
+from mlflow.protos.databricks_pb2 import RESOURCE_DOES_NOT_EXIST
 from mlflow.tracking import MlflowClient
 
 from local_cluster import free_port
@@ -74,3 +76,39 @@ def test_a_tracking_server_that_does_not_answer_is_one_clear_line():
     message = str(err.value)
     assert message.startswith(f"no MLflow server answers at {uri} (") and "\n" not in message
     tracking.check_server("sqlite:///needs-no-server.db")  # a local store needs no server
+
+
+def test_only_failures_a_retry_can_fix_are_transient():
+    import requests
+    import sqlalchemy.exc
+    from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE, TEMPORARILY_UNAVAILABLE
+
+    locked = sqlalchemy.exc.OperationalError("INSERT INTO metrics", {}, Exception("database is locked"))
+    for err in (locked, MlflowException(f"(sqlite3.OperationalError) {locked}"),
+                MlflowException("busy", TEMPORARILY_UNAVAILABLE), requests.exceptions.ConnectionError("refused"),
+                ConnectionRefusedError(), TimeoutError()):
+        assert tracking.transient(err), repr(err)
+    for err in (MlflowException("No Experiment with id=1 exists", RESOURCE_DOES_NOT_EXIST),
+                MlflowException("bad step", INVALID_PARAMETER_VALUE), ValueError("x"), KeyError("score")):
+        assert not tracking.transient(err), repr(err)
+
+
+def test_retry_raises_a_deterministic_error_at_once_and_outlasts_a_blink():
+    calls = []
+
+    def missing():
+        calls.append(1)
+        raise MlflowException("No Experiment with id=1 exists", RESOURCE_DOES_NOT_EXIST)
+
+    with pytest.raises(MlflowException, match="No Experiment"):
+        tracking.retry(missing)
+    assert len(calls) == 1
+
+    def blinks():
+        calls.append(1)
+        if len(calls) < 3:
+            raise ConnectionRefusedError("server restarting")
+        return "logged"
+
+    calls.clear()
+    assert tracking.retry(blinks) == "logged" and len(calls) == 3
