@@ -74,9 +74,9 @@ def test_a_trial_that_raises_ends_once_as_error_and_the_study_goes_on(tmp_path):
 
 
 def test_a_study_whose_first_trials_all_fail_alike_stops_with_exit_1(tmp_path):
-    proc, seconds, client = run(tmp_path, [{"_case": f"gpu{i}", "device": "cuda"} for i in range(6)])
+    proc, _, client = run(tmp_path, [{"_case": f"gpu{i}", "device": "cuda"} for i in range(6)])
     assert proc.returncode == 1, proc.stdout[-3000:] + proc.stderr[-3000:]
-    assert seconds < 60
+    # how fast it stops is a property of the machine (about 40 s on a quiet 2-core one); that it stops is not
     last = proc.stderr.strip().splitlines()[-1]
     first = min(6, max(2, os.cpu_count()))  # as many as run at once here, at least two
     assert last == (f"python -m studies.errors_check: the first {first} trials all ended in the same error, so "
@@ -84,4 +84,5 @@ def test_a_study_whose_first_trials_all_fail_alike_stops_with_exit_1(tmp_path):
     parents, runs = children(client)
     assert parents[0].info.status == "FAILED" and parents[0].data.tags["gan.error"] == CUDA_ERROR
     errored = [r for r in runs if r.data.tags.get("gan.status") == "error"]
-    assert len(errored) >= first and len(runs) <= 6  # trials still starting when it stopped are stopped
+    # with fewer than 6 running at once the rest never ran: trials still starting when it stopped were stopped
+    assert len(errored) >= first and (first == 6 or len(errored) < 6), len(errored)

@@ -1,6 +1,8 @@
 """Every study's `--smoke` through real Ray (one local instance shared by the
-module) and a real sqlite MLflow store, read back with `MlflowClient`.
-`test_execute.py` runs dg_ratio the way a user does, in its own process."""
+module) and a real sqlite MLflow store, read back with `MlflowClient`: every
+setting of its space once (`--seeds 1`; repeating seeds is the runner's job,
+tested with dg_ratio's default smoke in tests/test_newcomer.py, which runs it
+the way a user does, in its own process)."""
 
 import pytest
 import ray
@@ -29,7 +31,7 @@ def local_ray():
 def test_every_study_smoke_runs_through_ray_and_mlflow(name, tmp_path, monkeypatch, local_ray):
     monkeypatch.chdir(tmp_path)
     uri = f"sqlite:///{tmp_path / 'm.db'}"
-    argv = ["--smoke", "--tracking-uri", uri, "--storage", str(tmp_path / "r")]
+    argv = ["--smoke", "--seeds", "1", "--tracking-uri", uri, "--storage", str(tmp_path / "r")]
     assert STUDIES[name].main(argv) == 0
     plan = make_plan(STUDIES[name], argv)
     client = MlflowClient(uri)
