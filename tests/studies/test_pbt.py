@@ -101,6 +101,9 @@ def test_an_exploit_copies_the_donors_weights_and_the_history_stays_one_value_pe
     a, b = (checkpoints[t, 80]["g"] for t in runs)
     assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
     assert os.path.dirname(details["checkpoint"]).startswith(str(storage))
+    parent = next(r for r in client.search_runs([exp.experiment_id]) if "mlflow.parentRunId" not in r.data.tags)
+    assert "report/figures/schedules.png" in [a.path for a in client.list_artifacts(parent.info.run_id,
+                                                                                     "report/figures")]
 
 
 def test_pbt_needs_a_work_budget(capsys):
