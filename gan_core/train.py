@@ -25,8 +25,10 @@ or infinite loss ends the run with status "diverged" instead of an exception.
 A run stopped by the `max_seconds` cap before its `max_steps` ends "timed_out"
 (with `max_steps` 0 the time is the budget, and reaching it is "finished").
 On the CPU a seed fixes everything: same seed, same losses; resuming from a
-reported state continues exactly as the uninterrupted run would have. The
-updates themselves live in `gan_core.steps`.
+reported state continues exactly as the uninterrupted run would have;
+`continue_with(state, config)` lets it continue under other learning rates and
+another D:G ratio instead (population-based training). The updates themselves
+live in `gan_core.steps`.
 """
 
 from __future__ import annotations
@@ -57,6 +59,8 @@ EVAL_SEED_OFFSET = 1_000_003  # the evaluation noise stream is separate from tra
 COLLAPSE_WINDOW = 3  # evaluations a new diversity high is measured against
 RESUMABLE_CHANGES = {"max_steps", "max_seconds", "eval_every", "eval_samples", "metrics", "features", "device",
                      "data_root", "precision"}
+# what population-based training changes when a member continues from a copied state (`continue_with`)
+SCHEDULE_CHANGES = ("lr_d", "lr_g", "d_steps", "g_steps")
 
 
 @dataclass
@@ -77,6 +81,7 @@ class Run:
     amp: bool = False  # forward passes under bf16 autocast
     channels_last: bool = False  # image tensors and conv weights in NHWC memory order (faster on CUDA)
     step: int = 0
+    work: int = 0  # budget units done; counted round by round, so a D:G ratio that changes mid-run counts right
     d_updates: int = 0
     g_updates: int = 0
     d_skipped: int = 0  # D updates skipped by the adaptive-D rule
@@ -200,7 +205,7 @@ def drain(run: Run) -> dict:
 
 # --- checkpointable state --------------------------------------------------------
 
-COUNTERS = ("step", "elapsed", "d_updates", "g_updates", "d_skipped", "low_streak", "recent_diversity")
+COUNTERS = ("step", "work", "elapsed", "d_updates", "g_updates", "d_skipped", "low_streak", "recent_diversity")
 
 
 def state_dict(run: Run) -> dict:
@@ -224,17 +229,32 @@ def load_state(run: Run, state: dict) -> None:
         raise ValueError(f"state: was saved with another config (differs in {', '.join(sorted(changed))}); "
                          f"only {', '.join(sorted(RESUMABLE_CHANGES))} may change on resume")
     for name in COUNTERS:
-        setattr(run, name, state[name])
+        setattr(run, name, state[name] if name != "work" else state.get("work", _work_of(saved, state["step"])))
     run.g.load_state_dict(state["g"])
     run.d.load_state_dict(state["d"])
     if run.g_ema is not None:
         run.g_ema.load_state_dict(state["g_ema"])
     run.opt_g.load_state_dict(state["opt_g"])
     run.opt_d.load_state_dict(state["opt_d"])
+    for opt, lr in ((run.opt_g, run.config.lr_g), (run.opt_d, run.config.lr_d)):
+        for group in opt.param_groups:  # the saved lr on a plain resume; the new one after `continue_with`
+            group["lr"] = lr
     torch.set_rng_state(state["rng_global"])
     run.gen.set_state(state["rng_train"])
     if "rng_cuda" in state and run.device.type == "cuda":
         torch.cuda.set_rng_state(state["rng_cuda"], run.device)
+
+
+def _work_of(saved_config: dict, step: int) -> int:
+    """Budget units of a state saved before work was counted: every round at its config's ratio."""
+    return step * work_per_round(TrainConfig.from_dict(saved_config))
+
+
+def continue_with(state: dict, config: TrainConfig) -> dict:
+    """The state, to be continued under `config`'s learning rates and D:G ratio (PBT's explore step
+    after a member copied another's state); `load_state` still refuses any other difference."""
+    values = config.to_dict()
+    return {**state, "config": {**state["config"], **{k: values[k] for k in SCHEDULE_CHANGES}}}
 
 
 # --- the loop --------------------------------------------------------------------
@@ -252,7 +272,8 @@ def train(config: TrainConfig, report: Callable[[dict], None], state: dict | Non
         tick, first = time.monotonic(), run.step
         while _end(run, start) is None:
             steps.one_round(run)
-            if run.step * per_round // config.eval_every > (run.step - 1) * per_round // config.eval_every:
+            run.work += per_round
+            if run.work // config.eval_every > (run.work - per_round) // config.eval_every:
                 break
         status = _evaluate_and_report(run, report, start, first, time.monotonic() - tick)
         if status != "running":
@@ -267,7 +288,7 @@ def work_per_round(config: TrainConfig) -> int:
 
 
 def work_done(run: Run) -> int:
-    return run.step * work_per_round(run.config)
+    return run.work
 
 
 def _end(run: Run, start: float) -> str | None:

@@ -35,6 +35,7 @@ from gan_core.datasets import load_dataset
 from studies import resume, tracking
 from studies.halving import SyncHalving
 from studies.plan import Plan, plan_dict
+from studies.population import CollapsePBT, checkpoints_to_keep
 from studies.spaces import label, label_columns
 from studies.trainable import error_line, gan_trainable, resolve
 
@@ -129,11 +130,14 @@ class CloseChildRuns(tune.Callback):
 
 
 def scheduler(plan: Plan, study: dict):
-    """FIFO; or successive halving on the smoothed score: with synchronous rungs for a grid on a
-    work budget (the same decisions on any machine), Tune's asynchronous ASHA for an Optuna search
-    (TPE needs finished trials to learn from, not trials paused at a rung) or a time budget."""
+    """FIFO; synchronous PBT for a study that declares a population; or successive halving on the
+    smoothed score: with synchronous rungs for a grid on a work budget (the same decisions on any
+    machine), Tune's asynchronous ASHA for an Optuna search (TPE needs finished trials to learn
+    from, not trials paused at a rung) or a time budget."""
     if plan.scheduler == "fifo":
         return FIFOScheduler()
+    if plan.population:  # the study declared a population: synchronous PBT, collapsed members replaced
+        return CollapsePBT(plan.population, plan.collapse_persistence, plan.pbt_collapse_grace, plan.base["seed"])
     if plan.study.search == "grid" and plan.time_attr == "training_iteration":
         history = functools.partial(tracking.rung_history, plan.tracking_uri, study["experiment_id"],
                                     study["parent_run_id"], "score_smooth", plan.base["eval_every"])
@@ -302,7 +306,8 @@ def run_tuner(plan: Plan, study: dict, errors: ErrorStopper):
     os.environ["RAY_AIR_NEW_OUTPUT"] = "0"  # the classic reporter can show the GAN columns
     context = {"name": plan.study.name, "base": plan.base, "tracking_uri": plan.tracking_uri,
                "experiment_id": study["experiment_id"], "parent_run_id": study["parent_run_id"],
-               "smoothing": plan.smoothing, "columns": label_columns(plan.space)}
+               "smoothing": plan.smoothing, "columns": label_columns(plan.space),
+               "population": plan.population is not None}
     trainable = tune.with_resources(tune.with_parameters(gan_trainable, study=context),
                                     {"cpu": plan.cpus_per_trial, "gpu": plan.gpus_per_trial})
     if plan.resume:
@@ -315,11 +320,14 @@ def run_tuner(plan: Plan, study: dict, errors: ErrorStopper):
         trainable,
         param_space=None if callable(plan.space) else plan.space,
         tune_config=tune.TuneConfig(scheduler=scheduler(plan, study), num_samples=plan.num_samples,
-                                    search_alg=searcher(plan)),
+                                    search_alg=searcher(plan),
+                                    # PBT pauses every member at each perturbation point: reuse the processes
+                                    reuse_actors=plan.population is not None),
         run_config=tune.RunConfig(
             name=study["experiment"], storage_path=plan.storage,
             stop=CombinedStopper(errors, stopper) if stopper else errors,
-            checkpoint_config=tune.CheckpointConfig(num_to_keep=2),
+            checkpoint_config=tune.CheckpointConfig(
+                num_to_keep=checkpoints_to_keep(plan.population["interval"]) if plan.population else 2),
             failure_config=tune.FailureConfig(max_failures=plan.max_failures),
             callbacks=[CloseChildRuns(plan.tracking_uri, study["experiment_id"], study["parent_run_id"], stopper,
                                       label_columns(plan.space), (plan.time_attr, plan.max_t))],

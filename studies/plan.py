@@ -38,6 +38,7 @@ class Plan:
     argv: tuple = ()  # the command line, saved with the study for --resume
     resume: dict | None = None  # the saved study state (experiment folder, MLflow ids) when resuming
     sets: dict = field(default_factory=dict)  # the --set overrides (already in base)
+    population: dict | None = None  # PBT settings (studies.population.settings) when the scheduler is pbt
 
     @property
     def time_attr(self) -> str:
@@ -58,6 +59,11 @@ class Plan:
     @property
     def collapse_grace_period(self) -> float:
         return self.grace_period if self.collapse_grace is None else self.collapse_grace
+
+    @property
+    def pbt_collapse_grace(self) -> float:
+        """Under PBT a collapsed member may be replaced from the burn-in on, unless --collapse-grace says otherwise."""
+        return self.population["burn_in"] if self.collapse_grace is None else self.collapse_grace
 
     @property
     def trials(self) -> int:
@@ -82,6 +88,13 @@ def plan_dict(plan: Plan) -> dict:
     scheduler = ({"name": "asha", "metric": "score_smooth", "mode": "max", "time_attr": plan.time_attr,
                   "max_t": plan.max_t, "grace_period": plan.grace_period, "reduction_factor": 2}
                  if plan.scheduler == "asha" else {"name": "fifo"})
+    collapse = ({"metric": "collapsed", "time_attr": plan.time_attr, "grace": plan.collapse_grace_period,
+                 "persistence": plan.collapse_persistence} if plan.scheduler == "asha" else None)
+    if plan.population:
+        scheduler = {"name": "pbt", "synchronous": True, "metric": "score_smooth", "mode": "max",
+                     "time_attr": "training_iteration", **plan.population}
+        collapse = {"metric": "collapsed", "action": "replaced by a clone of a top member at the next perturbation",
+                    "grace": plan.pbt_collapse_grace, "persistence": plan.collapse_persistence}
     space = ({k: options(v) for k, v in plan.space.items()} if not callable(plan.space)
              else {"optuna_tpe": inspect.getsource(plan.space)})
     return {
@@ -90,8 +103,7 @@ def plan_dict(plan: Plan) -> dict:
         "search_space": space,
         "trials": plan.trials,
         "scheduler": scheduler,
-        "collapse_stopper": ({"metric": "collapsed", "time_attr": plan.time_attr, "grace": plan.collapse_grace_period,
-                              "persistence": plan.collapse_persistence} if plan.scheduler == "asha" else None),
+        "collapse_stopper": collapse,
         "score_smoothing": plan.smoothing,
         "resources_per_trial": {"cpu": plan.cpus_per_trial, "gpu": plan.gpus_per_trial},
         "max_failures": plan.max_failures,

@@ -25,7 +25,7 @@ import tempfile
 
 from mlflow.tracking import MlflowClient
 
-from studies import locations, report_figures, report_search, tracking
+from studies import locations, report_figures, report_pbt, report_search, tracking
 from studies.report_analysis import SCORED, Analysis, analyse, report_keys
 from studies.report_page import Figure, markdown, num, page
 from studies.report_runs import download_image, load_study
@@ -53,6 +53,9 @@ def figures(analysis: Analysis, client: MlflowClient, scratch: str) -> list[Figu
          lambda: report_figures.samples(analysis, load_image)),
         ("losses", "Losses against step", "loss_d and loss_g, mean over seeds per setting.",
          lambda: report_figures.losses(analysis)),
+        ("schedules", "PBT schedules against work", "The learning rates and D:G ratio each member trained with, "
+         "from its logged hyper-parameters; circles: exploits (the member copied another's checkpoint there).",
+         lambda: report_pbt.schedules(analysis)),
     ]
     if analysis.runs.searched:
         planned += [

@@ -24,6 +24,7 @@ from studies.report_runs import StudyRuns, Trial
 COMMON = ("score", "diversity", "quality", "modes_covered")  # every study's columns
 FEATURE_METRICS = ("kid", "fd")  # sample-set metrics shown where a study logged them
 LOSSES = ("loss_d", "loss_g")
+SCHEDULE = ("lr_d", "lr_g", "d_steps", "g_steps", "exploit_from")  # the hyper-parameters PBT runs log
 SCORED = ("finished", "stopped_early", "collapsed", "out_of_time", "running", "unknown")  # outcomes with a comparable score
 OUTCOMES = ("finished", "stopped_early", "collapsed", "diverged", "error", "running", "unknown")
 
@@ -69,7 +70,8 @@ def study_columns(study: str) -> tuple[str, ...]:
 
 def report_keys(study: str) -> tuple[str, ...]:
     """Every metric history a report reads."""
-    return tuple(dict.fromkeys(COMMON + study_columns(study) + FEATURE_METRICS + LOSSES + ("collapsed",)))
+    return tuple(dict.fromkeys(COMMON + study_columns(study) + FEATURE_METRICS + LOSSES + ("collapsed",)
+                               + SCHEDULE))
 
 
 def columns_of(study: str, trials: list[Trial]) -> tuple[str, ...]:

@@ -27,6 +27,7 @@ from gan_core.datasets import IMAGE_SIZES, FOLDER_PREFIX, dataset_choices, datas
 from studies import locations
 from studies.overrides import parse_sets, varied_fields
 from studies.plan import Plan, describe
+from studies.population import Population, settings
 from studies.spaces import expand, sample_define_by_run
 # a study written for images gets these when pointed at a 2-D dataset
 POINTS_BASE = {"arch": "mlp", "nz": 8, "ngf": 128, "ndf": 128, "batch_size": 256,
@@ -61,6 +62,7 @@ class Study:
     smoke_num_samples: int = 1
     data_kinds: tuple = ("images", "points")  # the kinds of --dataset the question makes sense for
     columns: tuple = ()  # metrics of the question shown in the final table beside the common ones
+    population: Population | None = None  # train the grid as one PBT population (studies.population), not under ASHA
 
     def main(self, argv: list[str] | None = None) -> int:
         plan = make_plan(self, argv)
@@ -146,7 +148,9 @@ def parser(study: Study) -> OneLineParser:
     a("--max-seconds", type=float, help="wall-clock cap per trial in seconds (0: none); a safety net, or the "
                                         "budget with --max-steps 0 (then results depend on the machine)")
     a("--seeds", type=seed_list, help="a count (3: seeds 0,1,2) or a list (0,4,7)")
-    a("--scheduler", choices=["asha", "fifo"], default="asha", help="asha: ASHA and the collapse stopper end poor and collapsed trials early; fifo: every trial runs to the end")
+    a("--scheduler", choices=["asha", "fifo", "pbt"], default="pbt" if study.population else "asha",
+      help="asha: ASHA and the collapse stopper end poor and collapsed trials early; fifo: every trial runs to "
+           "the end; pbt (studies that declare a population): the weak and the collapsed copy the strong")
     a("--grace", type=positive(float, "a number > 0"),
       help="ASHA grace period in evaluations (in seconds when time is the budget, --max-steps 0); "
            "default: half the budget")
@@ -200,6 +204,8 @@ def make_plan(study: Study, argv: list[str] | None) -> Plan:
         p.error(f"--gpus-per-trial: {args.gpus_per_trial!r} is not a fraction in [0, 1] or a whole number of GPUs")
     if args.max_failures < 0:
         p.error(f"--max-failures: {args.max_failures!r} is not an integer >= 0")
+    if args.scheduler == "pbt" and study.population is None:
+        p.error(f"--scheduler: study {study.name} declares no population; use asha or fifo")
     space_fn = (study.smoke_space or study.space) if args.smoke else study.space
     try:
         sets = parse_sets(args.sets, varied_fields(space_fn if study.search == "optuna" else space_fn()))
@@ -230,7 +236,10 @@ def make_plan(study: Study, argv: list[str] | None) -> Plan:
                 args.grace, args.collapse_grace, args.collapse_persistence, args.smoothing,
                 args.cpus_per_trial, args.gpus_per_trial, args.max_failures, args.address,
                 locations.tracking_uri(args.tracking_uri), locations.storage_location(args.storage), args.dry_run,
-                tuple(argv), sets=sets)
+                tuple(argv), sets=sets,
+                population=settings(study.population, args.smoke) if args.scheduler == "pbt" else None)
+    if plan.population and plan.time_attr != "training_iteration":
+        p.error("--max-steps: 0 makes time the budget; PBT perturbs at evaluations of a work budget")
     if plan.grace is not None and plan.grace > plan.max_t:
         unit = "seconds" if plan.time_attr == "time_total_s" else "evaluations"
         p.error(f"--grace: {plan.grace:g} is more than a trial's whole budget ({plan.max_t:g} {unit})")

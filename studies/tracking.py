@@ -8,7 +8,11 @@ from inside the trial process with batched calls, which costs the trial about
 synchronous `MLflowLoggerCallback`. Child runs are found again by their
 `trial_id` tag, so a restarted trial keeps logging into the same run, and
 `TrialLog` skips the evaluation steps that run already holds (a trial
-restored from its last checkpoint re-runs the steps after it).
+restored from its last checkpoint re-runs the steps after it). Under PBT a
+trial that copies another's checkpoint is a new branch of its run, not a
+re-run: the scheduler is synchronous, so the branch starts at the step where
+the run's history ends and nothing is skipped (`record_exploit` says how many
+steps would have been, `hidden_steps`, were it ever otherwise).
 
 A tracking server (`http://...`) is checked once before a study starts;
 after that every call retries with backoff, on top of MLflow's own HTTP
@@ -17,6 +21,7 @@ retries, so a server that blinks mid-study delays trials but kills none.
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 import subprocess
@@ -41,6 +46,8 @@ TAG_STATUS = "gan.status"
 TAG_SETTING = "gan.setting"  # what tells the trial apart in its study: "loss=bce ratio=1:5 seed=0"
 TAG_GROUP = "gan.group"  # the setting without its seed: the MLflow UI's group-by aggregates the seeds
 TAG_ERROR = "gan.error"  # the one-line message of the exception that ended the trial
+TAG_EXPLOIT = "gan.exploit."  # + step: an exploit under PBT, as JSON (donor trial and run, checkpoint, weights)
+TAG_LINEAGE = "gan.lineage"  # every exploit of the run, oldest first: "<step>:<donor trial id>" separated by spaces
 RETRIES = 6
 STEP_KEY = "step"  # logged at every evaluation, diverged ones included: the steps a run holds
 IMAGE_STEP = re.compile(r"^images/samples[+%]step[+%](\d+)[+%].*\.png$")  # the stepped `samples` images
@@ -150,6 +157,20 @@ def record_error(client: MlflowClient, run_id: str, message: str, details: str) 
     retry(client.set_tag, run_id, TAG_ERROR, message[:5000])
     retry(client.log_text, run_id, details, "error.txt")
     close_child(client, run_id, "error")
+
+
+def record_exploit(client: MlflowClient, run_id: str, step: int, details: dict) -> None:
+    """An exploit under PBT: the tag `gan.exploit.<step>` (details as JSON), the run's `gan.lineage`
+    extended, and the metric `exploit_from` (the donor's trial number) at the step. Recorded once:
+    a trial restarted before its first evaluation after the exploit restores the same checkpoint."""
+    tags = retry(client.get_run, run_id).data.tags
+    if f"{TAG_EXPLOIT}{step}" in tags:
+        return
+    lineage = " ".join(filter(None, [tags.get(TAG_LINEAGE, ""), f"{step}:{details['donor_trial']}"]))
+    number = details["donor_trial"].rsplit("_", 1)[-1]
+    retry(client.log_batch, run_id, tags=[RunTag(f"{TAG_EXPLOIT}{step}", json.dumps(details, sort_keys=True)),
+                                          RunTag(TAG_LINEAGE, lineage)],
+          metrics=[Metric("exploit_from", float(number) if number.isdigit() else -1.0, int(time.time() * 1000), step)])
 
 
 PREFLIGHT = """

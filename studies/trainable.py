@@ -11,10 +11,22 @@ A trial uses as many torch threads as it has CPUs, and records where it ran
 as tags of its child run: `gan.node` (Ray node id), `gan.nodes` (short ids of
 every node it started on, oldest first: more than one means it was restored
 after a failure), `gan.device`, `gan.gpu_ids` and `gan.torch_threads`.
+
+Under population-based training (`studies.population`) a trial also logs the
+hyper-parameters it trains with at every evaluation (`lr_d`, `lr_g`, `d_steps`,
+`g_steps`), and a checkpoint it restores that another trial saved (each
+checkpoint names its trial) is an exploit: the state goes on under this
+trial's new learning rates and ratio (`gan_core.train.continue_with`), and the
+run records it (`tracking.record_exploit`): metric `exploit_from` (the donor's
+trial number) at the step, tag `gan.exploit.<step>` (donor trial and run, the
+checkpoint, a digest of the copied G) and tag `gan.lineage`. The scheduler is
+synchronous, so the copied checkpoint is from the step where this run last
+logged, and every evaluation after it is new to the run.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import math
 import os
@@ -27,6 +39,7 @@ from mlflow.tracking import MlflowClient
 from ray import tune
 
 from gan_core import TrainConfig, train
+from gan_core.train import continue_with
 from studies import tracking
 from studies.spaces import label, merge
 
@@ -74,9 +87,10 @@ def run_trial(trial_config: dict, study: dict, trial: dict) -> None:
     # one INFO line per checkpoint, forwarded to the driver, would bury the progress table
     logging.getLogger("ray.train._internal.storage").setLevel(logging.WARNING)
     client = trial["client"] = MlflowClient(study["tracking_uri"])
+    trial_id = tune.get_context().get_trial_id()
     run_id, existed = tracking.find_or_create_child(
         client, study["experiment_id"], study["parent_run_id"], study["name"],
-        tune.get_context().get_trial_id(), label(study["columns"], trial_config), config.to_dict())
+        trial_id, label(study["columns"], trial_config), config.to_dict())
     trial["run_id"] = run_id
     tracking.set_tags(client, run_id, placement_tags(client, run_id, config))
     log = tracking.TrialLog(client, run_id, existed)
@@ -87,6 +101,10 @@ def run_trial(trial_config: dict, study: dict, trial: dict) -> None:
         with checkpoint.as_directory() as folder:
             state = torch.load(os.path.join(folder, STATE_FILE), weights_only=True)
         trial["score_smooth"] = state.get("score_smooth")
+        if study.get("population"):
+            state = continue_with(state, config)
+            if state.get("trial_id", trial_id) != trial_id:
+                record_exploit(client, study, run_id, log, state, checkpoint.path, config)
 
     def report(payload: dict) -> None:
         metrics = dict(payload["metrics"])
@@ -94,16 +112,45 @@ def run_trial(trial_config: dict, study: dict, trial: dict) -> None:
         score = metrics["score"]
         trial["score_smooth"] = score if previous is None else alpha * score + (1 - alpha) * previous
         metrics["score_smooth"] = trial["score_smooth"]
+        if study.get("population"):
+            metrics.update(hyperparameters(config))
         trial["progress"] = {k: metrics[k] for k in ("step", "work", "d_updates", "g_updates")}
         log.evaluation(payload["work"], metrics, payload["image"])  # MLflow steps count the budget's unit
         if payload["state"] is None:
             tune.report(metrics)
             return
         with tempfile.TemporaryDirectory() as folder:
-            torch.save({**payload["state"], "score_smooth": trial["score_smooth"]}, os.path.join(folder, STATE_FILE))
+            torch.save({**payload["state"], "score_smooth": trial["score_smooth"], "trial_id": trial_id},
+                       os.path.join(folder, STATE_FILE))
             tune.report(metrics, checkpoint=tune.Checkpoint.from_directory(folder))
 
     train(config, report, state)
+
+
+def hyperparameters(config: TrainConfig) -> dict:
+    """What PBT changes, as metrics: the schedule a run trained with, step by step."""
+    return {"lr_d": config.lr_d, "lr_g": config.lr_g, "d_steps": float(config.d_steps), "g_steps": float(config.g_steps)}
+
+
+def weights_digest(weights: dict) -> str:
+    """A short digest of a state dict's tensors (names and bytes): which weights a run copied."""
+    digest = hashlib.sha1()
+    for name, tensor in weights.items():
+        digest.update(name.encode())
+        digest.update(tensor.detach().cpu().contiguous().numpy().tobytes())
+    return digest.hexdigest()[:16]
+
+
+def record_exploit(client: MlflowClient, study: dict, run_id: str, log: tracking.TrialLog, state: dict,
+                   path: str, config: TrainConfig) -> None:
+    """This trial restored another trial's checkpoint: say which, at which step, with which weights."""
+    donor = state["trial_id"]
+    donor_run = tracking.child_of_trial(client, study["experiment_id"], study["parent_run_id"], donor)
+    step = int(state["work"])
+    hidden = sorted(s for s in log.metric_steps if s > step)  # none under the synchronous scheduler
+    tracking.record_exploit(client, run_id, step, {
+        "donor_trial": donor, "donor_run": donor_run, "checkpoint": path, "g_digest": weights_digest(state["g"]),
+        "hidden_steps": len(hidden), **hyperparameters(config)})
 
 
 def error_line(err: BaseException) -> str:

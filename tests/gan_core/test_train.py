@@ -173,3 +173,29 @@ def test_collapsed_needs_two_low_evaluations_running():
     assert [r["metrics"]["collapsed"] for r in reports] == [0.0, 1.0, 1.0]
     _, reports = run_reports({**TINY_POINTS, "max_steps": 3, "collapse_threshold": 0.0})
     assert [r["metrics"]["collapsed"] for r in reports] == [0.0, 0.0, 0.0]
+
+
+def test_a_state_continues_under_new_learning_rates_and_ratio_only_through_continue_with():
+    from gan_core.train import continue_with
+
+    values = {**TINY_POINTS, "budget": "updates", "max_steps": 36, "eval_every": 12}
+    _, first = run_reports({**values, "max_steps": 12})  # 6 rounds at 1:1
+    changed = TrainConfig.from_dict({**values, "d_steps": 5, "lr_d": 1e-3, "lr_g": 5e-5})
+    with pytest.raises(ValueError, match="differs in d_steps, lr_d, lr_g"):
+        train(changed, lambda payload: None, first[-1]["state"])
+    rest = []
+    assert train(changed, rest.append, continue_with(first[-1]["state"], changed)) == "finished"
+    # work is counted round by round: 12 at 1:1, then 6 per 5:1 round, evaluated at each mark of 12
+    assert [r["work"] for r in rest] == [24, 36] and [r["step"] for r in rest] == [8, 10]
+    state = rest[-1]["state"]
+    assert (state["d_updates"], state["g_updates"]) == (6 + 4 * 5, 6 + 4)
+    assert {g["lr"] for g in state["opt_d"]["param_groups"]} == {1e-3}
+    assert {g["lr"] for g in state["opt_g"]["param_groups"]} == {5e-5}
+
+
+def test_a_state_saved_before_work_was_counted_resumes_at_its_rounds_times_the_ratio():
+    values = {**TINY_POINTS, "budget": "updates", "d_steps": 2, "max_steps": 24, "eval_every": 12}
+    _, first = run_reports({**values, "max_steps": 12})
+    old = {k: v for k, v in first[-1]["state"].items() if k != "work"}
+    _, rest = run_reports(values, state=old)
+    assert [r["work"] for r in rest] == [24]

@@ -68,6 +68,7 @@ def test_every_study_varies_what_it_declares(name):
     (["--max-steps", "ten"], "--max-steps", "an integer >= 0"),
     (["--max-steps", "0", "--max-seconds", "0"], "--max-steps", "0 (no limit) needs a wall-clock budget"),
     (["--scheduler", "hyperband"], "--scheduler", "'asha', 'fifo'"),
+    (["--scheduler", "pbt"], "--scheduler", "study dg_ratio declares no population; use asha or fifo"),
     (["--seeds", "x"], "--seeds", "a count"),
     (["--grace", "50"], "--grace", "more than a trial's whole budget (28 evaluations)"),
     (["--max-steps", "0", "--max-seconds", "60", "--grace", "90"], "--grace", "budget (60 seconds)"),

@@ -17,6 +17,7 @@ EXTRA_METRICS = {  # what a study's question needs logged beside the common metr
     "conditional": {"cond_acc", "aux_acc_real", "aux_acc_fake"},
     "architecture": {"loss_vae", "loss_recon", "loss_kl"},
     "training_tips": {"d_skip_rate"},
+    "pbt": {"lr_d", "lr_g", "d_steps", "g_steps", "exploit_from"},  # its schedule and its exploits
 }
 
 

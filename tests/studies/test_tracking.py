@@ -2,6 +2,8 @@
 trial id, evaluation steps written once however often a trial re-runs them,
 and the start-up check of a tracking server."""
 
+import json
+
 import numpy as np
 import pytest
 from mlflow.exceptions import MlflowException
@@ -67,6 +69,16 @@ def test_steps_a_restored_trial_runs_again_are_logged_once(child):
     assert history == [(10, 0.1), (20, 0.2), (30, 0.3), (40, 0.9)]  # the first value of a step stays
     images = [tracking.IMAGE_STEP.match(a.path) for a in client.list_artifacts(run, "images")]
     assert sorted(int(m.group(1)) for m in images if m) == [10, 20, 30, 40]  # 30's image came with the re-run
+
+
+def test_an_exploit_is_recorded_once_at_its_step_and_extends_the_lineage(child):
+    client, _, _, run = child
+    for step, donor in ((300, "ab12_00003"), (300, "ab12_00003"), (600, "ab12_00001")):  # the 2nd: a restart
+        tracking.record_exploit(client, run, step, {"donor_trial": donor, "lr_d": 4e-4})
+    tags = client.get_run(run).data.tags
+    assert tags["gan.lineage"] == "300:ab12_00003 600:ab12_00001"
+    assert json.loads(tags["gan.exploit.300"]) == {"donor_trial": "ab12_00003", "lr_d": 4e-4}
+    assert [(m.step, m.value) for m in client.get_metric_history(run, "exploit_from")] == [(300, 3.0), (600, 1.0)]
 
 
 def test_a_tracking_server_that_does_not_answer_is_one_clear_line():
