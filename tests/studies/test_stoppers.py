@@ -1,7 +1,8 @@
 """The driver's stoppers and the outcome rule, as pure functions of Tune's results (no Ray
 session: Tune calls a stopper with a trial id and a result dict)."""
 
-from studies.execute import CollapseStopper, ErrorStopper, outcome
+from studies.execute import outcome
+from studies.stoppers import CollapseStopper, ErrorStopper
 
 
 def test_the_collapse_stopper_waits_for_its_grace_and_persistence():
