@@ -135,7 +135,7 @@ def start_postgres(folder: Path) -> tuple[list[str], str]:
     if started.returncode != 0:
         raise Unavailable(f"pg_ctl start failed: {started.stderr.strip() or started.stdout.strip()}")
     return [*as_user, pg_ctl, "-D", str(data), "-m", "fast", "-w", "stop"], \
-        f"postgresql://mlflow@127.0.0.1:{port}/postgres"
+        f"postgresql+psycopg2://mlflow@127.0.0.1:{port}/postgres"
 
 
 # --- one simulated trial ----------------------------------------------------------------------
