@@ -35,9 +35,9 @@ def main() -> int:
     print(f"config: {config.arch} ngf {config.ngf} batch {config.batch_size}, {steps} updates, "
           f"{os.cpu_count()} CPU cores, load average {os.getloadavg()[0]:.1f} at the start")
     many = packed_rates(config, n, cpus=1, gpus=0, threads=1)
-    one = packed_rates(config, 1, cpus=n, gpus=0, threads=n)[0]
     print(f"{n} one-thread trials at once: {sum(many):.1f} images/s together "
-          f"({', '.join(f'{r:.1f}' for r in many)} each)")
+          f"({', '.join(f'{r:.1f}' for r in many)} each)", flush=True)
+    one = packed_rates(config, 1, cpus=n, gpus=0, threads=n)[0]
     print(f"one {n}-thread trial: {one:.1f} images/s")
     print(f"ratio: {sum(many) / one:.2f} (goal >= 1.6)")
     return 0
