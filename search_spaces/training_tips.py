@@ -1,6 +1,6 @@
 """Training tips from the classic reports: the latent distribution, SGD in
-place of Adam for D, G or both, and an adaptive D that skips its update while
-it is winning."""
+place of Adam for D, G or both, an adaptive D that skips its update while
+it is winning, and G updated before D in each round."""
 
 from ray import tune
 
@@ -14,6 +14,7 @@ TIPS = [
     {"_tip": "sgd-g", "opt_g": "sgd", "lr_g": SGD["lr"]},
     {"_tip": "sgd-both", "opt_d": "sgd", "lr_d": SGD["lr"], "opt_g": "sgd", "lr_g": SGD["lr"]},
     {"_tip": "adaptive-d", "d_skip_below": 0.3},
+    {"_tip": "g-first", "order": "g_first"},
 ]
 
 

@@ -5,6 +5,7 @@ importances.
 
     python -m studies.report dg_ratio                        # the newest dg_ratio run
     python -m studies.report dg_ratio --run dg_ratio-20250101-120000 --tracking-uri http://10.0.0.5:5000
+    python -m studies.report --findings loss_family-20250101-120000 dg_ratio-20250102-090000   # FINDINGS.md
 
 It reads only the tracking store (the study's experiment, its parent run, the
 child runs' metric histories and sample images), so it works against a
@@ -12,7 +13,8 @@ cluster's server and for studies finished long ago. It writes `report.html`
 (self-contained), `report.md` and `figures/*.png` to a folder (default
 `reports/<parent run name>`), logs them under `report/` in the parent run,
 and prints three to six lines of answer and the report's path. A study
-driver calls `build_report` at its end.
+driver calls `build_report` at its end. `--findings` writes FINDINGS.md, the
+verdict on each classic claim, from the study runs it names (`studies.findings`).
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ import tempfile
 
 from mlflow.tracking import MlflowClient
 
-from studies import locations, report_figures, report_pbt, report_search, tracking
+from studies import findings, locations, report_figures, report_pbt, report_search, tracking
 from studies.report_analysis import SCORED, Analysis, analyse, report_keys
 from studies.report_page import Figure, markdown, num, page
 from studies.report_runs import download_image, load_study
@@ -159,17 +161,37 @@ def write_report(folder: str, analysis: Analysis, notes: list[str], drawn: list[
         f.write(markdown(analysis, notes, drawn, ui))
 
 
+def make_findings(refs: list[str], tracking_uri: str, out: str) -> list[str]:
+    """FINDINGS.md from the runs named, and their exports beside it; the terminal's lines."""
+    def client():
+        tracking.check_server(tracking_uri)
+        return MlflowClient(tracking_uri)
+
+    sources = findings.load_sources(client, refs)
+    path, exported = findings.write(sources, out, findings.generated_command(refs, out))
+    return findings.summary(sources) + [f"Findings: {os.path.abspath(path)} (runs exported to "
+                                        f"{os.path.dirname(os.path.abspath(exported[0]))})"]
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m studies.report", description=__doc__.split("\n\n")[0])
-    p.add_argument("study", help="the study's name (its MLflow experiment), e.g. dg_ratio")
+    p.add_argument("study", nargs="?", help="the study's name (its MLflow experiment), e.g. dg_ratio")
     p.add_argument("--run", help="the parent run's name or id (default: the newest)")
     p.add_argument("--tracking-uri", default=locations.default_tracking_uri(), type=locations.tracking_uri,
                    help="MLflow tracking URI (default: $MLFLOW_TRACKING_URI, else ./mlflow.db)")
-    p.add_argument("--out", help="folder for the report (default: reports/<parent run name>)")
+    p.add_argument("--out", help="folder for the report (default: reports/<parent run name>); with --findings, "
+                   "the document (default: FINDINGS.md)")
+    p.add_argument("--findings", nargs="+", metavar="RUN", help="write FINDINGS.md from these study runs: parent "
+                   "run names or ids in the store, or runs exported to findings/*.json by an earlier --findings")
     args = p.parse_args(argv)
+    if (args.study is None) == (args.findings is None):
+        p.error("give a study's name, or --findings with the runs to read (not both)")
     try:
-        tracking.check_server(args.tracking_uri)
-        lines, _ = build_report(args.tracking_uri, args.study, args.run, args.out)
+        if args.findings:
+            lines = make_findings(args.findings, args.tracking_uri, args.out or "FINDINGS.md")
+        else:
+            tracking.check_server(args.tracking_uri)
+            lines, _ = build_report(args.tracking_uri, args.study, args.run, args.out)
     except ValueError as err:
         print(f"python -m studies.report: error: {err}", file=sys.stderr)
         return 2

@@ -47,6 +47,7 @@ TAG_SETTING = "gan.setting"  # what tells the trial apart in its study: "loss=bc
 TAG_GROUP = "gan.group"  # the setting without its seed: the MLflow UI's group-by aggregates the seeds
 TAG_ERROR = "gan.error"  # the one-line message of the exception that ended the trial
 TAG_EXPLOIT = "gan.exploit."  # + step: an exploit under PBT, as JSON (donor trial and run, checkpoint, weights)
+TAG_COMMAND = "gan.command"  # on a parent run: the command line that started the study
 TAG_LINEAGE = "gan.lineage"  # every exploit of the run, oldest first: "<step>:<donor trial id>" separated by spaces
 RETRIES = 6
 STEP_KEY = "step"  # logged at every evaluation, diverged ones included: the steps a run holds

@@ -1,8 +1,9 @@
 """Study: the training tips of the classic reports: uniform or spherical z
-instead of normal, SGD instead of Adam for D, G or both, and an adaptive D
-that skips its update while its loss is under 0.3, over two seeds.
+instead of normal, SGD instead of Adam for D, G or both, an adaptive D that
+skips its update while its loss is under 0.3, and G updated before D in each
+round (claim R12), over two seeds.
 
-    python -m studies.training_tips         # 14 trials; its time on 2 CPU cores: README, The studies
+    python -m studies.training_tips         # 16 trials; its time on 2 CPU cores: README, The studies
     python -m studies.training_tips --smoke      # a quick check of the whole path, not an answer
 """
 
@@ -13,7 +14,7 @@ from studies.runner import CPU_IMAGES, SMOKE, Study
 
 STUDY = Study(
     name="training_tips",
-    summary="latent normal/uniform/sphere, SGD vs Adam on D, G or both, adaptive D",
+    summary="latent normal/uniform/sphere, SGD vs Adam on D, G or both, adaptive D, G before D",
     base=CPU_IMAGES,
     space=training_tips.space,
     seeds=2,

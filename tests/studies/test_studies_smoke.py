@@ -8,6 +8,7 @@ import pytest
 import ray
 from mlflow.tracking import MlflowClient
 
+from studies import claims, findings, report
 from studies.__main__ import all_studies
 from studies.runner import make_plan
 
@@ -53,3 +54,14 @@ def test_every_study_smoke_runs_through_ray_and_mlflow(name, tmp_path, monkeypat
     header = open(client.download_artifacts(parent.info.run_id, "trials.csv")).readline().strip().split(",")
     assert header[:4] == ["trial", "setting", "rounds", "updates"] and header[-1] == "outcome"
     assert set(STUDIES[name].columns) <= set(header)  # the study's own metrics are in its table
+    assert parent.data.tags["gan.command"] == f"python -m studies.{name} " + " ".join(argv)
+    out = tmp_path / "FINDINGS.md"  # the findings read the real run: its claims get values, one seed a side
+    assert report.main(["--findings", parent.info.run_name, "--tracking-uri", uri, "--out", str(out)]) == 0
+    text = out.read_text()
+    assert f"| {parent.info.run_name} | `python -m studies.{name} " in text
+    source = findings.load_sources(lambda: client, [parent.info.run_name])[0]
+    for claim in claims.CLAIMS.values():
+        for part in claim.parts:
+            result = findings.evaluate(part, [source])
+            if result.source_a and result.source_b:  # both of its settings ran in this smoke
+                assert result.a.n == result.b.n == 1 and result.verdict.startswith(findings.FEW), result

@@ -1,0 +1,312 @@
+"""FINDINGS.md: a verdict with an interval on each claim of `studies.claims`, from the study runs named.
+
+    python -m studies.report --findings loss_family-20261203-151200 dg_ratio-20261203-131512
+    python -m studies.report --findings findings/*.json       # again, from the exported runs alone
+
+Each run named (a parent run's name or id in the tracking store, or a file
+this command exported) is exported to `findings/<run name>.json` beside the
+output: the trials' settings, seeds, outcomes and metric histories, a few
+kilobytes, so FINDINGS.md can be rebuilt when the store is gone. A claim's
+part reads the newest run of its study that has both of its settings; the
+values are each trial's metric at the part's budget (`studies.claims`),
+compared as a study report compares settings (`studies.stats.compare`).
+A trial ASHA stopped is censored at its last evaluation; one stopped as
+collapsed keeps its last value (it failed, which is a result); a trial that
+diverged or failed has no value.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from dataclasses import dataclass
+
+from studies import claims as claim_registry
+from studies import stats, tracking
+from studies.report_page import num
+from studies.report_runs import StudyRuns, Trial, load_study
+
+FOLDER = "findings"  # the exported runs, beside FINDINGS.md
+CENSORED = ("stopped_early", "out_of_time", "running", "unknown")  # ended before its budget, by no fault of its own
+NO_VALUE = ("diverged", "error")
+KEYS = ("score", "diversity", "quality", "modes_covered", "cond_acc", "aux_acc_real", "aux_acc_fake", "collapsed")
+PARENT_NAME = re.compile(r"^(?P<study>[a-z_]+)-\d{8}-\d{6}$")
+VERDICTS = {  # (what the claim expects, the comparison's verdict) -> the part's verdict
+    ("better", "better"): "supported", ("better", "worse"): "contradicted",
+    ("same", "better"): "contradicted", ("same", "worse"): "contradicted",
+    ("not_worse", "better"): "supported", ("not_worse", "worse"): "contradicted",
+}
+UNDECIDED = "no detectable difference at this budget"
+FEW = "too few seeds for a verdict"
+
+
+@dataclass
+class Source:
+    """One study run: its trials, the command that made it, when it ran."""
+    runs: StudyRuns
+    command: str
+    started: int  # ms since the epoch
+    ended: int | None
+
+    @property
+    def wall_minutes(self) -> float | None:
+        return (self.ended - self.started) / 60_000 if self.ended else None
+
+    @property
+    def seeds(self) -> int:
+        return len({t.seed for t in self.runs.trials})
+
+
+@dataclass
+class PartResult:
+    part: claim_registry.Part
+    source_a: Source | None
+    source_b: Source | None
+    step: int | None = None
+    a: stats.Summary | None = None
+    b: stats.Summary | None = None
+    comparison: stats.Comparison | None = None
+    verdict: str = "not run yet"
+
+
+def guessed_command(runs: StudyRuns, default_seeds: int) -> str:
+    """The command of a run made before runs recorded theirs: the study, its seeds and its --set values."""
+    words = [f"python -m studies.{runs.study}"]
+    seeds = len({t.seed for t in runs.trials})
+    if seeds != default_seeds:
+        words.append(f"--seeds {seeds}")
+    sets = runs.parent_params.get("set", "{}")
+    try:
+        parsed = json.loads(sets.replace("'", '"'))
+    except ValueError:
+        parsed = {}
+    words += [f"--set {k}={v}" for k, v in parsed.items()]
+    return " ".join(words)
+
+
+def study_seeds(study: str) -> int:
+    import importlib
+
+    try:
+        return importlib.import_module(f"studies.{study}").STUDY.seeds
+    except (ImportError, AttributeError):
+        return 2
+
+
+def from_store(client, ref: str) -> Source:
+    """The run `ref` (a parent run's name, `<study>-<date>-<time>`, or its id) from the tracking store."""
+    match = PARENT_NAME.match(ref)
+    if match:
+        study = match.group("study")
+    else:
+        try:
+            study = client.get_run(ref).data.tags.get("study", "")
+        except Exception as err:  # noqa: BLE001  an id the store does not know
+            raise ValueError(f"--findings: no parent run named or with id {ref!r} in this tracking store") from err
+    try:
+        runs = load_study(client, study, ref, KEYS)
+    except ValueError as err:
+        raise ValueError(f"--findings: {err}") from err
+    parent = client.get_run(runs.parent_id)
+    command = parent.data.tags.get(tracking.TAG_COMMAND) or guessed_command(runs, study_seeds(study))
+    return Source(runs, command, parent.info.start_time, parent.info.end_time)
+
+
+def export(source: Source) -> dict:
+    runs = source.runs
+    return {"study": runs.study, "parent_name": runs.parent_name, "parent_id": runs.parent_id,
+            "command": source.command, "started": source.started, "ended": source.ended,
+            "parent_params": {k: runs.parent_params[k] for k in ("set", "trials") if k in runs.parent_params},
+            "trials": [{"name": t.name, "setting": t.setting, "seed": t.seed, "status": t.status,
+                        "labels": t.labels, "params": {k: t.params[k] for k in ("max_steps", "budget") if k in t.params},
+                        "history": {k: [list(p) for p in v] for k, v in t.history.items()}}
+                       for t in runs.trials]}
+
+
+def from_export(path: str) -> Source:
+    with open(path) as f:
+        data = json.load(f)
+    trials = [Trial("", t["name"], t["setting"], t["seed"], t["status"], 0, t["params"], t["labels"],
+                    {k: [tuple(p) for p in v] for k, v in t["history"].items()}) for t in data["trials"]]
+    runs = StudyRuns(data["study"], "", data["parent_id"], data["parent_name"], data["parent_params"], trials)
+    return Source(runs, data["command"], data["started"], data["ended"])
+
+
+def load_sources(client_factory, refs: list[str]) -> list[Source]:
+    """Each ref: an exported file (ends in .json) or a parent run in the store (client_factory() opens it)."""
+    client = None
+    sources = []
+    for ref in refs:
+        if ref.endswith(".json"):
+            if not os.path.isfile(ref):
+                raise ValueError(f"--findings: no exported run at {ref}")
+            sources.append(from_export(ref))
+        else:
+            client = client or client_factory()
+            sources.append(from_store(client, ref))
+    return sources
+
+
+def matches(trial: Trial, side: claim_registry.Side) -> bool:
+    return all(trial.labels.get(k) == v for k, v in side.labels)
+
+
+def source_for(sources: list[Source], side: claim_registry.Side, other: claim_registry.Side) -> Source | None:
+    """The newest run of side's study that has side's setting (and other's, where other is in the same study)."""
+    wanted = [s for s in (side, other) if s.study == side.study]
+    found = [src for src in sources if src.runs.study == side.study
+             and all(any(matches(t, s) for t in src.runs.trials) for s in wanted)]
+    return max(found, key=lambda src: src.started) if found else None
+
+
+def budget_step(trials: list[Trial], at: str) -> int | None:
+    """Half a trial's work for "early"; for "end", the largest step every uncensored-or-censored trial reached
+    (a censored trial ends it; a collapsed one carries its last value on)."""
+    if not trials:
+        return None
+    if at == "early":
+        budgets = [int(float(t.params["max_steps"])) for t in trials if float(t.params.get("max_steps", 0) or 0) > 0]
+        return min(budgets) // 2 if budgets else None
+    censored = [t.last_step() for t in trials if t.status in CENSORED and t.last_step() is not None]
+    ends = [t.last_step() for t in trials if t.last_step() is not None]
+    return min(censored) if censored else (max(ends) if ends else None)
+
+
+def values(trials: list[Trial], metric: str, step: int) -> list[float]:
+    return [v for t in trials if t.status not in NO_VALUE and (v := t.at(metric, step)) is not None]
+
+
+def evaluate(part: claim_registry.Part, sources: list[Source]) -> PartResult:
+    src_a, src_b = source_for(sources, part.a, part.b), source_for(sources, part.b, part.a)
+    result = PartResult(part, src_a, src_b)
+    if src_a is None or src_b is None:
+        return result
+    trials_a = [t for t in src_a.runs.trials if matches(t, part.a)]
+    trials_b = [t for t in src_b.runs.trials if matches(t, part.b)]
+    result.step = budget_step(trials_a + trials_b, part.at)
+    if result.step is None:
+        result.verdict = "no values"
+        return result
+    xs, ys = values(trials_a, part.a.metric, result.step), values(trials_b, part.b.metric, result.step)
+    if not xs or not ys:
+        result.verdict = "no values"
+        return result
+    result.a, result.b = stats.summarize(xs), stats.summarize(ys)
+    result.comparison = stats.compare(xs, ys)
+    said = result.comparison.verdict if result.comparison.verdict in ("better", "worse") else "none"
+    result.verdict = VERDICTS.get((part.expect, said), UNDECIDED)
+    if result.verdict == UNDECIDED and min(len(xs), len(ys)) < claim_registry.SEEDS:
+        result.verdict = f"{FEW} ({min(len(xs), len(ys))} seeds; it needs {claim_registry.SEEDS} a side)"
+    return result
+
+
+def claim_verdict(results: list[PartResult]) -> str:
+    """Contradicted by any part, supported by all; otherwise what holds it back."""
+    verdicts = [r.verdict for r in results]
+    if "contradicted" in verdicts:
+        return "contradicted"
+    if all(v == "supported" for v in verdicts):
+        return "supported"
+    if all(v == "not run yet" for v in verdicts):
+        return "not run yet"
+    if "supported" in verdicts:
+        return "partly supported"
+    if any(v in ("not run yet", "no values") for v in verdicts):
+        return "partly run"
+    return FEW if any(v.startswith(FEW) for v in verdicts) else UNDECIDED
+
+
+def interval(summary: stats.Summary | None) -> str:
+    if summary is None:
+        return "-"
+    return num(summary.mean) + (f" [{num(summary.ci[0])}, {num(summary.ci[1])}]" if summary.ci else "") \
+        + f" (n={summary.n})"
+
+
+def part_line(r: PartResult) -> str:
+    p = r.part
+    if r.comparison is None:
+        missing = sorted({s.study for s, src in ((p.a, r.source_a), (p.b, r.source_b)) if src is None})
+        run = "; ".join(f"`{claim_registry.command(s)}`" for s in missing)
+        return f"{p.question}: {r.verdict}" + (f" (needs {run})" if run else "") + "."
+    c = r.comparison
+    ci = f" [{num(c.ci[0])}, {num(c.ci[1])}]" if c.ci else ""
+    pv = f", Mann-Whitney p = {num(c.p_value)}" if c.p_value is not None else ""
+    return (f"{p.question} (expected: {p.expect.replace('_', ' ')}, at step {r.step:,}): "
+            f"{p.a} {interval(r.a)} against {p.b} {interval(r.b)}; P(a > b) = {num(c.p)}{ci}{pv}: "
+            f"**{r.verdict}**.")
+
+
+def measured(results: list[PartResult]) -> str:
+    shown = [f"{r.part.a} {num(r.a.mean)} vs {r.part.b} {num(r.b.mean)}, P = {num(r.comparison.p)}"
+             for r in results if r.comparison]
+    return "; ".join(shown) or "-"
+
+
+def document(sources: list[Source], refs_command: str) -> str:
+    """The whole FINDINGS.md."""
+    evaluated = {cid: [evaluate(p, sources) for p in claim.parts] for cid, claim in claim_registry.CLAIMS.items()}
+    lines = ["# Findings: the classic reports' claims, tested over seeds", "",
+             f"Generated by `{refs_command}` from the runs listed below; not edited by hand. Each claim of "
+             "the classic GAN course reports (ids R1-R16, stated in `studies/claims.py`) is one or more "
+             "comparisons of two settings over seeds. Each comparison gives both means with 95% bootstrap "
+             "intervals, P(a > b) (the probability that a seed of a beats a seed of b, with its bootstrap "
+             "interval) and the two-sided Mann-Whitney p-value. A difference counts only when the interval "
+             "excludes 1/2 and p < 0.05, which needs at least 4 seeds a side (the exact test cannot go under "
+             "0.1 with 3). The verdict: **supported**, **contradicted**, or **no detectable difference at "
+             "this budget**, which is not evidence of no effect (for a claim of no difference it is the "
+             "answer the claim predicts, at this power). Scores are on the embedded datasets at 32x32 and a "
+             "CPU budget, not the reports' 64x64 faces: see each caveat.", "",
+             "| claim | verdict | measured (a vs b, P(a > b)) | study |", "|---|---|---|---|"]
+    for cid, results in evaluated.items():
+        studies = ", ".join(claim_registry.CLAIMS[cid].studies)
+        lines.append(f"| [{cid}](#{cid.lower()}) | {claim_verdict(results)} | {measured(results)} | {studies} |")
+    lines += ["", "## Runs", "", "| run | command | trials | seeds | wall time |", "|---|---|---|---|---|"]
+    for src in sorted(sources, key=lambda s: s.started):
+        wall = f"{src.wall_minutes:.0f} min" if src.wall_minutes is not None else "unfinished"
+        lines.append(f"| {src.runs.parent_name} | `{src.command}` | {len(src.runs.trials)} | {src.seeds} | {wall} |")
+    lines += ["", "Wall times are the parent run's, on the machine that ran it; the trials' work is fixed, so "
+              "another machine gives the same trials in another time."]
+    for cid, claim in claim_registry.CLAIMS.items():
+        results = evaluated[cid]
+        lines += ["", f"## {cid}", "", f"*{claim.text}*", "",
+                  "Tested by: " + ", ".join(f"`{claim_registry.command(s)}`" for s in claim.studies)
+                  + "; runs read: " + (", ".join(sorted({src.runs.parent_name for r in results
+                                                         for src in (r.source_a, r.source_b) if src})) or "none") + ".",
+                  ""]
+        lines += [f"- {part_line(r)}" for r in results]
+        lines += ["", f"Verdict: **{claim_verdict(results)}**.", "", f"Caveat: {claim.caveat}"]
+    return "\n".join(lines) + "\n"
+
+
+def write(sources: list[Source], out: str, refs_command: str) -> tuple[str, list[str]]:
+    """FINDINGS.md at `out`, each source exported beside it; returns the paths written."""
+    folder = os.path.join(os.path.dirname(os.path.abspath(out)), FOLDER)
+    os.makedirs(folder, exist_ok=True)
+    exported = []
+    for src in sources:
+        path = os.path.join(folder, f"{src.runs.parent_name}.json")
+        with open(path, "w") as f:
+            json.dump(export(src), f, indent=None, separators=(",", ":"), sort_keys=True)
+            f.write("\n")
+        exported.append(path)
+    with open(out, "w") as f:
+        f.write(document(sources, refs_command))
+    return out, exported
+
+
+def generated_command(refs: list[str], out: str) -> str:
+    """The command that rebuilds the document from the exported runs."""
+    names = [f"{FOLDER}/{os.path.basename(r) if r.endswith('.json') else r + '.json'}" for r in refs]
+    flag = "" if os.path.basename(out) == "FINDINGS.md" else f" --out {out}"
+    return f"python -m studies.report --findings {' '.join(names)}{flag}"
+
+
+def summary(sources: list[Source]) -> list[str]:
+    counts: dict[str, int] = {}
+    for claim in claim_registry.CLAIMS.values():
+        verdict = claim_verdict([evaluate(p, sources) for p in claim.parts])
+        counts[verdict] = counts.get(verdict, 0) + 1
+    return [f"{len(claim_registry.CLAIMS)} claims from {len(sources)} runs: "
+            + ", ".join(f"{n} {v}" for v, n in counts.items()) + "."]

@@ -1,0 +1,196 @@
+"""studies.findings: verdicts on the claims from runs with known values, in memory and through a real sqlite
+MLflow store (`python -m studies.report --findings`), and FINDINGS.md rebuilt from its exports alone.
+Every study's real smoke run is read by `--findings` in tests/studies/test_studies_smoke.py."""
+
+import json
+
+import pytest
+import scipy.stats
+from mlflow.entities import Metric
+from mlflow.tracking import MlflowClient
+
+from studies import claims, findings, report
+from studies.report_runs import StudyRuns, Trial
+
+BUDGET = 8400
+STEPS = (2100, 4200, 6300, 8400)
+BCE = [0.5, 0.6, 0.7, 0.8]  # final scores per seed; a trial's score grows linearly to it
+WGAN = [0.1, 0.2, 0.15, 0.12]
+LSGAN = [0.55, 0.75, 0.62, 0.7]  # overlaps BCE: no detectable difference
+
+
+def trial(setting: str, seed: int, final: float, status: str = "finished", last: int = BUDGET,
+          early: float | None = None) -> Trial:
+    """A trial whose score climbs to `final` at BUDGET (to `early` at half of it where given), ending at `last`."""
+    scores = {s: final * s / BUDGET for s in STEPS if s <= last}
+    if early is not None:
+        scores[4200] = early
+    labels = dict(part.split("=") for part in setting.split()) | {"seed": str(seed)}
+    history = {"score": sorted(scores.items()), "modes_covered": [(s, 100 * v) for s, v in sorted(scores.items())]}
+    return Trial("", f"{setting} seed={seed}", setting, str(seed), status, 0, {"max_steps": str(BUDGET)}, labels,
+                 history)
+
+
+def source(study: str, trials: list[Trial], started: int = 1, name: str | None = None) -> findings.Source:
+    runs = StudyRuns(study, "", "p", name or f"{study}-20260101-000000", {}, trials)
+    return findings.Source(runs, f"python -m studies.{study} --seeds 4", started, started + 60_000 * 42)
+
+
+def loss_family(bce=BCE, wgan=WGAN, lsgan=LSGAN, overrides=None) -> findings.Source:
+    overrides = overrides or {}
+    trials = [trial(f"loss={name}", seed, value, **overrides.get((name, seed), {}))
+              for name, values in (("bce", bce), ("wgan", wgan), ("lsgan", lsgan))
+              for seed, value in enumerate(values)]
+    return source("loss_family", trials)
+
+
+def part(cid: str, index: int = 0):
+    return claims.CLAIMS[cid].parts[index]
+
+
+def test_a_clear_win_supports_a_better_claim_with_the_reports_numbers():
+    result = findings.evaluate(part("R15"), [loss_family()])  # BCE beats WGAN at the end
+    assert result.step == BUDGET and result.verdict == "supported"
+    assert result.a.mean == pytest.approx(sum(BCE) / 4) and result.b.mean == pytest.approx(sum(WGAN) / 4)
+    assert result.comparison.p == 1.0  # every BCE seed above every WGAN seed
+    assert result.comparison.p_value == pytest.approx(scipy.stats.mannwhitneyu(BCE, WGAN).pvalue)
+    assert findings.claim_verdict([result]) == "supported"
+
+
+def test_early_parts_read_half_the_budget():
+    early = [0.3, 0.35, 0.32, 0.31]  # BCE at 4,200; WGAN's linear climb gives half its finals there
+    src = loss_family(overrides={("bce", s): {"early": v} for s, v in enumerate(early)})
+    result = findings.evaluate(part("R1", 0), [src])
+    assert result.step == 4200 and result.a.mean == pytest.approx(sum(early) / 4)
+    assert result.b.mean == pytest.approx(sum(WGAN) / 8) and result.verdict == "supported"
+
+
+def test_expectations_map_each_comparison_to_a_verdict():
+    same = findings.evaluate(part("R5"), [loss_family()])  # LSGAN and BCE overlap
+    assert same.comparison.verdict.startswith("no detectable") and same.verdict == findings.UNDECIDED
+    separated = findings.evaluate(part("R5"), [loss_family(lsgan=[0.05, 0.06, 0.07, 0.08])])
+    assert separated.comparison.verdict == "worse" and separated.verdict == "contradicted"
+    reversed_ = findings.evaluate(part("R15"), [loss_family(wgan=[0.9, 0.95, 0.91, 0.99])])
+    assert reversed_.verdict == "contradicted"  # "better" claimed, "worse" measured
+    not_worse = findings.evaluate(part("R1", 1), [loss_family(wgan=[0.55, 0.75, 0.62, 0.7])])
+    assert not_worse.verdict == findings.UNDECIDED  # WGAN no better: consistent, not proven
+    assert findings.claim_verdict([separated, same]) == "contradicted"
+    assert findings.claim_verdict([findings.evaluate(part("R15"), [loss_family()]), same]) == "partly supported"
+
+
+def test_fewer_than_four_seeds_never_give_a_verdict():
+    result = findings.evaluate(part("R15"), [loss_family(bce=BCE[:3], wgan=WGAN[:3])])
+    assert result.comparison.p == 1.0 and result.comparison.p_value == pytest.approx(0.1)
+    assert result.verdict.startswith(findings.FEW) and "3 seeds" in result.verdict
+    assert findings.claim_verdict([result]) == findings.FEW
+
+
+def test_asha_stops_are_censored_and_collapses_carry_their_last_value():
+    stopped = loss_family(overrides={("wgan", 0): {"status": "stopped_early", "last": 4200}})
+    assert findings.evaluate(part("R15"), [stopped]).step == 4200  # never ranked against the end
+    collapsed = loss_family(overrides={("wgan", 0): {"status": "collapsed", "last": 2100}})
+    result = findings.evaluate(part("R15"), [collapsed])
+    assert result.step == BUDGET and result.b.n == 4  # its value at 2,100 stands for its end
+    assert result.b.mean == pytest.approx((WGAN[0] / 4 + sum(WGAN[1:])) / 4)
+    diverged = loss_family(overrides={("wgan", 0): {"status": "diverged", "last": 2100}})
+    assert findings.evaluate(part("R15"), [diverged]).b.n == 3  # no comparable value
+
+
+def test_a_part_reads_the_newest_run_that_has_its_settings():
+    old = loss_family(bce=[0.0] * 4)
+    new = loss_family()
+    new.started = 10
+    assert findings.evaluate(part("R15"), [new, old]).a.mean == pytest.approx(sum(BCE) / 4)
+    without_wgan = source("loss_family", [trial("loss=bce", s, v) for s, v in enumerate(BCE)], started=20)
+    assert findings.evaluate(part("R15"), [old, without_wgan, new]).source_a is new
+    missing = findings.evaluate(part("R3"), [new])
+    assert missing.verdict == "not run yet" and "python -m studies.normalization --seeds 4" in findings.part_line(missing)
+
+
+def test_a_part_may_compare_two_studies():
+    tips = source("training_tips", [trial("tip=adaptive-d", s, v) for s, v in enumerate(BCE)])
+    ratio = source("dg_ratio", [trial("loss=bce ratio=5:1", s, v) for s, v in enumerate(WGAN)])
+    result = findings.evaluate(part("R10", 1), [tips, ratio])
+    assert (result.source_a, result.source_b) == (tips, ratio) and result.verdict == "supported"
+
+
+def test_the_document_lists_every_claim_run_and_caveat():
+    text = findings.document([loss_family()], "python -m studies.report --findings findings/x.json")
+    for cid, claim in claims.CLAIMS.items():
+        assert f"| [{cid}](#{cid.lower()}) |" in text and f"## {cid}\n" in text and claim.caveat in text
+    assert "| [R15](#r15) | supported |" in text and "| [R3](#r3) | not run yet |" in text
+    assert "| loss_family-20260101-000000 | `python -m studies.loss_family --seeds 4` | 12 | 4 | 42 min |" in text
+
+
+# --- through a real store ---
+
+def log_study(client, exp_id, name, values_by_setting, start):
+    parent = client.create_run(exp_id, run_name=name, start_time=start, tags={"role": "study",
+                               "study": "loss_family"}).info.run_id
+    client.log_param(parent, "set", "{}")
+    for setting, values in values_by_setting.items():
+        for seed, final in enumerate(values):
+            rid = client.create_run(exp_id, run_name=f"{setting} seed={seed}", start_time=start + 1, tags={
+                "mlflow.parentRunId": parent, "gan.setting": f"{setting} seed={seed}", "gan.group": setting,
+                "gan.status": "finished"}).info.run_id
+            client.log_param(rid, "max_steps", BUDGET)
+            client.log_batch(rid, metrics=[Metric("score", final * s / BUDGET, 0, s) for s in STEPS])
+            client.set_terminated(rid)
+    client.set_terminated(parent, end_time=start + 30 * 60_000)
+    return parent
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("findings")
+    uri = f"sqlite:///{folder / 'm.db'}"
+    client = MlflowClient(uri)
+    exp_id = client.create_experiment("loss_family", artifact_location=(folder / "a").as_uri())
+    log_study(client, exp_id, "loss_family-20260101-000000", {"loss=bce": [0.0] * 4}, 1_000)  # older
+    parent = log_study(client, exp_id, "loss_family-20260102-000000",
+                       {"loss=bce": BCE, "loss=wgan": WGAN, "loss=lsgan": LSGAN}, 2_000)
+    return uri, parent, folder
+
+
+def test_findings_from_the_store_then_from_the_exports_alone(store, tmp_path, capsys):
+    uri, parent, _ = store
+    out = tmp_path / "one" / "FINDINGS.md"
+    out.parent.mkdir()
+    assert report.main(["--findings", "loss_family-20260102-000000", "--tracking-uri", uri, "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "16 claims from 1 runs" in printed and str(out) in printed
+    text = out.read_text()
+    assert "| [R15](#r15) | supported |" in text and "| [R5](#r5) | no detectable difference at this budget |" in text
+    assert "`python -m studies.loss_family --seeds 4` | 12 | 4 | 30 min |" in text  # its command, guessed
+    exported = out.parent / "findings" / "loss_family-20260102-000000.json"
+    data = json.loads(exported.read_text())
+    assert data["parent_id"] == parent and len(data["trials"]) == 12
+    # by id, the same document; from the export with no store at all, the same document again
+    again = tmp_path / "two" / "FINDINGS.md"
+    again.parent.mkdir()
+    assert report.main(["--findings", parent, "--tracking-uri", uri, "--out", str(again)]) == 0
+    third = tmp_path / "three" / "FINDINGS.md"
+    third.parent.mkdir()
+    assert report.main(["--findings", str(exported), "--tracking-uri", "sqlite:////nonexistent/x.db",
+                        "--out", str(third)]) == 0
+    body = text.split("\n", 3)[3]  # past the header line that names the command
+    assert again.read_text().split("\n", 3)[3] == body and third.read_text().split("\n", 3)[3] == body
+
+
+@pytest.mark.parametrize("argv, words", [
+    (["--findings", "loss_family-20991231-000000"], "loss_family-20991231-000000"),
+    (["--findings", "no-such-run-id"], "no-such-run-id"),
+    (["--findings", "missing.json"], "missing.json"),
+])
+def test_a_run_that_is_not_there_is_one_line_and_exit_2(store, argv, words, capsys, tmp_path):
+    uri, _, _ = store
+    assert report.main(argv + ["--tracking-uri", uri, "--out", str(tmp_path / "F.md")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and words in err and "--findings" in err
+    assert not (tmp_path / "F.md").exists()
+
+
+def test_a_study_or_findings_not_both(capsys):
+    with pytest.raises(SystemExit) as stop:
+        report.main([])
+    assert stop.value.code == 2 and "--findings" in capsys.readouterr().err
