@@ -16,8 +16,8 @@ Each simulated trial starts as `studies.trainable` does (find or create its
 child run, its placement tags), then makes `--evaluations` evaluations, one
 every `--interval` seconds from a random phase (a bounded loop: it stops by
 itself), each with the calls `tracking.TrialLog.evaluation` makes (`tracking.log_metrics`: the
-metrics batch; `tracking.log_image`: the stepped sample grid and
-`samples/final.png`) and a real payload: the metrics and sample grid of one
+metrics batch; `tracking.log_image`: the stepped sample grid, which MLflow
+stores as the PNG and a compressed preview) and a real payload: the metrics and sample grid of one
 evaluation of the default study config, made once before the trials start.
 It prints p50 and p99 latency of those calls (with the retries
 `studies.tracking` makes), the attempts that failed and were retried, the

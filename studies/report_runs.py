@@ -14,7 +14,6 @@ child run not closed yet.
 
 from __future__ import annotations
 
-import os
 import re
 from dataclasses import dataclass, field
 
@@ -26,7 +25,6 @@ TAG_GROUP = "gan.group"  # the setting without its seed, where the study tagged 
 TAG_PARENT = "mlflow.parentRunId"
 SEED = re.compile(r"(?:^|\s)seed=(\S+)")
 PAGE = 1000  # runs per search page
-PROGRESS_BAR = "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR"  # one bar per sample grid would flood the terminal
 
 
 @dataclass
@@ -153,13 +151,4 @@ def load_study(client: MlflowClient, study: str, run: str | None = None, keys: t
 
 def download_image(client: MlflowClient, run_id: str, path: str, folder: str) -> str:
     """The artifact's local copy under folder, without MLflow's progress bar."""
-    os.makedirs(folder, exist_ok=True)
-    previous = os.environ.get(PROGRESS_BAR)
-    os.environ[PROGRESS_BAR] = "false"
-    try:
-        return tracking.retry(client.download_artifacts, run_id, path, folder)
-    finally:
-        if previous is None:
-            os.environ.pop(PROGRESS_BAR)
-        else:
-            os.environ[PROGRESS_BAR] = previous
+    return tracking.download(client, run_id, path, folder)

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import re
 import subprocess
 import sys
@@ -51,6 +52,7 @@ TAG_COMMAND = "gan.command"  # on a parent run: the command line that started th
 TAG_LINEAGE = "gan.lineage"  # every exploit of the run, oldest first: "<step>:<donor trial id>" separated by spaces
 RETRIES = 6
 STEP_KEY = "step"  # logged at every evaluation, diverged ones included: the steps a run holds
+PROGRESS_BAR = "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR"
 IMAGE_STEP = re.compile(r"^images/samples[+%]step[+%](\d+)[+%].*\.png$")  # the stepped `samples` images
 
 
@@ -233,13 +235,43 @@ def log_metrics(client: MlflowClient, run_id: str, step: int, metrics: dict) -> 
 
 
 def log_image(client: MlflowClient, run_id: str, step: int, image) -> None:
-    """The sample grid as a stepped image (`samples`) and as the run's latest picture (`samples/final.png`)."""
+    """The sample grid as a stepped image (`samples`); `samples/final.png` is written once, at the close."""
     retry(client.log_image, run_id, image, key="samples", step=step)
-    retry(client.log_image, run_id, image, artifact_file="samples/final.png")
+
+
+def download(client: MlflowClient, run_id: str, path: str, folder: str) -> str:
+    """The artifact's local copy under folder, without MLflow's progress bar (one per file would flood a
+    study's terminal)."""
+    os.makedirs(folder, exist_ok=True)
+    previous = os.environ.get(PROGRESS_BAR)
+    os.environ[PROGRESS_BAR] = "false"
+    try:
+        return retry(client.download_artifacts, run_id, path, folder)
+    finally:
+        if previous is None:
+            os.environ.pop(PROGRESS_BAR)
+        else:
+            os.environ[PROGRESS_BAR] = previous
+
+
+def write_final_image(client: MlflowClient, run_id: str) -> None:
+    """The run's last stepped sample grid again as `samples/final.png` (nothing when it logged none).
+    Written by whoever closes the run, so a trial encodes and uploads each grid once."""
+    images = retry(client.list_artifacts, run_id, "images")
+    stepped = {int(m.group(1)): a.path for m, a in ((IMAGE_STEP.match(a.path), a) for a in images) if m}
+    if not stepped:
+        return
+    with tempfile.TemporaryDirectory() as scratch:
+        local = download(client, run_id, stepped[max(stepped)], scratch)
+        final = os.path.join(scratch, "final.png")
+        os.replace(local, final)
+        retry(client.log_artifact, run_id, final, "samples")
 
 
 def close_child(client: MlflowClient, run_id: str, outcome: str) -> None:
-    """Mark a child run with its outcome: finished, stopped_early, collapsed, diverged or error."""
+    """Mark a child run with its outcome: finished, stopped_early, collapsed, diverged or error; its
+    last sample grid becomes `samples/final.png`."""
+    write_final_image(client, run_id)
     retry(client.set_tag, run_id, TAG_STATUS, outcome)
     status = RunStatus.to_string(RunStatus.FAILED if outcome in ("diverged", "error") else RunStatus.FINISHED)
     retry(client.set_terminated, run_id, status=status)

@@ -39,17 +39,30 @@ def test_a_restarted_trial_reattaches_to_its_child_run(tmp_path):
     assert tracking.find_or_create_child(client, exp, other_parent, "study", "t1", "trial-1", {})[0] != first[0]
 
 
-def test_an_evaluation_logs_metrics_with_steps_and_images(child):
+def test_an_evaluation_logs_metrics_with_steps_and_images(child, tmp_path):
     client, _, _, run = child
     log = tracking.TrialLog(client, run, existed=False)
     for step in (10, 20):
         log.evaluation(step, {"score": step / 100, "step": step, "loss_d": float("nan")}, IMAGE)
     assert [(m.step, m.value) for m in client.get_metric_history(run, "score")] == [(10, 0.1), (20, 0.2)]
     assert client.get_metric_history(run, "loss_d") == []  # non-finite values are not logged
-    assert client.list_artifacts(run, "samples")[0].path == "samples/final.png"
+    assert client.list_artifacts(run, "samples") == []  # each grid is written once while the trial runs
     tracking.close_child(client, run, "diverged")
     closed = client.get_run(run)
     assert closed.info.status == "FAILED" and closed.data.tags["gan.status"] == "diverged"
+    assert [a.path for a in client.list_artifacts(run, "samples")] == ["samples/final.png"]
+    final = client.download_artifacts(run, "samples/final.png", str(tmp_path))
+    last = [a.path for a in client.list_artifacts(run, "images") if tracking.IMAGE_STEP.match(a.path)
+            and tracking.IMAGE_STEP.match(a.path).group(1) == "20"]
+    assert len(last) == 1 and open(final, "rb").read() == open(client.download_artifacts(
+        run, last[0], str(tmp_path / "last")), "rb").read()  # the last evaluation's grid, byte for byte
+
+
+def test_a_run_without_images_closes_without_a_final_picture(child):
+    client, _, _, run = child
+    tracking.TrialLog(client, run, existed=False).evaluation(10, {"score": 0.1, "step": 10}, None)
+    tracking.close_child(client, run, "error")
+    assert client.list_artifacts(run, "samples") == []
 
 
 def test_steps_a_restored_trial_runs_again_are_logged_once(child):
