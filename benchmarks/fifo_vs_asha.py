@@ -14,7 +14,9 @@ is what the ASHA run would have seen had it not stopped the trial: collapse
 onset is the first of the two collapse-like FIFO evaluations running (low
 diversity, plausible samples, no new diversity high) that first made
 `collapsed` true, and "evaluations after onset" counts from there to the
-evaluation at which ASHA's run stopped the trial. Compute is network updates
+evaluation at which ASHA's run stopped the trial. It counts the trials of
+FIFO's top quarter (by final score) that ASHA's run stopped: an early stop
+that biases the study's answer. Compute is network updates
 (D and G) summed over trials, and wall-clock seconds of the runs. Steps are
 MLflow's: the budget's unit (network updates for the default studies).
 """
@@ -94,6 +96,7 @@ def compare(out: Path, study: str) -> str:
     best_fifo = max(fifo, key=lambda k: fifo[k]["final"])
     best_asha = max(asha, key=lambda k: asha[k]["final"])
     stopped = {o: sum(t["outcome"] == o for t in asha.values()) for o in ("stopped_early", "collapsed", "finished")}
+    top, lost = top_quarter_stopped(fifo, asha)
     lines = [
         f"study `{study}`: {len(fifo)} trials in each run",
         f"- compute: ASHA + collapse stopper used {rounds_asha:,} network updates against FIFO's {rounds_fifo:,} "
@@ -104,9 +107,19 @@ def compare(out: Path, study: str) -> str:
         f"ASHA `{asha[best_asha]['setting']}` ({asha[best_asha]['final']:.3f}): "
         f"{'the same' if best_fifo == best_asha else 'different'}",
         f"- collapsed trials were stopped {', '.join(map(str, sorted(lags))) or '-'} evaluations after collapse onset",
+        f"- FIFO's top quarter ({len(top)} trials by final score) that ASHA stopped: {len(lost)}"
+        + (f" ({', '.join(fifo[k]['setting'] for k in lost)})" if lost else ""),
         "", *rows,
     ]
     return "\n".join(lines)
+
+
+def top_quarter_stopped(fifo: dict, asha: dict) -> tuple[list[str], list[str]]:
+    """The trials FIFO ranks in its top quarter by final score (at least one), and those of them that
+    ASHA's run stopped (by ASHA or as collapsed): an early stop that cost the study a good trial."""
+    ranked = sorted(fifo, key=lambda k: -fifo[k]["final"])
+    top = ranked[:max(1, -(-len(ranked) // 4))]
+    return top, [k for k in top if k in asha and asha[k]["outcome"] in ("stopped_early", "collapsed")]
 
 
 def _updates(trial: dict) -> int:

@@ -1,0 +1,32 @@
+"""benchmarks/fifo_vs_asha.py: the count of trials ASHA stopped that FIFO ranks in its top quarter (the
+measure of an early stop that biases a study's answer), on paired trials with known outcomes."""
+
+import importlib.util
+from pathlib import Path
+
+SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "fifo_vs_asha.py"
+spec = importlib.util.spec_from_file_location("fifo_vs_asha", SCRIPT)
+fifo_vs_asha = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(fifo_vs_asha)
+
+
+def pair(finals: dict[str, float], outcomes: dict[str, str]) -> tuple[dict, dict]:
+    fifo = {k: {"final": v, "setting": k} for k, v in finals.items()}
+    asha = {k: {"outcome": outcomes.get(k, "finished")} for k in finals}
+    return fifo, asha
+
+
+def test_top_quarter_is_ranked_by_fifo_final_and_counts_asha_and_collapse_stops():
+    finals = {f"t{i}": i / 10 for i in range(8)}  # t7, t6 are FIFO's top quarter
+    fifo, asha = pair(finals, {"t7": "stopped_early", "t5": "collapsed", "t0": "collapsed"})
+    top, lost = fifo_vs_asha.top_quarter_stopped(fifo, asha)
+    assert top == ["t7", "t6"] and lost == ["t7"]  # t5 is stopped too, but not in the top quarter
+    fifo, asha = pair(finals, {"t6": "collapsed", "t7": "finished"})
+    assert fifo_vs_asha.top_quarter_stopped(fifo, asha) == (["t7", "t6"], ["t6"])
+
+
+def test_a_small_study_still_has_a_top_trial():
+    fifo, asha = pair({"a": 0.2, "b": 0.9, "c": 0.1}, {"b": "stopped_early"})
+    assert fifo_vs_asha.top_quarter_stopped(fifo, asha) == (["b"], ["b"])
+    fifo, asha = pair({"a": 0.2, "b": 0.9}, {})
+    assert fifo_vs_asha.top_quarter_stopped(fifo, asha) == (["b"], [])
