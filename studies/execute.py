@@ -286,8 +286,9 @@ def run_tuner(plan: Plan, study: dict, errors: ErrorStopper):
         param_space=None if callable(plan.space) else plan.space,
         tune_config=tune.TuneConfig(scheduler=scheduler(plan, study), num_samples=plan.num_samples,
                                     search_alg=searcher(plan),
-                                    # PBT pauses every member at each perturbation point: reuse the processes
-                                    reuse_actors=plan.population is not None),
+                                    # a trial's worker process takes the next trial (and PBT's paused members
+                                    # their turn): no process start or imports, the MLflow store already open
+                                    reuse_actors=True),
         run_config=tune.RunConfig(
             name=study["experiment"], storage_path=plan.storage,
             stop=CombinedStopper(errors, stopper) if stopper else errors,

@@ -66,7 +66,7 @@ def placement_tags(client: MlflowClient, run_id: str, config: TrainConfig) -> di
     device = config.device if config.device != "auto" else ("cuda" if torch.cuda.is_available() else "cpu")
     return {"gan.node": node, "gan.nodes": ",".join(nodes),
             "gan.device": device, "gan.gpu_ids": ",".join(map(str, ray.get_gpu_ids())) or "none",
-            "gan.torch_threads": str(torch.get_num_threads())}
+            "gan.torch_threads": str(torch.get_num_threads()), "gan.pid": str(os.getpid())}
 
 
 def gan_trainable(trial_config: dict, study: dict) -> None:

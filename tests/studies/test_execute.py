@@ -89,3 +89,39 @@ def test_diverged_and_collapsed_trials_are_recorded_and_the_study_goes_on(tmp_pa
     assert (summary["diverged"], summary["finished"], summary["stopped_collapsed"]) == (1, 1, 1)
     assert summary["budget_saved"] == 8 - 3  # evaluations the stopper spared the collapsed trial
     assert "diverged" in proc.stdout
+
+
+STUDY_OF_THREE_COPIES = """
+import sys
+from ray import tune
+from studies.runner import Study
+
+STUDY = Study(
+    name="reuse_check",
+    summary="three trials of one config, one after another",
+    base=dict(dataset="ring8", arch="mlp", nz=4, ngf=32, ndf=32, batch_size=64, norm_g="none", norm_d="none",
+              max_steps=30, eval_every=10, eval_samples=500),
+    space=lambda: {"setup": tune.grid_search([{"_copy": "first"}, {"_copy": "second"}, {"_copy": "third"}])},
+    seeds=1,
+)
+sys.exit(STUDY.main())
+"""
+
+
+def test_a_reused_worker_process_trains_a_trial_exactly_as_a_fresh_one(tmp_path):
+    """Trials take over the worker process of the trial before them (no process start, no imports): the
+    second and third copies of one config, run there, log the same losses and scores as the first."""
+    script = tmp_path / "study.py"
+    script.write_text(textwrap.dedent(STUDY_OF_THREE_COPIES))
+    db = tmp_path / "m.db"
+    cpus = str(os.cpu_count())  # each trial takes the whole machine: one at a time
+    run_study([str(script), "--scheduler", "fifo", "--cpus-per-trial", cpus, "--tracking-uri", f"sqlite:///{db}",
+               "--storage", str(tmp_path / "r")], cwd=tmp_path)
+    client = MlflowClient(f"sqlite:///{db}")
+    _, _, children = runs_of(client, "reuse_check")
+    assert len(children) == 3 and {c.data.tags["gan.status"] for c in children} == {"finished"}
+    assert len({c.data.tags["gan.pid"] for c in children}) == 1  # one worker process ran all three
+    histories = [{key: [(m.step, m.value) for m in client.get_metric_history(c.info.run_id, key)]
+                  for key in PER_TRIAL} for c in children]
+    assert histories[0]["score"] and [m[0] for m in histories[0]["score"]] == [10, 20, 30]
+    assert histories[1] == histories[0] and histories[2] == histories[0]
