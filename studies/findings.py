@@ -161,8 +161,8 @@ def source_for(sources: list[Source], side: claim_registry.Side, other: claim_re
 
 
 def budget_step(trials: list[Trial], at: str) -> int | None:
-    """Half a trial's work for "early"; for "end", the largest step every uncensored-or-censored trial reached
-    (a censored trial ends it; a collapsed one carries its last value on)."""
+    """Half a trial's work for "early". For "end": the last step of the earliest-stopped censored trial (an
+    ASHA stop) where there is one, else the longest trial's end; a collapsed trial carries its last value on."""
     if not trials:
         return None
     if at == "early":
