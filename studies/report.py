@@ -30,7 +30,7 @@ from mlflow.tracking import MlflowClient
 from studies import findings, locations, report_figures, report_pbt, report_search, tracking
 from studies.report_analysis import SCORED, Analysis, analyse, report_keys
 from studies.report_page import Figure, markdown, num, page
-from studies.report_runs import download_image, load_study
+from studies.report_runs import load_study
 
 ARTIFACT_DIR = "report"  # where the report goes among the parent run's artifacts
 LISTED = 3  # settings named per verdict in the terminal summary
@@ -41,7 +41,7 @@ def figures(analysis: Analysis, client: MlflowClient, scratch: str) -> list[Figu
     def load_image(run_id: str, path: str):
         import matplotlib.image
 
-        return matplotlib.image.imread(download_image(client, run_id, path, os.path.join(scratch, run_id)))
+        return matplotlib.image.imread(tracking.download(client, run_id, path, os.path.join(scratch, run_id)))
 
     step = analysis.common_step
     planned = [

@@ -147,8 +147,3 @@ def load_study(client: MlflowClient, study: str, run: str | None = None, keys: t
               for child in children]
     return StudyRuns(study, exp.experiment_id, parent.info.run_id, parent.info.run_name, dict(parent.data.params),
                      trials)
-
-
-def download_image(client: MlflowClient, run_id: str, path: str, folder: str) -> str:
-    """The artifact's local copy under folder, without MLflow's progress bar."""
-    return tracking.download(client, run_id, path, folder)
