@@ -73,7 +73,7 @@ class Dataset:
     kind: str  # "points" (2-D) or "images"
     shape: tuple[int, ...]  # (2,) for points, (C, H, W) for images
     sample: Callable[[int, torch.Generator], torch.Tensor]  # n real samples, float32, CPU; images in [0, 1]
-    score_samples: Callable[[torch.Tensor], dict[str, float]] | None  # mode-collapse scores, or None
+    score_samples: Callable[[torch.Tensor], dict] | None  # mode-collapse scores (and mode histograms), or None
     n_modes: int | None  # number of known modes, or None
     n_classes: int = 0  # classes (or tags, when multi_label) of the labels; 0: unlabelled
     multi_label: bool = False  # labels are multi-hot tag vectors (N, n_classes), not class ids (N,)

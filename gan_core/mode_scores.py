@@ -3,7 +3,10 @@
 Used by the `score_samples` of the datasets in `gan_core.datasets` (the 2-D
 mixtures and the digit datasets); datasets without known modes are scored by
 `gan_core.sample_scores` instead. Every scorer takes samples and returns a
-dict of python floats; the only state is the cache of real-data scores.
+dict of python floats, plus MODE_COUNTS: the histogram the coverage scores
+come from (a list of ints, one per mode), and, from `score_samples`,
+MODE_COUNTS_REAL, the same histogram of the real reference set, for the
+report's mode figure. The only state is the cache of real-data scores.
 
 2-D Gaussian mixtures (the PacGAN / VEEGAN protocol), K centres, common std:
   * each sample is assigned to its nearest centre; it is high quality (HQ)
@@ -11,6 +14,7 @@ dict of python floats; the only state is the cache of real-data scores.
   * modes_covered = number of centres that are the nearest centre of at least
     one HQ sample (the PacGAN reference code also counts a mode from a single
     HQ sample; no larger minimum count is used);
+  * mode_counts = HQ samples per centre;
   * hq_ratio = number of HQ samples / N;
   * reverse_kl = KL(p || uniform_K) = sum_k p_k log(K p_k), p the histogram of
     nearest centres over the HQ samples; log(K), the value of a single-mode
@@ -22,6 +26,7 @@ Stacked digits (1000 modes), following the stacked-MNIST protocol:
     (`gan_core.classifiers`); the mode of a sample is the triple
     100 * d_R + 10 * d_G + d_B;
   * modes_covered = number of distinct triples among all N samples;
+  * mode_counts = samples per triple;
   * hq_ratio = share of samples whose three channels are all classified with
     max softmax probability >= CONFIDENCE (0.9);
   * reverse_kl = KL(p || uniform_1000), p the triple histogram over all N
@@ -35,6 +40,7 @@ Stacked digits (1000 modes), following the stacked-MNIST protocol:
 
 Single digits (10 modes): each sample is classified as above;
   * modes_covered = classes of at least one confidently classified sample;
+  * mode_counts = samples per class, all N samples (what effective_modes reads);
   * effective_modes = exp(entropy of the class histogram over all N samples),
     the number of equally likely classes with the same spread (10 for real
     data, 1 for a generator that draws one digit); with only 10 modes a
@@ -72,8 +78,10 @@ from gan_core.relative import relative
 HQ_STDS = 3.0
 CONFIDENCE = 0.9
 MODES_REAL_SEED = 1234  # the real reference set's draw (the metrics have their own: changing either changes every figure)
+MODE_COUNTS = "mode_counts"  # per-mode histogram of the samples scored (not a metric: a list of ints)
+MODE_COUNTS_REAL = "mode_counts_real"  # the same for the real reference set of the same N
 
-RawScorer = Callable[[torch.Tensor], dict[str, float]]
+RawScorer = Callable[[torch.Tensor], dict]  # python floats, and MODE_COUNTS
 
 _REAL_SCORES: dict[tuple, dict[str, float]] = {}
 
@@ -81,17 +89,19 @@ _REAL_SCORES: dict[tuple, dict[str, float]] = {}
 # ---------------------------------------------------------------- histograms
 
 def coverage_scores(counts: torch.Tensor, n_samples: int) -> dict[str, float]:
-    """modes_covered, hq_ratio and reverse_kl from per-mode counts of the counted (HQ) samples among n_samples."""
+    """modes_covered, hq_ratio and reverse_kl from per-mode counts of the counted (HQ) samples among
+    n_samples, and the counts themselves (MODE_COUNTS)."""
     k = counts.numel()
     total = float(counts.sum())
     if total <= 0:
-        return {"modes_covered": 0.0, "hq_ratio": 0.0, "reverse_kl": math.log(k)}
+        return {"modes_covered": 0.0, "hq_ratio": 0.0, "reverse_kl": math.log(k), MODE_COUNTS: counts.tolist()}
     p = counts.double() / total
     nz = p[p > 0]
     return {
         "modes_covered": float((counts > 0).sum()),
         "hq_ratio": total / n_samples,
         "reverse_kl": float((nz * (nz * k).log()).sum()),
+        MODE_COUNTS: counts.tolist(),
     }
 
 
@@ -132,7 +142,9 @@ def single_digit_scores(samples: torch.Tensor, classifier: Classifier = None) ->
     confidence, digit = probs.max(1)
     confident = confidence >= CONFIDENCE
     scores = coverage_scores(torch.bincount(digit[confident], minlength=10), digit.numel())
-    p = torch.bincount(digit, minlength=10).double() / digit.numel()
+    every = torch.bincount(digit, minlength=10)
+    scores[MODE_COUNTS] = every.tolist()
+    p = every.double() / digit.numel()
     nz = p[p > 0]
     scores["effective_modes"] = float(torch.exp(-(nz * nz.log()).sum()))
     scores["reverse_kl"] = float((nz * (nz * 10).log()).sum())
@@ -169,10 +181,12 @@ def real_scores(key: tuple, n: int, sample: Callable, raw_scorer: RawScorer) -> 
 
 def make_scorer(key: tuple, raw_scorer: RawScorer, sample: Callable, quality_key: str = "hq_ratio",
                 diversity_key: str = "modes_covered") -> RawScorer:
-    """A `score_samples` function: raw scores of the samples, relative to real data of the same N."""
+    """A `score_samples` function: raw scores of the samples, relative to real data of the same N, and
+    both mode histograms (MODE_COUNTS, MODE_COUNTS_REAL)."""
 
-    def score_samples(samples: torch.Tensor) -> dict[str, float]:
+    def score_samples(samples: torch.Tensor) -> dict:
         real = real_scores(key, int(samples.shape[0]), sample, raw_scorer)
-        return relative_mode_scores(raw_scorer(samples), real, quality_key, diversity_key)
+        scores = relative_mode_scores(raw_scorer(samples), real, quality_key, diversity_key)
+        return {**scores, MODE_COUNTS_REAL: real[MODE_COUNTS]}
 
     return score_samples

@@ -17,6 +17,8 @@ that reaches each multiple of `eval_every` (and at the end) the loop calls
                                     # score), collapsed, aux_acc_*, cond_acc,
                                     # diverged, finished, timed_out, work, timing
      "image": np.ndarray | None,    # (H, W, 3) uint8 sample grid or scatter
+     "modes": dict | None,          # datasets with known modes: {"counts": samples
+                                    # per mode, "real": the real reference set's}
      "state": dict | None}          # pass back as `state` to resume exactly
 
 The loop writes nothing itself: logging, checkpoint files and stopping belong
@@ -50,6 +52,7 @@ from gan_core.datasets import Dataset, load_dataset
 from gan_core.evaluation import Evaluator, evaluate_samples, make_evaluator
 from gan_core.heads import Discriminator, Generator, LabelEmbedding, d_input_shape, finish_d
 from gan_core.images import image_grid, points_extent, scatter
+from gan_core.mode_scores import MODE_COUNTS, MODE_COUNTS_REAL
 from gan_core.losses import LOSSES, Loss
 from gan_core.models import ARCHS
 from gan_core.vae import Encoder
@@ -175,15 +178,18 @@ def label_accuracy(predicted: torch.Tensor, wanted: torch.Tensor, multi_label: b
     return float(((predicted > 0.5) & wanted).sum() / wanted.sum().clamp(min=1))
 
 
-def evaluate(run: Run) -> tuple[dict, object]:
+def evaluate(run: Run) -> tuple[dict, object, dict | None]:
+    """Scores (floats), the picture, and the mode histograms where the dataset has known modes."""
     c = run.config
     samples, labels = generate(run, c.eval_samples, c.seed + EVAL_SEED_OFFSET)
     scores = evaluate_samples(run.evaluator, run.data, samples)
+    counts, real = scores.pop(MODE_COUNTS, None), scores.pop(MODE_COUNTS_REAL, None)
+    modes = None if counts is None else {"counts": counts, "real": real}
     if labels is not None and run.data.read_labels is not None:
         scores["cond_acc"] = label_accuracy(run.data.read_labels(samples), labels, run.data.multi_label)
     run.low_streak = run.low_streak + 1 if collapse_like(run, scores) else 0
     run.recent_diversity = [*run.recent_diversity, scores.get("diversity", 1.0)][-COLLAPSE_WINDOW:]
-    return {**scores, "collapsed": float(run.low_streak >= 2)}, picture(run, samples)
+    return {**scores, "collapsed": float(run.low_streak >= 2)}, picture(run, samples), modes
 
 
 def collapse_like(run: Run, scores: dict) -> bool:
@@ -313,15 +319,15 @@ def _evaluate_and_report(run: Run, report, start: float, last_eval: int, train_s
         metrics = {**timing, "diverged": 1.0, "finished": 0.0, "timed_out": 0.0, "collapsed": 0.0, "score": 0.0,
                    "diversity": 0.0}
         report({"step": run.step, "work": work_done(run), "status": "diverged", "metrics": metrics, "image": None,
-                "state": None})
+                "modes": None, "state": None})
         return "diverged"
     tick = time.monotonic()
-    scores, image = evaluate(run)
+    scores, image, modes = evaluate(run)
     timing["eval_seconds"] = time.monotonic() - tick
     status = _end(run, start) or "running"
     run.elapsed = time.monotonic() - start
     metrics = {**losses, **scores, **timing, "diverged": 0.0, "finished": float(status == "finished"),
                "timed_out": float(status == "timed_out")}
     report({"step": run.step, "work": work_done(run), "status": status, "metrics": metrics, "image": image,
-            "state": state_dict(run)})
+            "modes": modes, "state": state_dict(run)})
     return status

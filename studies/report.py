@@ -43,6 +43,9 @@ def figures(analysis: Analysis, client: MlflowClient, scratch: str) -> list[Figu
 
         return matplotlib.image.imread(tracking.download(client, run_id, path, os.path.join(scratch, run_id)))
 
+    def load_modes(run_id: str):
+        return tracking.read_modes(client, run_id, os.path.join(scratch, run_id))
+
     step = analysis.common_step
     planned = [
         ("intervals", "Score by setting", f"Mean (diamond) and 95% bootstrap interval (bar) of the score at step "
@@ -53,6 +56,11 @@ def figures(analysis: Analysis, client: MlflowClient, scratch: str) -> list[Figu
          lambda: report_figures.curves(analysis)),
         ("samples", "Sample grids over training", "Each setting's sample grid at four evaluation steps, one seed.",
          lambda: report_figures.samples(analysis, load_image)),
+        ("modes", "Generated modes at the last evaluation", "Samples per known mode at each trial's last "
+         "evaluation, modes sorted from most to least drawn (log scale), one line per seed; dashed grey: the "
+         "real reference set of the same size. A line ends where its modes run out, so its length is the modes "
+         "covered: a collapsed trial's line is short and starts high.",
+         lambda: report_figures.modes(analysis, load_modes)),
         ("losses", "Losses against step", "loss_d and loss_g, mean over seeds per setting.",
          lambda: report_figures.losses(analysis)),
         ("schedules", "PBT schedules against work", "The learning rates and D:G ratio each member trained with, "

@@ -5,7 +5,10 @@ bytes, or None when the study logged nothing to draw.
     curves        score, diversity, quality against step: mean and range over seeds per setting;
                   ASHA stops (x) and collapse stops (v) marked where the trial ended
     losses        loss_d and loss_g against step, mean per setting
-    samples       each setting's sample grid at four steps side by side (one seed)
+    samples       each setting's sample grid at four steps side by side (one seed; for 2-D data the
+                  scatter of generated over real points)
+    modes         datasets with known modes: samples per mode at each trial's last evaluation, modes
+                  sorted from most to least drawn, beside the real reference set's
     intervals     one row per setting: mean and 95% interval of the common-step score, each seed,
                   and the mean final score of the trials that finished
     importances   Optuna's parameter importances (search studies)
@@ -131,6 +134,56 @@ def samples(analysis: Analysis, load_image: Callable[[str, str], np.ndarray]) ->
             ax.set_title(f"step {step}", fontsize=8)
         row[0].text(-0.05, 0.5, f"{setting}\nseed {trial.seed or '-'}", transform=row[0].transAxes,
                     ha="right", va="center", fontsize=8)
+    return png(fig)
+
+
+def sorted_counts(counts: list[int]) -> np.ndarray:
+    """The non-empty modes' counts, largest first: the line's length is the number of modes covered."""
+    values = np.sort(np.asarray(counts, dtype=float))[::-1]
+    return values[values > 0]
+
+
+def modes(analysis: Analysis, load_modes: Callable[[str], dict | None]) -> bytes | None:
+    """One panel per setting: each seed's mode histogram at its last evaluation, sorted (rank against
+    count, log scale), and the real reference set's in grey. load_modes(run_id) -> {"step", "counts",
+    "real"} or None."""
+    panels = []
+    for setting in analysis.settings:
+        found = [(t, load_modes(t.run_id)) for t in setting.trials]
+        found = [(t, m) for t, m in found if m]
+        if found:
+            panels.append((setting.setting, found))
+    if not panels:
+        return None
+    colour = colours(analysis)
+    columns = min(len(panels), 4)
+    rows = -(-len(panels) // columns)
+    fig = Figure(figsize=(3.2 * columns, 2.6 * rows + 0.4), layout="constrained")
+    axes = fig.subplots(rows, columns, squeeze=False, sharex=True, sharey=True)
+    for ax in axes.flat[len(panels):]:
+        ax.axis("off")
+    for ax, (setting, found) in zip(axes.flat, panels):
+        real = sorted_counts(found[0][1]["real"])
+        small = len(found[0][1]["counts"]) <= 25  # few modes: mark each one
+        ax.plot(np.arange(1, len(real) + 1), real, "--", color="0.5", lw=1.2, label="real data")
+        covered = []
+        for i, (trial, data) in enumerate(sorted(found, key=lambda f: f[0].seed)):
+            counts = sorted_counts(data["counts"])
+            covered.append(len(counts))
+            if not len(counts):
+                continue
+            ax.plot(np.arange(1, len(counts) + 1), counts, "o-", ms=3, lw=1.2, alpha=0.8, color=colour[setting],
+                    markevery=None if small else [0, len(counts) - 1],  # many modes: mark where it starts, ends
+                    label=None if i else "each seed")
+        ax.set_yscale("log")
+        ax.set_title(f"{setting}\nmodes covered by seed: {', '.join(map(str, covered))} (real data {len(real)})",
+                     fontsize=8)
+        ax.tick_params(labelsize=7)
+    axes.flat[0].legend(fontsize=6, frameon=False)
+    for ax in axes[-1]:
+        ax.set_xlabel("mode, most drawn first", fontsize=8)
+    for ax in axes[:, 0]:
+        ax.set_ylabel("samples", fontsize=8)
     return png(fig)
 
 

@@ -53,6 +53,7 @@ TAG_LINEAGE = "gan.lineage"  # every exploit of the run, oldest first: "<step>:<
 RETRIES = 6
 STEP_KEY = "step"  # logged at every evaluation, diverged ones included: the steps a run holds
 PROGRESS_BAR = "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR"
+MODES_FILE = "modes.json"  # the mode histograms of a run's last evaluation (datasets with known modes)
 IMAGE_STEP = re.compile(r"^images/samples[+%]step[+%](\d+)[+%].*\.png$")  # the stepped `samples` images
 
 
@@ -210,9 +211,11 @@ class TrialLog:
         self.client, self.run_id = client, run_id
         self.metric_steps, self.image_steps = logged_steps(client, run_id) if existed else (set(), set())
 
-    def evaluation(self, step: int, metrics: dict, image) -> None:
+    def evaluation(self, step: int, metrics: dict, image, modes: dict | None = None) -> None:
         if step not in self.metric_steps:
             log_metrics(self.client, self.run_id, step, metrics)
+            if modes is not None:
+                log_modes(self.client, self.run_id, step, modes)
             self.metric_steps.add(step)
         if image is not None and step not in self.image_steps:
             log_image(self.client, self.run_id, step, image)
@@ -232,6 +235,20 @@ def log_metrics(client: MlflowClient, run_id: str, step: int, metrics: dict) -> 
     now = int(time.time() * 1000)
     batch = [Metric(k, float(v), now, step) for k, v in sorted(metrics.items()) if np.isfinite(v)]
     retry(client.log_batch, run_id, metrics=batch)
+
+
+def log_modes(client: MlflowClient, run_id: str, step: int, modes: dict) -> None:
+    """The mode histograms of this evaluation (`counts`: samples per known mode; `real`: the real
+    reference set's) as MODES_FILE, replacing the last one: the run keeps those of its last evaluation."""
+    retry(client.log_dict, run_id, {"step": step, **modes}, MODES_FILE)
+
+
+def read_modes(client: MlflowClient, run_id: str, folder: str) -> dict | None:
+    """The run's MODES_FILE ({"step", "counts", "real"}), or None when it logged none."""
+    if not any(a.path == MODES_FILE for a in retry(client.list_artifacts, run_id)):
+        return None
+    with open(download(client, run_id, MODES_FILE, folder)) as f:
+        return json.load(f)
 
 
 def log_image(client: MlflowClient, run_id: str, step: int, image) -> None:

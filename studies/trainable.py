@@ -3,7 +3,8 @@
 Each evaluation of the training loop becomes one `tune.report` with a
 `tune.Checkpoint` (the full training state, loaded back with
 `weights_only=True` on restore), and one batched MLflow write into the trial's
-child run. What ASHA ranks is `score_smooth`, an exponential moving average of
+child run, with the sample grid and, for datasets with known modes, the mode
+histograms (`modes.json`, replaced at each evaluation). What ASHA ranks is `score_smooth`, an exponential moving average of
 `score` (GAN metrics are noisy from one evaluation to the next); it is saved in
 the checkpoint so a restored trial continues the same average.
 
@@ -115,7 +116,7 @@ def run_trial(trial_config: dict, study: dict, trial: dict) -> None:
         if study.get("population"):
             metrics.update(hyperparameters(config))
         trial["progress"] = {k: metrics[k] for k in ("step", "work", "d_updates", "g_updates")}
-        log.evaluation(payload["work"], metrics, payload["image"])  # MLflow steps count the budget's unit
+        log.evaluation(payload["work"], metrics, payload["image"], payload["modes"])  # steps count the budget's unit
         if payload["state"] is None:
             tune.report(metrics)
             return

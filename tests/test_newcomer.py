@@ -175,7 +175,7 @@ def test_the_study_ends_with_its_report(newcomer):
     html = Path(re.search(r"^Report: (.*report\.html)$", smoke, re.M).group(1))
     assert html.parent.parent == newcomer.repo / "reports" and "Best: " in smoke
     text = html.read_text()
-    for name in ("intervals", "curves", "samples", "losses"):
+    for name in ("intervals", "curves", "samples", "modes", "losses"):  # stacked digits: 1,000 known modes
         assert (html.parent / "figures" / f"{name}.png").stat().st_size > 1000, name
         assert f"<img id='{name}'" in text
     client = newcomer.client

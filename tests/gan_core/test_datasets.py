@@ -74,7 +74,9 @@ def test_scores_have_every_key_and_are_finite(name):
     ds = load_dataset(name)
     scores = ds.score_samples(ds.sample(64, torch.Generator().manual_seed(5)))
     assert SCORE_KEYS <= set(scores)
+    histograms = {k: scores.pop(k) for k in ("mode_counts", "mode_counts_real")}
     assert all(type(v) is float and math.isfinite(v) for v in scores.values())
+    assert all(len(h) == ds.n_modes and all(type(c) is int and c >= 0 for c in h) for h in histograms.values())
     assert all(0 <= scores[k] <= 1 for k in ("diversity", "quality", "score"))
     assert scores["score"] == pytest.approx(scores["diversity"] * scores["quality"])
     assert 1 <= scores["modes_covered"] <= ds.n_modes

@@ -37,11 +37,18 @@ class Constant(nn.Module):
 @pytest.mark.parametrize("name", sorted(DATASETS))
 def test_every_dataset_logs_diversity_quality_score_and_collapsed(name):
     run = build(TrainConfig.from_dict(tiny(name)))
-    scores, image = evaluate(run)
+    scores, image, modes = evaluate(run)
     for key in SCORES:
         assert 0.0 <= scores[key] <= 1.0, key
     assert scores["score"] == pytest.approx(scores["diversity"] * scores["quality"])
     assert image.ndim == 3
+    assert all(isinstance(v, float) for v in scores.values())  # every score is a metric; histograms go apart
+    if run.data.score_samples is None:
+        assert modes is None
+    else:  # one count per mode, for the samples and the real set of the same N
+        assert len(modes["counts"]) == len(modes["real"]) == run.data.n_modes
+        assert sum(c > 0 for c in modes["counts"]) == scores["modes_covered"] or name in ("digits", "mnist")
+        assert 0 < sum(modes["real"]) <= run.config.eval_samples
 
 
 @pytest.mark.parametrize("name", sorted(DATASETS))
@@ -49,10 +56,12 @@ def test_a_generator_that_ignores_z_is_collapsed_on_every_dataset(name):
     run = build(TrainConfig.from_dict(tiny(name, eval_samples=200)))
     one = run.data.sample(1, torch.Generator().manual_seed(3))[0].to(run.device)
     run.g = Constant(one * 2 - 1 if run.data.kind == "images" else one)  # a real sample, in model space
-    first, _ = evaluate(run)
-    second, _ = evaluate(run)
+    first, _, modes = evaluate(run)
+    second, _, _ = evaluate(run)
     assert first["diversity"] < run.config.collapse_threshold, first
     assert (first["collapsed"], second["collapsed"]) == (0.0, 1.0)
+    if modes is not None:  # the histogram shows the collapse: one mode holds (nearly) every sample
+        assert max(modes["counts"]) >= 0.9 * sum(modes["counts"]) and max(modes["real"]) < 0.5 * sum(modes["real"])
 
 
 def no_modes(name: str):
@@ -101,8 +110,8 @@ def test_an_untrained_generator_is_poor_not_collapsed(name):
     """At initialisation G's samples are alike (low diversity) but look like nothing (low
     quality): a trial must not be stopped as collapsed before it has learned anything."""
     run = build(TrainConfig.from_dict(tiny(name, eval_samples=200, ngf=16, ndf=16, nz=16)))
-    first, _ = evaluate(run)
-    second, _ = evaluate(run)
+    first, _, _ = evaluate(run)
+    second, _, _ = evaluate(run)
     assert first["quality"] < run.config.collapse_quality
     assert (first["collapsed"], second["collapsed"]) == (0.0, 0.0)
     assert second["diversity"] < run.config.collapse_threshold  # alike samples: low diversity ...

@@ -49,12 +49,14 @@ def test_mixture_primitives():
     nearest, hq = mode_scores.mixture_assign(points, centers, 0.1)
     assert nearest.tolist() == [0, 0, 1] and hq.tolist() == [True, False, False]
     scores = mode_scores.mixture_scores(points, centers, 0.1)
-    assert scores == {"modes_covered": 1.0, "hq_ratio": 1 / 3, "reverse_kl": pytest.approx(math.log(2))}
+    assert scores == {"modes_covered": 1.0, "hq_ratio": 1 / 3, "reverse_kl": pytest.approx(math.log(2)),
+                      "mode_counts": [1, 0]}  # HQ samples per centre
 
 
 def test_no_high_quality_sample_gets_the_worst_kl():
     scores = mode_scores.coverage_scores(torch.zeros(25, dtype=torch.long), 100)
-    assert scores == {"modes_covered": 0.0, "hq_ratio": 0.0, "reverse_kl": pytest.approx(math.log(25))}
+    assert scores == {"modes_covered": 0.0, "hq_ratio": 0.0, "reverse_kl": pytest.approx(math.log(25)),
+                      "mode_counts": [0] * 25}
 
 
 def test_relative_mode_scores_clip_and_handle_a_zero_reference():
@@ -90,6 +92,22 @@ def test_collapsed_stacked_digits_score_low():
     scores = ds.score_samples(ds.sample(1, gen(3)).expand(2000, -1, -1, -1))
     assert scores["modes_covered"] == 1 and scores["score"] < 0.01
     assert scores["reverse_kl"] == pytest.approx(math.log(1000))
+
+
+@pytest.mark.parametrize("name", ["stacked-digits", "digits", "ring8"])
+def test_the_mode_histograms_are_what_the_scores_count(name):
+    ds = load_dataset(name)
+    real = ds.sample(1000, gen(31))
+    half = real[:500].repeat(2, *([1] * (real.dim() - 1)))  # the same N, half the distinct samples
+    scores, fewer = ds.score_samples(real), ds.score_samples(half)
+    counts, reference = scores["mode_counts"], scores["mode_counts_real"]
+    assert len(counts) == len(reference) == ds.n_modes and fewer["mode_counts_real"] == reference
+    if name == "digits":  # every sample is counted; modes_covered needs a confident one
+        assert sum(counts) == 1000 and scores["effective_modes"] == pytest.approx(
+            math.exp(-sum(c / 1000 * math.log(c / 1000) for c in counts if c)))
+    else:
+        assert sum(c > 0 for c in counts) == scores["modes_covered"]
+    assert sum(c > 0 for c in fewer["mode_counts"]) <= sum(c > 0 for c in counts)
 
 
 def test_noise_images_score_low():

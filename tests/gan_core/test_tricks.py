@@ -188,7 +188,7 @@ def test_a_generator_that_ignores_the_label_has_chance_label_accuracy():
                                        "eval_samples": 500}))
     with torch.no_grad():
         run.g.embed.net.weight.zero_()  # G now ignores y
-    scores, _ = evaluate(run)
+    scores, _, _ = evaluate(run)
     assert scores["cond_acc"] < 0.3
 
 

@@ -15,7 +15,7 @@ import scipy.stats
 from mlflow.entities import Metric
 from mlflow.tracking import MlflowClient
 
-from studies import report, stats
+from studies import report, report_figures, stats, tracking
 from studies.report_analysis import analyse, report_keys
 from studies.report_runs import load_study
 from studies.report_search import param_importances
@@ -31,7 +31,7 @@ TRIALS = {
                 (2, "finished", [0.05, 0.15, 0.2], [0, 0, 1]), (3, "finished", [0.05, 0.1, 0.15], None)],
     "opt=rms": [(0, "finished", [0.3, 0.3, 0.35], None), (1, "diverged", [0.0], None)],
 }
-FIGURES = ("intervals", "curves", "samples", "losses")
+FIGURES = ("intervals", "curves", "samples", "modes", "losses")
 
 
 def log_trial(client, exp_id, parent_id, setting, seed, outcome, scores, collapsed, start):
@@ -46,6 +46,10 @@ def log_trial(client, exp_id, parent_id, setting, seed, outcome, scores, collaps
         client.log_batch(rid, metrics=[Metric(k, v, 0, step) for k, v in metrics.items()])
         grid = np.full((24, 24, 3), int(255 * score), np.uint8)
         client.log_image(rid, grid, key="samples", step=step)
+    if setting != "opt=rms":  # a trial whose dataset has no known modes logs no histogram
+        covered = max(1, int(10 * scores[-1]))  # 10 modes: the better the score, the more covered
+        tracking.log_modes(client, rid, STEPS[len(scores) - 1],
+                           {"counts": [100 // covered] * covered + [0] * (10 - covered), "real": [10] * 10})
     client.set_terminated(rid)
 
 
@@ -140,6 +144,25 @@ def test_the_report_files_the_summary_and_the_parent_runs_artifacts(store, built
     assert "1 trial that diverged or failed has no comparable score" in md and "wall-clock" not in md
     logged = {a.path for a in MlflowClient(uri).list_artifacts(parent, "report")}
     assert {"report/report.html", "report/report.md", "report/figures"} <= logged
+
+
+def test_the_mode_figure_reads_each_trials_last_histogram(store, tmp_path):
+    uri, _, _ = store
+    client = MlflowClient(uri)
+    analysis = analyse(load_study(client, STUDY, None, report_keys(STUDY)))
+    read = {}
+
+    def load(run_id):
+        read[run_id] = tracking.read_modes(client, run_id, str(tmp_path / run_id))
+        return read[run_id]
+
+    assert report_figures.modes(analysis, load).startswith(b"\x89PNG")
+    by_name = {(t.setting, t.seed): read[t.run_id] for t in analysis.runs.trials}
+    assert by_name[("opt=adam", "3")] == {"step": 30, "counts": [11] * 9 + [0], "real": [10] * 10}
+    assert by_name[("opt=adam", "2")]["step"] == 20  # stopped early: the histogram of its last evaluation
+    assert by_name[("opt=rms", "0")] is None
+    assert list(report_figures.sorted_counts([0, 3, 7, 0, 1])) == [7, 3, 1]  # a line as long as the modes covered
+    assert report_figures.modes(analysis, lambda run_id: None) is None  # no trial logged one: no figure
 
 
 def test_an_older_run_by_name_and_the_command_line(store, tmp_path, capsys):

@@ -84,6 +84,18 @@ def test_steps_a_restored_trial_runs_again_are_logged_once(child):
     assert sorted(int(m.group(1)) for m in images if m) == [10, 20, 30, 40]  # 30's image came with the re-run
 
 
+def test_the_run_keeps_the_mode_histograms_of_its_last_evaluation(child, tmp_path):
+    client, exp, parent, run = child
+    assert tracking.read_modes(client, run, str(tmp_path / "none")) is None
+    first = tracking.TrialLog(client, run, existed=False)
+    for step in (10, 20):
+        first.evaluation(step, {"score": 0.1, "step": step}, None, {"counts": [step, 0], "real": [5, 5]})
+    again = tracking.TrialLog(client, run, existed=True)  # restored from step 10: 20 again (not logged), 30
+    for step in (20, 30):
+        again.evaluation(step, {"score": 0.1, "step": step}, None, {"counts": [0, step + 1], "real": [5, 5]})
+    assert tracking.read_modes(client, run, str(tmp_path / "last")) == {"step": 30, "counts": [0, 31], "real": [5, 5]}
+
+
 def test_an_exploit_is_recorded_once_at_its_step_and_extends_the_lineage(child):
     client, _, _, run = child
     for step, donor in ((300, "ab12_00003"), (300, "ab12_00003"), (600, "ab12_00001")):  # the 2nd: a restart
