@@ -73,6 +73,7 @@ def command(study: str) -> str:
 
 
 DIGITS = "embedded 32x32 stacked digits stand in for the reports' 64x64 faces"
+SINGLE = "embedded single digits (sklearn's 8x8 digits at 32x32) stand in for the reports' 64x64 faces"
 BCE, WGAN, LSGAN = (side("loss_family", f"loss={name}") for name in ("bce", "wgan", "lsgan"))
 TIPS = {name: side("training_tips", f"tip={name}") for name in
         ("baseline", "latent-uniform", "sgd-d", "sgd-both", "adaptive-d", "g-first")}
@@ -133,7 +134,7 @@ CLAIMS: dict[str, Claim] = {
         (Part("matching-aware cGAN follows its label more often than plain cGAN (independent classifier)",
               side("conditional", "conditioning=cgan matching_aware=True", "cond_acc"),
               side("conditional", "conditioning=cgan", "cond_acc"), "better"),),
-        f"{DIGITS} with their digit as the label; our cGAN embeds the label in both nets, so the report's "
+        f"{SINGLE} with their digit as the label; our cGAN embeds the label in both nets, so the report's "
         "un-embedded variant is not tested."),
     "R10": Claim(
         "Always strengthening D (more D steps throughout) ends in mode collapse; skipping D updates while its "
@@ -173,5 +174,5 @@ CLAIMS: dict[str, Claim] = {
         (Part("the auxiliary head's accuracy on fakes agrees with an independent classifier's",
               side("conditional", "conditioning=acgan", "aux_acc_fake"),
               side("conditional", "conditioning=acgan", "cond_acc"), "same"),),
-        f"{DIGITS}; the digit is the attribute; both accuracies on the same trials' samples."),
+        f"{SINGLE}; the digit is the attribute; both accuracies on the same trials' samples."),
 }
