@@ -13,6 +13,12 @@ compared as a study report compares settings (`studies.stats.compare`).
 A trial ASHA stopped is censored at its last evaluation; one stopped as
 collapsed keeps its last value (it failed, which is a result); a trial that
 diverged or failed has no value.
+
+A side whose mean `quality` at the compared step is under the collapse
+bar for plausible samples (`collapse_quality`, 0.1 by default) has not taken
+off: its samples are still blobs, so a mode count or score says how soon it
+learns, not how it ends. The part then says so beside its verdict; at the
+end of a budget that means the claim needs a longer one.
 """
 
 from __future__ import annotations
@@ -22,6 +28,7 @@ import os
 import re
 from dataclasses import dataclass
 
+from gan_core import TrainConfig
 from studies import claims as claim_registry
 from studies import stats, tracking
 from studies.report_page import num
@@ -38,6 +45,7 @@ VERDICTS = {  # (what the claim expects, the comparison's verdict) -> the part's
     ("not_worse", "better"): "supported", ("not_worse", "worse"): "contradicted",
 }
 UNDECIDED = "no detectable difference at this budget"
+TAKE_OFF = TrainConfig().collapse_quality  # mean quality under which a side's samples are not yet plausible
 FEW = "too few seeds for a verdict"
 
 
@@ -68,6 +76,7 @@ class PartResult:
     b: stats.Summary | None = None
     comparison: stats.Comparison | None = None
     verdict: str = "not run yet"
+    grounded: tuple[tuple[claim_registry.Side, float], ...] = ()  # sides not taken off, with their mean quality
 
 
 def guessed_command(runs: StudyRuns, default_seeds: int) -> str:
@@ -177,6 +186,22 @@ def values(trials: list[Trial], metric: str, step: int) -> list[float]:
     return [v for t in trials if t.status not in NO_VALUE and (v := t.at(metric, step)) is not None]
 
 
+def take_off_bar(trials: list[Trial]) -> float:
+    """The quality plausible samples reach: the trials' own `collapse_quality`, else gan_core's default."""
+    bars = [float(t.params["collapse_quality"]) for t in trials if t.params.get("collapse_quality")]
+    return min(bars) if bars else TAKE_OFF
+
+
+def grounded_sides(sides: list[tuple[claim_registry.Side, list[Trial]]], step: int) -> tuple:
+    """The sides whose mean quality at `step` is under the take-off bar, each with that mean."""
+    found = []
+    for side, trials in sides:
+        quality = values(trials, "quality", step)
+        if quality and sum(quality) / len(quality) < take_off_bar(trials):
+            found.append((side, sum(quality) / len(quality)))
+    return tuple(found)
+
+
 def evaluate(part: claim_registry.Part, sources: list[Source]) -> PartResult:
     src_a, src_b = source_for(sources, part.a, part.b), source_for(sources, part.b, part.a)
     result = PartResult(part, src_a, src_b)
@@ -194,6 +219,7 @@ def evaluate(part: claim_registry.Part, sources: list[Source]) -> PartResult:
         return result
     result.a, result.b = stats.summarize(xs), stats.summarize(ys)
     result.comparison = stats.compare(xs, ys)
+    result.grounded = grounded_sides([(part.a, trials_a), (part.b, trials_b)], result.step)
     said = result.comparison.verdict if result.comparison.verdict in ("better", "worse") else "none"
     result.verdict = VERDICTS.get((part.expect, said), UNDECIDED)
     if result.verdict == UNDECIDED and min(len(xs), len(ys)) < claim_registry.SEEDS:
@@ -235,7 +261,19 @@ def part_line(r: PartResult) -> str:
     pv = f", Mann-Whitney p = {num(c.p_value)}" if c.p_value is not None else ""
     return (f"{p.question} (expected: {p.expect.replace('_', ' ')}, at step {r.step:,}): "
             f"{p.a} {interval(r.a)} against {p.b} {interval(r.b)}; P(a > b) = {num(c.p)}{ci}{pv}: "
-            f"**{r.verdict}**.")
+            f"**{r.verdict}**." + take_off_note(r))
+
+
+def take_off_note(r: PartResult) -> str:
+    if not r.grounded:
+        return ""
+    sides = " and ".join(f"{side.setting} (mean quality {num(q)})" for side, q in r.grounded)
+    verb = "has" if len(r.grounded) == 1 else "have"
+    after = (" so this compares how soon it learns; the claim, about how training ends, needs a budget in which "
+             "it takes off before ASHA's rung (a larger --max-steps, or --scheduler fifo)"
+             if r.part.at == "end" else " so this compares how soon it learns")
+    return (f" Note: {sides} {verb} not taken off by step {r.step:,} (quality under {num(TAKE_OFF)}: its samples "
+            f"are not yet plausible),{after}.")
 
 
 def measured(results: list[PartResult]) -> str:
@@ -256,12 +294,15 @@ def document(sources: list[Source], refs_command: str) -> str:
              "excludes 1/2 and p < 0.05, which needs at least 4 seeds a side (the exact test cannot go under "
              "0.1 with 3). The verdict: **supported**, **contradicted**, or **no detectable difference at "
              "this budget**, which is not evidence of no effect (for a claim of no difference it is the "
-             "answer the claim predicts, at this power). Scores are on the embedded datasets at 32x32 and a "
-             "CPU budget, not the reports' 64x64 faces: see each caveat.", "",
+             "answer the claim predicts, at this power). A side whose samples have not taken off at the "
+             f"compared step (mean quality under {num(TAKE_OFF)}) is named in a note: there the comparison "
+             "shows how soon a setting learns, not how it ends. Scores are on the embedded datasets at 32x32 "
+             "and a CPU budget, not the reports' 64x64 faces: see each caveat.", "",
              "| claim | verdict | measured (a vs b, P(a > b)) | study |", "|---|---|---|---|"]
     for cid, results in evaluated.items():
         studies = ", ".join(claim_registry.CLAIMS[cid].studies)
-        lines.append(f"| [{cid}](#{cid.lower()}) | {claim_verdict(results)} | {measured(results)} | {studies} |")
+        flag = " (a side had not taken off: see the note)" if any(r.grounded for r in results) else ""
+        lines.append(f"| [{cid}](#{cid.lower()}) | {claim_verdict(results)}{flag} | {measured(results)} | {studies} |")
     lines += ["", "## Runs", "", "| run | command | trials | seeds | wall time |", "|---|---|---|---|---|"]
     for src in sorted(sources, key=lambda s: s.started):
         wall = f"{src.wall_minutes:.0f} min" if src.wall_minutes is not None else "unfinished"

@@ -145,8 +145,8 @@ def sorted_counts(counts: list[int]) -> np.ndarray:
 
 def modes(analysis: Analysis, load_modes: Callable[[str], dict | None]) -> bytes | None:
     """One panel per setting: each seed's mode histogram at its last evaluation, sorted (rank against
-    count, log scale), and the real reference set's in grey. load_modes(run_id) -> {"step", "counts",
-    "real"} or None."""
+    count, log scale), and the real reference set's in grey; the title lists each seed's modes covered.
+    load_modes(run_id) -> {"step", "counts", "real"} or None."""
     panels = []
     for setting in analysis.settings:
         found = [(t, load_modes(t.run_id)) for t in setting.trials]
@@ -176,8 +176,7 @@ def modes(analysis: Analysis, load_modes: Callable[[str], dict | None]) -> bytes
                     markevery=None if small else [0, len(counts) - 1],  # many modes: mark where it starts, ends
                     label=None if i else "each seed")
         ax.set_yscale("log")
-        ax.set_title(f"{setting}\nmodes covered by seed: {', '.join(map(str, covered))} (real data {len(real)})",
-                     fontsize=8)
+        ax.set_title(f"{setting}\nmodes: {', '.join(map(str, covered))} (real {len(real)})", fontsize=8)
         ax.tick_params(labelsize=7)
     axes.flat[0].legend(fontsize=6, frameon=False)
     for ax in axes[-1]:

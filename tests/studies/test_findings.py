@@ -114,6 +114,28 @@ def test_a_part_may_compare_two_studies():
     assert (result.source_a, result.source_b) == (tips, ratio) and result.verdict == "supported"
 
 
+def with_quality(src: findings.Source, setting: str, quality: float) -> findings.Source:
+    """The source with every trial logging `quality` at each evaluation: `quality` for `setting`, 0.5 elsewhere."""
+    for t in src.runs.trials:
+        t.history["quality"] = [(step, quality if t.setting == setting else 0.5) for step, _ in t.history["score"]]
+    return src
+
+
+def test_a_side_that_has_not_taken_off_is_named_beside_the_verdict():
+    grounded = findings.evaluate(part("R15"), [with_quality(loss_family(), "loss=wgan", 0.05)])
+    assert grounded.verdict == "supported" and [(s.setting, q) for s, q in grounded.grounded] == [("loss=wgan", 0.05)]
+    line = findings.part_line(grounded)
+    assert "Note: loss=wgan (mean quality 0.05) has not taken off by step 8,400" in line
+    assert "needs a budget in which it takes off" in line  # an end part: the claim is about how training ends
+    early = findings.part_line(findings.evaluate(part("R1", 0), [with_quality(loss_family(), "loss=wgan", 0.05)]))
+    assert early.endswith("so this compares how soon it learns.")  # an early part: that is the question
+    plausible = findings.evaluate(part("R15"), [with_quality(loss_family(), "loss=wgan", 0.1)])
+    assert plausible.grounded == () and "Note" not in findings.part_line(plausible)
+    text = findings.document([with_quality(loss_family(), "loss=wgan", 0.05)], "python -m studies.report")
+    assert "| [R15](#r15) | supported (a side had not taken off: see the note) |" in text
+    assert "| [R5](#r5) | no detectable difference at this budget |" in text
+
+
 def test_the_document_lists_every_claim_run_and_caveat():
     text = findings.document([loss_family()], "python -m studies.report --findings findings/x.json")
     for cid, claim in claims.CLAIMS.items():
