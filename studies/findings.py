@@ -7,7 +7,10 @@ Each run named (a parent run's name or id in the tracking store, or a file
 this command exported) is exported to `findings/<run name>.json` beside the
 output: the trials' settings, seeds, outcomes and metric histories, a few
 kilobytes, so FINDINGS.md can be rebuilt when the store is gone. A claim's
-part reads the newest run of its study that has both of its settings; the
+part reads the newest run of its study that has both of its settings, and
+pools with it the seeds it lacks from the other runs named that the same
+command made but for `--seeds` (`--seeds 2,3` adds two seeds to a run of
+seeds 0 and 1; a seed run twice counts once, from the newer run); the
 values are each trial's metric at the part's budget (`studies.claims`),
 compared as a study report compares settings (`studies.stats.compare`).
 A trial ASHA stopped is censored at its last evaluation; one stopped as
@@ -39,6 +42,7 @@ CENSORED = ("stopped_early", "out_of_time", "running", "unknown")  # ended befor
 NO_VALUE = ("diverged", "error")
 KEYS = ("score", "diversity", "quality", "modes_covered", "cond_acc", "aux_acc_real", "aux_acc_fake", "collapsed")
 PARENT_NAME = re.compile(r"^(?P<study>[a-z_]+)-\d{8}-\d{6}$")
+SEEDS_OPTION = re.compile(r"\s--seeds(?:=|\s+)\S+")
 VERDICTS = {  # (what the claim expects, the comparison's verdict) -> the part's verdict
     ("better", "better"): "supported", ("better", "worse"): "contradicted",
     ("same", "better"): "contradicted", ("same", "worse"): "contradicted",
@@ -69,14 +73,22 @@ class Source:
 @dataclass
 class PartResult:
     part: claim_registry.Part
-    source_a: Source | None
-    source_b: Source | None
+    sources_a: list[Source]  # the run read for side a, then the runs whose seeds were pooled with it
+    sources_b: list[Source]
     step: int | None = None
     a: stats.Summary | None = None
     b: stats.Summary | None = None
     comparison: stats.Comparison | None = None
     verdict: str = "not run yet"
     grounded: tuple[tuple[claim_registry.Side, float], ...] = ()  # sides not taken off, with their mean quality
+
+    @property
+    def source_a(self) -> Source | None:
+        return self.sources_a[0] if self.sources_a else None
+
+    @property
+    def source_b(self) -> Source | None:
+        return self.sources_b[0] if self.sources_b else None
 
 
 def guessed_command(runs: StudyRuns, default_seeds: int) -> str:
@@ -161,12 +173,41 @@ def matches(trial: Trial, side: claim_registry.Side) -> bool:
     return all(trial.labels.get(k) == v for k, v in side.labels)
 
 
-def source_for(sources: list[Source], side: claim_registry.Side, other: claim_registry.Side) -> Source | None:
-    """The newest run of side's study that has side's setting (and other's, where other is in the same study)."""
+def base_command(command: str) -> str:
+    """The command without its `--seeds`: runs whose commands differ only there ran the same trials on other seeds."""
+    return SEEDS_OPTION.sub("", f" {command}").strip()
+
+
+def budgets(trials: list[Trial]) -> set[str]:
+    return {t.params.get("max_steps", "") for t in trials}
+
+
+def sources_for(sources: list[Source], side: claim_registry.Side, other: claim_registry.Side) -> list[Source]:
+    """The newest run of side's study that has side's setting (and other's, where other is in the same study),
+    then, newest first, the other runs of that study whose command differs only in `--seeds` and whose trials of
+    side's setting have the same budget: their seeds pool with it. Empty when no run has the settings."""
     wanted = [s for s in (side, other) if s.study == side.study]
     found = [src for src in sources if src.runs.study == side.study
              and all(any(matches(t, s) for t in src.runs.trials) for s in wanted)]
-    return max(found, key=lambda src: src.started) if found else None
+    if not found:
+        return []
+    anchor = max(found, key=lambda src: src.started)
+    command, budget = base_command(anchor.command), budgets(side_trials([anchor], side))
+    pooled = [src for src in sorted(sources, key=lambda src: src.started, reverse=True)
+              if src is not anchor and src.runs.study == side.study and base_command(src.command) == command
+              and (trials := side_trials([src], side)) and budgets(trials) == budget]
+    return [anchor] + pooled
+
+
+def side_trials(srcs: list[Source], side: claim_registry.Side) -> list[Trial]:
+    """Side's trials from the runs in order, each seed once: from the first run that has it."""
+    taken: set[str] = set()
+    trials = []
+    for src in srcs:
+        mine = [t for t in src.runs.trials if matches(t, side) and t.seed not in taken]
+        taken |= {t.seed for t in mine}
+        trials += mine
+    return trials
 
 
 def budget_step(trials: list[Trial], at: str) -> int | None:
@@ -203,12 +244,11 @@ def grounded_sides(sides: list[tuple[claim_registry.Side, list[Trial]]], step: i
 
 
 def evaluate(part: claim_registry.Part, sources: list[Source]) -> PartResult:
-    src_a, src_b = source_for(sources, part.a, part.b), source_for(sources, part.b, part.a)
-    result = PartResult(part, src_a, src_b)
-    if src_a is None or src_b is None:
+    srcs_a, srcs_b = sources_for(sources, part.a, part.b), sources_for(sources, part.b, part.a)
+    result = PartResult(part, srcs_a, srcs_b)
+    if not srcs_a or not srcs_b:
         return result
-    trials_a = [t for t in src_a.runs.trials if matches(t, part.a)]
-    trials_b = [t for t in src_b.runs.trials if matches(t, part.b)]
+    trials_a, trials_b = side_trials(srcs_a, part.a), side_trials(srcs_b, part.b)
     result.step = budget_step(trials_a + trials_b, part.at)
     if result.step is None:
         result.verdict = "no values"
@@ -253,7 +293,7 @@ def interval(summary: stats.Summary | None) -> str:
 def part_line(r: PartResult) -> str:
     p = r.part
     if r.comparison is None:
-        missing = sorted({s.study for s, src in ((p.a, r.source_a), (p.b, r.source_b)) if src is None})
+        missing = sorted({s.study for s, srcs in ((p.a, r.sources_a), (p.b, r.sources_b)) if not srcs})
         run = "; ".join(f"`{claim_registry.command(s)}`" for s in missing)
         return f"{p.question}: {r.verdict}" + (f" (needs {run})" if run else "") + "."
     c = r.comparison
@@ -296,7 +336,8 @@ def document(sources: list[Source], refs_command: str) -> str:
              "this budget**, which is not evidence of no effect (for a claim of no difference it is the "
              "answer the claim predicts, at this power). A side whose samples have not taken off at the "
              f"compared step (mean quality under {num(TAKE_OFF)}) is named in a note: there the comparison "
-             "shows how soon a setting learns, not how it ends. Scores are on the embedded datasets at 32x32 "
+             "shows how soon a setting learns, not how it ends. Runs of one command that differ only in "
+             "`--seeds` pool their seeds. Scores are on the embedded datasets at 32x32 "
              "and a CPU budget, not the reports' 64x64 faces: see each caveat.", "",
              "| claim | verdict | measured (a vs b, P(a > b)) | study |", "|---|---|---|---|"]
     for cid, results in evaluated.items():
@@ -314,7 +355,7 @@ def document(sources: list[Source], refs_command: str) -> str:
         lines += ["", f"## {cid}", "", f"*{claim.text}*", "",
                   "Tested by: " + ", ".join(f"`{claim_registry.command(s)}`" for s in claim.studies)
                   + "; runs read: " + (", ".join(sorted({src.runs.parent_name for r in results
-                                                         for src in (r.source_a, r.source_b) if src})) or "none") + ".",
+                                                         for src in r.sources_a + r.sources_b})) or "none") + ".",
                   ""]
         lines += [f"- {part_line(r)}" for r in results]
         lines += ["", f"Verdict: **{claim_verdict(results)}**.", "", f"Caveat: {claim.caveat}"]

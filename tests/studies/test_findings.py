@@ -107,6 +107,38 @@ def test_a_part_reads_the_newest_run_that_has_its_settings():
     assert missing.verdict == "not run yet" and "python -m studies.normalization --seeds 4" in findings.part_line(missing)
 
 
+def test_runs_that_differ_only_in_their_seeds_pool_them():
+    first = source("loss_family", [trial(f"loss={n}", s, v) for n, vs in (("bce", BCE), ("wgan", WGAN))
+                                   for s, v in enumerate(vs[:2])], name="loss_family-20260101-000000")
+    first.command = "python -m studies.loss_family"  # the default 2 seeds, 0 and 1
+    more = source("loss_family", [trial(f"loss={n}", s, v) for n, vs in (("bce", BCE), ("wgan", WGAN))
+                                  for s, v in enumerate(vs) if s >= 2], started=5, name="loss_family-20260102-000000")
+    more.command = "python -m studies.loss_family --seeds 2,3"
+    alone = findings.evaluate(part("R15"), [first])
+    assert alone.verdict.startswith(findings.FEW) and alone.a.n == 2
+    pooled = findings.evaluate(part("R15"), [first, more])
+    assert pooled.sources_a == [more, first] and pooled.sources_b == [more, first]
+    assert (pooled.a.n, pooled.b.n) == (4, 4) and pooled.a.mean == pytest.approx(sum(BCE) / 4)
+    assert pooled.verdict == "supported"  # the four seeds' verdict, as one run of --seeds 4 gives it
+    text = findings.document([first, more], "python -m studies.report")
+    assert "runs read: loss_family-20260101-000000, loss_family-20260102-000000." in text
+    # a seed run twice counts once, from the newer run
+    rerun = source("loss_family", [trial("loss=bce", s, 0.0) for s in range(4)] +
+                   [trial("loss=wgan", s, v) for s, v in enumerate(WGAN)], started=9)
+    rerun.command = "python -m studies.loss_family --seeds=4"
+    both = findings.evaluate(part("R15"), [first, more, rerun])
+    assert both.a.n == 4 and both.a.mean == 0.0 and both.source_a is rerun
+    # another command (another --set, or a budget of its own) is another experiment: never pooled
+    for other in ("python -m studies.loss_family --seeds 2,3 --set lr_d=1e-4",
+                  "python -m studies.loss_family --seeds 2,3 --max-steps 600"):
+        more.command = other
+        assert findings.evaluate(part("R15"), [first, more]).sources_a == [more]
+    more.command = "python -m studies.loss_family --seeds 2,3"
+    for t in more.runs.trials:
+        t.params = {"max_steps": "4200"}  # the same command under an older default budget
+    assert findings.evaluate(part("R15"), [first, more]).sources_a == [more]
+
+
 def test_a_part_may_compare_two_studies():
     tips = source("training_tips", [trial("tip=adaptive-d", s, v) for s, v in enumerate(BCE)])
     ratio = source("dg_ratio", [trial("loss=bce ratio=5:1", s, v) for s, v in enumerate(WGAN)])
