@@ -163,7 +163,9 @@ CLAIMS: dict[str, Claim] = {
               "quality"), side("architecture", "arch=vae", "quality"), "better"),
          Part("the VAE covers no fewer modes than the GAN", side("architecture", "arch=vae", "modes_covered"),
               side("architecture", "arch=dcgan", "modes_covered"), "not_worse")),
-        f"{DIGITS}; quality is the digit classifier's confidence, a proxy for sharpness."),
+        f"{DIGITS}; quality is the digit classifier's confidence, a proxy for sharpness; at equal work a VAE "
+        "round is one joint encoder-decoder update and a DCGAN round one D and one G update, so at the same "
+        "step the VAE's decoder has had twice the DCGAN's G updates."),
     "R15": Claim(
         "WGAN plus label smoothing did not beat the plain DCGAN; it was worse.",
         (Part("BCE beats WGAN at the end", BCE, WGAN, "better"),),
