@@ -14,7 +14,9 @@ is what the ASHA run would have seen had it not stopped the trial: collapse
 onset is the first of the two collapse-like FIFO evaluations running (low
 diversity, plausible samples, no new diversity high) that first made
 `collapsed` true, and "evaluations after onset" counts from there to the
-evaluation at which ASHA's run stopped the trial. It counts the trials of
+evaluation at which ASHA's run stopped the trial. Take-off is the first FIFO
+evaluation at which a trial's sample quality reached the plausible-samples bar
+(`collapse_quality`): a grace period that ends before it ranks noise. It counts the trials of
 FIFO's top quarter (by final score) that ASHA's run stopped: an early stop
 that biases the study's answer. Compute is network updates
 (D and G) summed over trials, and wall-clock seconds of the runs. Steps are
@@ -31,6 +33,8 @@ import sys
 from pathlib import Path
 
 from mlflow.tracking import MlflowClient
+
+TAKE_OFF = 0.1  # gan_core's default collapse_quality, when a trial's params do not say
 
 PARAMS_IGNORED = {"max_seconds"}
 
@@ -50,7 +54,7 @@ def trials(client: MlflowClient, exp_id: str, parent) -> dict[str, dict]:
         key = json.dumps({k: v for k, v in sorted(child.data.params.items()) if k not in PARAMS_IGNORED})
         history = {name: [(m.step, m.value) for m in sorted(client.get_metric_history(child.info.run_id, name),
                                                               key=lambda m: m.step)]
-                   for name in ("score", "diversity", "collapsed")}
+                   for name in ("score", "diversity", "collapsed", "quality")}
         steps = [s for s, _ in history["score"]]
         out[key] = {"params": child.data.params, "outcome": child.data.tags.get("gan.status"),
                     "setting": child.data.tags.get("gan.setting", key),
@@ -58,6 +62,26 @@ def trials(client: MlflowClient, exp_id: str, parent) -> dict[str, dict]:
                     "seconds": ((child.info.end_time or child.info.start_time) - child.info.start_time) / 1000,
                     "final": history["score"][-1][1] if history["score"] else 0.0}
     return out
+
+
+def take_off(trial: dict) -> int | None:
+    """The step of the first evaluation whose sample quality reached the trial's plausible-samples bar
+    (`collapse_quality`); None when it never did."""
+    bar = float(trial["params"].get("collapse_quality", TAKE_OFF))
+    return next((step for step, q in trial["history"]["quality"] if q >= bar), None)
+
+
+def take_off_line(fifo: dict) -> str:
+    """Where the FIFO trials took off, against the budget: the median and the latest take-off."""
+    steps = sorted(s for t in fifo.values() if (s := take_off(t)) is not None)
+    budget = max(t["rounds"] for t in fifo.values())
+    never = len(fifo) - len(steps)
+    if not steps:
+        return f"- take-off: no FIFO trial reached the quality bar within {budget:,} steps"
+    median = steps[(len(steps) - 1) // 2]
+    return (f"- take-off (FIFO, first evaluation at the quality bar): median step {median:,} "
+            f"({median / budget:.0%} of the {budget:,}-step budget), latest {steps[-1]:,} ({steps[-1] / budget:.0%}); "
+            f"{never} of {len(fifo)} trials never took off")
 
 
 def onset(trial: dict, eval_every: int) -> int | None:
@@ -106,6 +130,7 @@ def compare(out: Path, study: str) -> str:
         f"- best configuration: FIFO `{fifo[best_fifo]['setting']}` ({fifo[best_fifo]['final']:.3f}), "
         f"ASHA `{asha[best_asha]['setting']}` ({asha[best_asha]['final']:.3f}): "
         f"{'the same' if best_fifo == best_asha else 'different'}",
+        take_off_line(fifo),
         f"- collapsed trials were stopped {', '.join(map(str, sorted(lags))) or '-'} evaluations after collapse onset",
         f"- FIFO's top quarter ({len(top)} trials by final score) that ASHA stopped: {len(lost)}"
         + (f" ({', '.join(fifo[k]['setting'] for k in lost)})" if lost else ""),

@@ -10,7 +10,9 @@ kilobytes, so FINDINGS.md can be rebuilt when the store is gone. A claim's
 part reads the newest run of its study that has both of its settings, and
 pools with it the seeds it lacks from the other runs named that the same
 command made but for `--seeds` (`--seeds 2,3` adds two seeds to a run of
-seeds 0 and 1; a seed run twice counts once, from the newer run); the
+seeds 0 and 1; a seed run twice counts once, from the newer run). Pooling
+trusts that the code trained the same trials: where the pooled runs record
+different digests of gan_core (`gan.code`), the claim says so. The
 values are each trial's metric at the part's budget (`studies.claims`),
 compared as a study report compares settings (`studies.stats.compare`).
 A trial ASHA stopped is censored at its last evaluation; one stopped as
@@ -60,6 +62,7 @@ class Source:
     command: str
     started: int  # ms since the epoch
     ended: int | None
+    code: str | None = None  # digest of the gan_core that trained it (tracking.code_digest); None: not recorded
 
     @property
     def wall_minutes(self) -> float | None:
@@ -131,12 +134,14 @@ def from_store(client, ref: str) -> Source:
         raise ValueError(f"--findings: {err}") from err
     parent = client.get_run(runs.parent_id)
     command = parent.data.tags.get(tracking.TAG_COMMAND) or guessed_command(runs, study_seeds(study))
-    return Source(runs, command, parent.info.start_time, parent.info.end_time)
+    return Source(runs, command, parent.info.start_time, parent.info.end_time,
+                  parent.data.tags.get(tracking.TAG_CODE))
 
 
 def export(source: Source) -> dict:
     runs = source.runs
-    return {"study": runs.study, "parent_name": runs.parent_name, "parent_id": runs.parent_id,
+    code = {"code": source.code} if source.code else {}
+    return {**code, "study": runs.study, "parent_name": runs.parent_name, "parent_id": runs.parent_id,
             "command": source.command, "started": source.started, "ended": source.ended,
             "parent_params": {k: runs.parent_params[k] for k in ("set", "trials") if k in runs.parent_params},
             "trials": [{"name": t.name, "setting": t.setting, "seed": t.seed, "status": t.status,
@@ -147,11 +152,14 @@ def export(source: Source) -> dict:
 
 def from_export(path: str) -> Source:
     with open(path) as f:
-        data = json.load(f)
+        return from_export_data(json.load(f))
+
+
+def from_export_data(data: dict) -> Source:
     trials = [Trial("", t["name"], t["setting"], t["seed"], t["status"], 0, t["params"], t["labels"],
                     {k: [tuple(p) for p in v] for k, v in t["history"].items()}) for t in data["trials"]]
     runs = StudyRuns(data["study"], "", data["parent_id"], data["parent_name"], data["parent_params"], trials)
-    return Source(runs, data["command"], data["started"], data["ended"])
+    return Source(runs, data["command"], data["started"], data["ended"], data.get("code"))
 
 
 def load_sources(client_factory, refs: list[str]) -> list[Source]:
@@ -316,6 +324,22 @@ def take_off_note(r: PartResult) -> str:
             f"are not yet plausible),{after}.")
 
 
+def code_warning(results: list[PartResult]) -> list[str]:
+    """A line for each set of pooled runs that record different gan_core digests."""
+    lines, seen = [], set()
+    for srcs in (srcs for r in results for srcs in (r.sources_a, r.sources_b) if len(srcs) > 1):
+        if tuple(map(id, srcs)) in seen:
+            continue
+        seen.add(tuple(map(id, srcs)))
+        codes = {src.code for src in srcs if src.code}
+        if len(codes) > 1:
+            lines.append("Warning: pooled runs were trained by different gan_core code ("
+                         + ", ".join(f"{src.runs.parent_name}: {src.code}" for src in srcs if src.code)
+                         + "); pooling assumes the change left training alone: rerun one seed of the older "
+                         "command and compare its histories before trusting the verdict.")
+    return sorted(lines)
+
+
 def measured(results: list[PartResult]) -> str:
     shown = [f"{r.part.a} {num(r.a.mean)} vs {r.part.b} {num(r.b.mean)}, P = {num(r.comparison.p)}"
              for r in results if r.comparison]
@@ -358,6 +382,7 @@ def document(sources: list[Source], refs_command: str) -> str:
                                                          for src in r.sources_a + r.sources_b})) or "none") + ".",
                   ""]
         lines += [f"- {part_line(r)}" for r in results]
+        lines += [line for warning in code_warning(results) for line in ("", warning)]
         lines += ["", f"Verdict: **{claim_verdict(results)}**.", "", f"Caveat: {claim.caveat}"]
     return "\n".join(lines) + "\n"
 

@@ -49,6 +49,7 @@ TAG_GROUP = "gan.group"  # the setting without its seed: the MLflow UI's group-b
 TAG_ERROR = "gan.error"  # the one-line message of the exception that ended the trial
 TAG_EXPLOIT = "gan.exploit."  # + step: an exploit under PBT, as JSON (donor trial and run, checkpoint, weights)
 TAG_COMMAND = "gan.command"  # on a parent run: the command line that started the study
+TAG_CODE = "gan.code"  # on a parent run: digest of the gan_core that trained its trials (code_digest)
 TAG_LINEAGE = "gan.lineage"  # every exploit of the run, oldest first: "<step>:<donor trial id>" separated by spaces
 RETRIES = 6
 STEP_KEY = "step"  # logged at every evaluation, diverged ones included: the steps a run holds
@@ -124,6 +125,28 @@ def log_params(client: MlflowClient, run_id: str, params: dict) -> None:
 def reopen_parent(client: MlflowClient, run_id: str) -> None:
     """A resumed study's parent run is running again."""
     retry(client.update_run, run_id, status="RUNNING")
+
+
+def code_digest(root: str | None = None) -> str:
+    """A short digest of every file of the gan_core package at `root` (default: the one imported), what trains
+    and scores a trial: two runs with the same digest trained their trials with the same code."""
+    import hashlib
+
+    if root is None:
+        import gan_core
+
+        root = os.path.dirname(os.path.abspath(gan_core.__file__))
+    digest = hashlib.sha256()
+    for folder, dirs, files in sorted(os.walk(root)):
+        dirs[:] = sorted(d for d in dirs if d != "__pycache__")
+        for name in sorted(files):
+            if name.endswith((".pyc", ".pyo")):
+                continue
+            path = os.path.join(folder, name)
+            digest.update(os.path.relpath(path, root).replace(os.sep, "/").encode() + b"\0")
+            with open(path, "rb") as f:
+                digest.update(f.read())
+    return digest.hexdigest()[:12]
 
 
 def set_tags(client: MlflowClient, run_id: str, tags: dict) -> None:

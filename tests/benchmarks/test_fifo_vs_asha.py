@@ -30,3 +30,24 @@ def test_a_small_study_still_has_a_top_trial():
     assert fifo_vs_asha.top_quarter_stopped(fifo, asha) == (["b"], ["b"])
     fifo, asha = pair({"a": 0.2, "b": 0.9}, {})
     assert fifo_vs_asha.top_quarter_stopped(fifo, asha) == (["b"], [])
+
+
+def fifo_trial(quality: list[float], bar: str | None = None, every: int = 150) -> dict:
+    params = {"collapse_quality": bar} if bar else {}
+    history = {"quality": [(every * (i + 1), q) for i, q in enumerate(quality)]}
+    return {"params": params, "history": history, "rounds": every * len(quality)}
+
+
+def test_take_off_is_the_first_evaluation_at_the_trials_quality_bar():
+    assert fifo_vs_asha.take_off(fifo_trial([0.0, 0.05, 0.12, 0.03, 0.2])) == 450
+    assert fifo_vs_asha.take_off(fifo_trial([0.0, 0.05, 0.12, 0.03, 0.2], bar="0.15")) == 750
+    assert fifo_vs_asha.take_off(fifo_trial([0.0, 0.02])) is None
+
+
+def test_take_off_line_gives_median_and_latest_against_the_budget():
+    fifo = {"a": fifo_trial([0.0, 0.2, 0.3, 0.3]), "b": fifo_trial([0.0, 0.0, 0.0, 0.2]),
+            "c": fifo_trial([0.2, 0.3, 0.3, 0.3]), "d": fifo_trial([0.0, 0.0, 0.0, 0.0])}
+    line = fifo_vs_asha.take_off_line(fifo)
+    assert "median step 300 (50% of the 600-step budget), latest 600 (100%)" in line
+    assert "1 of 4 trials never took off" in line
+    assert "no FIFO trial" in fifo_vs_asha.take_off_line({"d": fifo["d"]})

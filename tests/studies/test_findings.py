@@ -139,6 +139,30 @@ def test_runs_that_differ_only_in_their_seeds_pool_them():
     assert findings.evaluate(part("R15"), [first, more]).sources_a == [more]
 
 
+def test_pooled_runs_trained_by_different_code_are_named_in_a_warning():
+    def runs(seeds, started, name, command):
+        src = source("loss_family", [trial(f"loss={n}", s, v) for n, vs in (("bce", BCE), ("wgan", WGAN))
+                                     for s, v in enumerate(vs) if s in seeds], started=started, name=name)
+        src.command = command
+        return src
+    first = runs((0, 1), 1, "loss_family-20260101-000000", "python -m studies.loss_family")
+    more = runs((2, 3), 5, "loss_family-20260102-000000", "python -m studies.loss_family --seeds 2,3")
+    r15 = claims.CLAIMS["R15"].parts
+
+    def warnings():
+        return findings.code_warning([findings.evaluate(p, [first, more]) for p in r15])
+    assert warnings() == []  # neither run recorded its code: nothing to compare
+    first.code, more.code = "aaaaaaaaaaaa", "aaaaaaaaaaaa"
+    assert warnings() == []
+    more.code = "bbbbbbbbbbbb"
+    (line,) = warnings()  # both sides pool the same two runs: one line, not one per side
+    assert "loss_family-20260102-000000: bbbbbbbbbbbb, loss_family-20260101-000000: aaaaaaaaaaaa" in line
+    assert line in findings.document([first, more], "python -m studies.report")
+    assert findings.from_export_data(findings.export(more)).code == "bbbbbbbbbbbb"
+    more.code = None  # an export from before runs recorded their code reads back without one
+    assert "code" not in findings.export(more) and findings.from_export_data(findings.export(more)).code is None
+
+
 def test_a_part_may_compare_two_studies():
     tips = source("training_tips", [trial("tip=adaptive-d", s, v) for s, v in enumerate(BCE)])
     ratio = source("dg_ratio", [trial("loss=bce ratio=5:1", s, v) for s, v in enumerate(WGAN)])
@@ -180,7 +204,7 @@ def test_the_document_lists_every_claim_run_and_caveat():
 
 def log_study(client, exp_id, name, values_by_setting, start):
     parent = client.create_run(exp_id, run_name=name, start_time=start, tags={"role": "study",
-                               "study": "loss_family"}).info.run_id
+                               "study": "loss_family", "gan.code": "c0de" * 3}).info.run_id
     client.log_param(parent, "set", "{}")
     for setting, values in values_by_setting.items():
         for seed, final in enumerate(values):
@@ -218,7 +242,7 @@ def test_findings_from_the_store_then_from_the_exports_alone(store, tmp_path, ca
     assert "`python -m studies.loss_family --seeds 4` | 12 | 4 | 30 min |" in text  # its command, guessed
     exported = out.parent / "findings" / "loss_family-20260102-000000.json"
     data = json.loads(exported.read_text())
-    assert data["parent_id"] == parent and len(data["trials"]) == 12
+    assert data["parent_id"] == parent and len(data["trials"]) == 12 and data["code"] == "c0de" * 3
     # by id, the same document; from the export with no store at all, the same document again
     again = tmp_path / "two" / "FINDINGS.md"
     again.parent.mkdir()

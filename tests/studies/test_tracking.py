@@ -3,6 +3,7 @@ trial id, evaluation steps written once however often a trial re-runs them,
 and the start-up check of a tracking server."""
 
 import json
+import os
 
 import numpy as np
 import pytest
@@ -149,3 +150,21 @@ def test_retry_raises_a_deterministic_error_at_once_and_outlasts_a_blink():
 
     calls.clear()
     assert tracking.retry(blinks) == "logged" and len(calls) == 3
+
+
+def test_the_code_digest_changes_with_gan_core_and_with_nothing_else(tmp_path):
+    import shutil
+
+    import gan_core
+
+    copy = tmp_path / "gan_core"
+    shutil.copytree(os.path.dirname(gan_core.__file__), copy, ignore=shutil.ignore_patterns("__pycache__"))
+    digest = tracking.code_digest()
+    assert len(digest) == 12 and int(digest, 16) >= 0
+    assert tracking.code_digest(str(copy)) == digest  # the same files, elsewhere: the same code
+    (copy / "__pycache__").mkdir(exist_ok=True)
+    (copy / "__pycache__" / "train.cpython-311.pyc").write_bytes(b"compiled")
+    assert tracking.code_digest(str(copy)) == digest  # byte code is not code
+    with open(copy / "losses.py", "a") as f:
+        f.write("\n# an edit\n")
+    assert tracking.code_digest(str(copy)) != digest
