@@ -35,15 +35,14 @@ from dataclasses import dataclass
 
 from gan_core import TrainConfig
 from studies import claims as claim_registry
-from studies import stats, tracking
+from studies import stats
+from studies.findings_runs import Source, export, from_export, from_export_data, load_sources  # noqa: F401
 from studies.report_page import num
-from studies.report_runs import StudyRuns, Trial, load_study
+from studies.report_runs import Trial
 
 FOLDER = "findings"  # the exported runs, beside FINDINGS.md
 CENSORED = ("stopped_early", "out_of_time", "running", "unknown")  # ended before its budget, by no fault of its own
 NO_VALUE = ("diverged", "error")
-KEYS = ("score", "diversity", "quality", "modes_covered", "cond_acc", "aux_acc_real", "aux_acc_fake", "collapsed")
-PARENT_NAME = re.compile(r"^(?P<study>[a-z_]+)-\d{8}-\d{6}$")
 SEEDS_OPTION = re.compile(r"\s--seeds(?:=|\s+)\S+")
 VERDICTS = {  # (what the claim expects, the comparison's verdict) -> the part's verdict
     ("better", "better"): "supported", ("better", "worse"): "contradicted",
@@ -53,24 +52,6 @@ VERDICTS = {  # (what the claim expects, the comparison's verdict) -> the part's
 UNDECIDED = "no detectable difference at this budget"
 TAKE_OFF = TrainConfig().collapse_quality  # mean quality under which a side's samples are not yet plausible
 FEW = "too few seeds for a verdict"
-
-
-@dataclass
-class Source:
-    """One study run: its trials, the command that made it, when it ran."""
-    runs: StudyRuns
-    command: str
-    started: int  # ms since the epoch
-    ended: int | None
-    code: str | None = None  # digest of the gan_core that trained it (tracking.code_digest); None: not recorded
-
-    @property
-    def wall_minutes(self) -> float | None:
-        return (self.ended - self.started) / 60_000 if self.ended else None
-
-    @property
-    def seeds(self) -> int:
-        return len({t.seed for t in self.runs.trials})
 
 
 @dataclass
@@ -92,89 +73,6 @@ class PartResult:
     @property
     def source_b(self) -> Source | None:
         return self.sources_b[0] if self.sources_b else None
-
-
-def guessed_command(runs: StudyRuns, default_seeds: int) -> str:
-    """The command of a run made before runs recorded theirs: the study, its seeds and its --set values."""
-    words = [f"python -m studies.{runs.study}"]
-    seeds = len({t.seed for t in runs.trials})
-    if seeds != default_seeds:
-        words.append(f"--seeds {seeds}")
-    sets = runs.parent_params.get("set", "{}")
-    try:
-        parsed = json.loads(sets.replace("'", '"'))
-    except ValueError:
-        parsed = {}
-    words += [f"--set {k}={v}" for k, v in parsed.items()]
-    return " ".join(words)
-
-
-def study_seeds(study: str) -> int:
-    import importlib
-
-    try:
-        return importlib.import_module(f"studies.{study}").STUDY.seeds
-    except (ImportError, AttributeError):
-        return 2
-
-
-def from_store(client, ref: str) -> Source:
-    """The run `ref` (a parent run's name, `<study>-<date>-<time>`, or its id) from the tracking store."""
-    match = PARENT_NAME.match(ref)
-    if match:
-        study = match.group("study")
-    else:
-        try:
-            study = client.get_run(ref).data.tags.get("study", "")
-        except Exception as err:  # noqa: BLE001  an id the store does not know
-            raise ValueError(f"--findings: no parent run named or with id {ref!r} in this tracking store") from err
-    try:
-        runs = load_study(client, study, ref, KEYS)
-    except ValueError as err:
-        raise ValueError(f"--findings: {err}") from err
-    parent = client.get_run(runs.parent_id)
-    command = parent.data.tags.get(tracking.TAG_COMMAND) or guessed_command(runs, study_seeds(study))
-    return Source(runs, command, parent.info.start_time, parent.info.end_time,
-                  parent.data.tags.get(tracking.TAG_CODE))
-
-
-def export(source: Source) -> dict:
-    runs = source.runs
-    code = {"code": source.code} if source.code else {}
-    return {**code, "study": runs.study, "parent_name": runs.parent_name, "parent_id": runs.parent_id,
-            "command": source.command, "started": source.started, "ended": source.ended,
-            "parent_params": {k: runs.parent_params[k] for k in ("set", "trials") if k in runs.parent_params},
-            "trials": [{"name": t.name, "setting": t.setting, "seed": t.seed, "status": t.status,
-                        "labels": t.labels, "params": {k: t.params[k] for k in ("max_steps", "budget") if k in t.params},
-                        "history": {k: [list(p) for p in v] for k, v in t.history.items()}}
-                       for t in runs.trials]}
-
-
-def from_export(path: str) -> Source:
-    with open(path) as f:
-        return from_export_data(json.load(f))
-
-
-def from_export_data(data: dict) -> Source:
-    trials = [Trial("", t["name"], t["setting"], t["seed"], t["status"], 0, t["params"], t["labels"],
-                    {k: [tuple(p) for p in v] for k, v in t["history"].items()}) for t in data["trials"]]
-    runs = StudyRuns(data["study"], "", data["parent_id"], data["parent_name"], data["parent_params"], trials)
-    return Source(runs, data["command"], data["started"], data["ended"], data.get("code"))
-
-
-def load_sources(client_factory, refs: list[str]) -> list[Source]:
-    """Each ref: an exported file (ends in .json) or a parent run in the store (client_factory() opens it)."""
-    client = None
-    sources = []
-    for ref in refs:
-        if ref.endswith(".json"):
-            if not os.path.isfile(ref):
-                raise ValueError(f"--findings: no exported run at {ref}")
-            sources.append(from_export(ref))
-        else:
-            client = client or client_factory()
-            sources.append(from_store(client, ref))
-    return sources
 
 
 def matches(trial: Trial, side: claim_registry.Side) -> bool:

@@ -8,6 +8,12 @@ histograms (`modes.json`, replaced at each evaluation). What ASHA ranks is `scor
 `score` (GAN metrics are noisy from one evaluation to the next); it is saved in
 the checkpoint so a restored trial continues the same average.
 
+The MLflow side of a trial (client, child run, tags) is opened in a thread
+beside the build (dataset, nets, scorer) and the first rounds: with a sqlite
+store, the first open in a process loads SQLAlchemy and checks the schema,
+which took seconds before the first round. The first evaluation waits for it;
+an error there ends the trial as an error in the thread would have.
+
 A trial uses as many torch threads as it has CPUs, and records where it ran
 as tags of its child run: `gan.node` (Ray node id), `gan.nodes` (short ids of
 every node it started on, oldest first: more than one means it was restored
@@ -33,16 +39,21 @@ import math
 import os
 import tempfile
 import traceback
+from concurrent.futures import ThreadPoolExecutor, wait
+from typing import TYPE_CHECKING
 
 import ray
 import torch
-from mlflow.tracking import MlflowClient
 from ray import tune
 
 from gan_core import TrainConfig, train
 from gan_core.train import continue_with
-from studies import tracking
 from studies.spaces import label, merge
+
+if TYPE_CHECKING:
+    from mlflow.tracking import MlflowClient
+
+    from studies.tracking import TrialLog
 
 STATE_FILE = "state.pt"
 
@@ -58,16 +69,44 @@ def trial_threads() -> int:
     return max(1, int(cpus))
 
 
-def placement_tags(client: MlflowClient, run_id: str, config: TrainConfig) -> dict:
-    """Where this start of the trial runs, appended to the nodes of earlier starts (a trial
+def placement(config: TrainConfig) -> dict:
+    """Where this start of the trial runs: its node, device, GPUs, threads and process."""
+    device = config.device if config.device != "auto" else ("cuda" if torch.cuda.is_available() else "cpu")
+    return {"gan.node": ray.get_runtime_context().get_node_id(), "gan.device": device,
+            "gan.gpu_ids": ",".join(map(str, ray.get_gpu_ids())) or "none",
+            "gan.torch_threads": str(torch.get_num_threads()), "gan.pid": str(os.getpid())}
+
+
+def placement_tags(client: MlflowClient, run_id: str, where: dict) -> dict:
+    """`where` (see `placement`) with the node appended to the nodes of earlier starts (a trial
     restarted on the node it last ran on, after a pause at an ASHA rung, adds nothing)."""
-    node = ray.get_runtime_context().get_node_id()
+    from studies import tracking
+
+    node = where["gan.node"]
     earlier = [n for n in tracking.retry(client.get_run, run_id).data.tags.get("gan.nodes", "").split(",") if n]
     nodes = earlier if earlier and earlier[-1] == node[:12] else [*earlier, node[:12]]
-    device = config.device if config.device != "auto" else ("cuda" if torch.cuda.is_available() else "cpu")
-    return {"gan.node": node, "gan.nodes": ",".join(nodes),
-            "gan.device": device, "gan.gpu_ids": ",".join(map(str, ray.get_gpu_ids())) or "none",
-            "gan.torch_threads": str(torch.get_num_threads()), "gan.pid": str(os.getpid())}
+    return {**where, "gan.nodes": ",".join(nodes)}
+
+
+def open_run(study: dict, trial_id: str, setting: str, config: TrainConfig, where: dict, trial: dict) -> None:
+    """The trial's MLflow side: client, child run, placement tags, and the log of the steps it holds.
+    MLflow itself is imported here, in the thread, not before the trial's first round."""
+    from mlflow.tracking import MlflowClient
+
+    from studies import tracking
+
+    client = trial["client"] = MlflowClient(study["tracking_uri"])
+    run_id, existed = tracking.find_or_create_child(
+        client, study["experiment_id"], study["parent_run_id"], study["name"], trial_id, setting, config.to_dict())
+    trial["run_id"] = run_id
+    tracking.set_tags(client, run_id, placement_tags(client, run_id, where))
+    trial["log"] = tracking.TrialLog(client, run_id, existed)
+
+
+def opened(trial: dict) -> TrialLog:
+    """The trial's log, once `open_run` (started beside the build) has finished; its error, raised here."""
+    trial["opening"].result()
+    return trial["log"]
 
 
 def gan_trainable(trial_config: dict, study: dict) -> None:
@@ -75,26 +114,28 @@ def gan_trainable(trial_config: dict, study: dict) -> None:
     smoothing, and the label columns. An exception from the training code or the tracking layer ends
     the trial once, as `error` (see `end_with_error`): a retry would only raise it again. Only the
     death of the trial's process or node makes Tune restart it from its checkpoint."""
-    trial = {"client": None, "run_id": None, "score_smooth": None, "progress": {}}
+    trial = {"client": None, "run_id": None, "log": None, "opening": None, "score_smooth": None, "progress": {}}
+    pool = ThreadPoolExecutor(1, thread_name_prefix="mlflow-open")
     try:
-        run_trial(trial_config, study, trial)
+        run_trial(trial_config, study, trial, pool)
     except Exception as err:  # SystemExit (Tune stopping the trial) and KeyboardInterrupt pass through
+        if trial["opening"] is not None:
+            wait([trial["opening"]])  # the child run, where the error is recorded, may be still in the making
         end_with_error(err, trial)
+    finally:
+        pool.shutdown(wait=False)
 
 
-def run_trial(trial_config: dict, study: dict, trial: dict) -> None:
+def run_trial(trial_config: dict, study: dict, trial: dict, pool: ThreadPoolExecutor) -> None:
     config = resolve(study["base"], trial_config)
     torch.set_num_threads(trial_threads())
     # one INFO line per checkpoint, forwarded to the driver, would bury the progress table
     logging.getLogger("ray.train._internal.storage").setLevel(logging.WARNING)
-    client = trial["client"] = MlflowClient(study["tracking_uri"])
     trial_id = tune.get_context().get_trial_id()
-    run_id, existed = tracking.find_or_create_child(
-        client, study["experiment_id"], study["parent_run_id"], study["name"],
-        trial_id, label(study["columns"], trial_config), config.to_dict())
-    trial["run_id"] = run_id
-    tracking.set_tags(client, run_id, placement_tags(client, run_id, config))
-    log = tracking.TrialLog(client, run_id, existed)
+    # the MLflow side (a store's first open loads SQLAlchemy and checks its schema: seconds) is made in a
+    # thread beside the build and the first rounds; the first evaluation waits for it
+    trial["opening"] = pool.submit(open_run, study, trial_id, label(study["columns"], trial_config), config,
+                                   placement(config), trial)
 
     state = None
     checkpoint = tune.get_checkpoint()
@@ -105,7 +146,8 @@ def run_trial(trial_config: dict, study: dict, trial: dict) -> None:
         if study.get("population"):
             state = continue_with(state, config)
             if state.get("trial_id", trial_id) != trial_id:
-                record_exploit(client, study, run_id, log, state, checkpoint.path, config)
+                log = opened(trial)
+                record_exploit(log.client, study, log.run_id, log, state, checkpoint.path, config)
 
     def report(payload: dict) -> None:
         metrics = dict(payload["metrics"])
@@ -116,7 +158,7 @@ def run_trial(trial_config: dict, study: dict, trial: dict) -> None:
         if study.get("population"):
             metrics.update(hyperparameters(config))
         trial["progress"] = {k: metrics[k] for k in ("step", "work", "d_updates", "g_updates")}
-        log.evaluation(payload["work"], metrics, payload["image"], payload["modes"])  # steps count the budget's unit
+        opened(trial).evaluation(payload["work"], metrics, payload["image"], payload["modes"])  # in budget units
         if payload["state"] is None:
             tune.report(metrics)
             return
@@ -126,6 +168,7 @@ def run_trial(trial_config: dict, study: dict, trial: dict) -> None:
             tune.report(metrics, checkpoint=tune.Checkpoint.from_directory(folder))
 
     train(config, report, state)
+    opened(trial)  # a trial that ends before its first evaluation still has its run
 
 
 def hyperparameters(config: TrainConfig) -> dict:
@@ -142,9 +185,11 @@ def weights_digest(weights: dict) -> str:
     return digest.hexdigest()[:16]
 
 
-def record_exploit(client: MlflowClient, study: dict, run_id: str, log: tracking.TrialLog, state: dict,
+def record_exploit(client: MlflowClient, study: dict, run_id: str, log: TrialLog, state: dict,
                    path: str, config: TrainConfig) -> None:
     """This trial restored another trial's checkpoint: say which, at which step, with which weights."""
+    from studies import tracking
+
     donor = state["trial_id"]
     donor_run = tracking.child_of_trial(client, study["experiment_id"], study["parent_run_id"], donor)
     step = int(state["work"])
@@ -168,6 +213,8 @@ def end_with_error(err: Exception, trial: dict) -> None:
     message, details = error_line(err), traceback.format_exc()
     if trial["run_id"] is not None:
         try:
+            from studies import tracking
+
             tracking.record_error(trial["client"], trial["run_id"], message, details)
         except Exception as also:  # the store itself is failing: the driver still gets the message
             message = f"{message} (and recording it in MLflow failed: {error_line(also)})"

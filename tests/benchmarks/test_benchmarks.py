@@ -42,6 +42,8 @@ def test_overhead_quick_compares_the_same_trial_bare_and_as_a_study():
     assert 0 < figures(r"^rounds/s steady: bare #, study #, ratio #", out)[2]
     launch, bare_first = figures(r"^launch to first round: study # s \(goal <= 3 s\), bare # s", out)
     assert launch > bare_first >= 0
+    # the trial's MLflow side is made in a thread beside the build: its time is printed, whenever it ended
+    assert figures(r"^  beside them, in a thread: MLflow imported, client and child run # s", out)[0] > 0
     for name in ("scoring: study", "MLflow metrics batch:", "MLflow image:", "checkpoint and tune.report:",
                  "MLflow writes \\(metrics \\+ image\\):"):
         assert figures(rf"^  {name} # ms", out)[0] > 0, name
