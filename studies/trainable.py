@@ -8,7 +8,7 @@ histograms (`modes.json`, replaced at each evaluation). What ASHA ranks is `scor
 `score` (GAN metrics are noisy from one evaluation to the next); it is saved in
 the checkpoint so a restored trial continues the same average.
 
-The MLflow side of a trial (client, child run, tags) is opened in a thread
+The MLflow side of a trial (the import, client, child run, tags) is opened in a thread
 beside the build (dataset, nets, scorer) and the first rounds: with a sqlite
 store, the first open in a process loads SQLAlchemy and checks the schema,
 which took seconds before the first round. The first evaluation waits for it;
