@@ -35,7 +35,9 @@ from pathlib import Path
 
 from mlflow.tracking import MlflowClient
 
-TAKE_OFF = 0.1  # gan_core's default collapse_quality, when a trial's params do not say
+from gan_core import TrainConfig
+
+TAKE_OFF = TrainConfig().collapse_quality  # the plausible-samples bar, when a trial's params do not say
 
 PARAMS_IGNORED = {"max_seconds"}
 

@@ -12,7 +12,8 @@ The study side is `studies.execute.execute` on a one-setting, one-seed plan
 Ray started first (once per study, timed on its own). To see where a trial's
 time goes, the trial runs the real `gan_trainable` inside a wrapper that
 notes the time around a few of the real functions it calls (`open_run`, which
-makes the child run in a thread beside the build, `find_or_create_child`, `build`, the first round, the report callback, `log_metrics`, `log_image`);
+makes the child run in a thread beside the build; `find_or_create_child`,
+`build`, the first round, the report callback, `log_metrics`, `log_image`);
 nothing is replaced. It prints:
 
 - rounds/s of both, and their ratio, over the whole trial (from the trial's
@@ -237,8 +238,7 @@ def show(config, b: dict, s: dict, fresh: tuple[float, float]) -> None:
     print(f"  build (dataset, nets, scorer): {build_end - build_start:.2f} s; "
           f"build to first round: {s['first_round'] - build_end:.2f} s")
     print(f"  beside them, in a thread: MLflow imported, client and child run {run_end - open_start:.2f} s, "
-          f"with the tags "
-          f"{open_end - open_start:.2f} s; ready {open_end - s['first_round']:+.2f} s from the first round "
+          f"with the tags {open_end - open_start:.2f} s; ready {open_end - s['first_round']:+.2f} s from the first round "
           f"(the first evaluation waits for it)")
     metrics = [b - a for a, b in s["metrics"]]
     images = [b - a for a, b in s["image"]]

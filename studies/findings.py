@@ -36,7 +36,7 @@ from dataclasses import dataclass
 from gan_core import TrainConfig
 from studies import claims as claim_registry
 from studies import stats
-from studies.findings_runs import Source, export, from_export, from_export_data, load_sources  # noqa: F401
+from studies.findings_runs import Source, export
 from studies.report_page import num
 from studies.report_runs import Trial
 

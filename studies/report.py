@@ -27,7 +27,7 @@ import tempfile
 
 from mlflow.tracking import MlflowClient
 
-from studies import findings, locations, report_figures, report_pbt, report_search, tracking
+from studies import findings, findings_runs, locations, report_figures, report_pbt, report_search, tracking
 from studies.report_analysis import SCORED, Analysis, analyse, report_keys
 from studies.report_page import Figure, markdown, num, page
 from studies.report_runs import load_study
@@ -175,7 +175,7 @@ def make_findings(refs: list[str], tracking_uri: str, out: str) -> list[str]:
         tracking.check_server(tracking_uri)
         return MlflowClient(tracking_uri)
 
-    sources = findings.load_sources(client, refs)
+    sources = findings_runs.load_sources(client, refs)
     path, exported = findings.write(sources, out, findings.generated_command(refs, out))
     return findings.summary(sources) + [f"Findings: {os.path.abspath(path)} (runs exported to "
                                         f"{os.path.dirname(os.path.abspath(exported[0]))})"]

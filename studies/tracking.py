@@ -131,21 +131,17 @@ def code_digest(root: str | None = None) -> str:
     """A short digest of every file of the gan_core package at `root` (default: the one imported), what trains
     and scores a trial: two runs with the same digest trained their trials with the same code."""
     import hashlib
+    from pathlib import Path
 
     if root is None:
         import gan_core
 
         root = os.path.dirname(os.path.abspath(gan_core.__file__))
     digest = hashlib.sha256()
-    for folder, dirs, files in sorted(os.walk(root)):
-        dirs[:] = sorted(d for d in dirs if d != "__pycache__")
-        for name in sorted(files):
-            if name.endswith((".pyc", ".pyo")):
-                continue
-            path = os.path.join(folder, name)
-            digest.update(os.path.relpath(path, root).replace(os.sep, "/").encode() + b"\0")
-            with open(path, "rb") as f:
-                digest.update(f.read())
+    for path in sorted(Path(root).rglob("*")):
+        name = path.relative_to(root)
+        if path.is_file() and "__pycache__" not in name.parts and path.suffix not in (".pyc", ".pyo"):
+            digest.update(name.as_posix().encode() + b"\0" + path.read_bytes())
     return digest.hexdigest()[:12]
 
 

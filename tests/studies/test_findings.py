@@ -9,7 +9,7 @@ import scipy.stats
 from mlflow.entities import Metric
 from mlflow.tracking import MlflowClient
 
-from studies import claims, findings, report
+from studies import claims, findings, findings_runs, report
 from studies.report_runs import StudyRuns, Trial
 
 BUDGET = 8400
@@ -31,12 +31,12 @@ def trial(setting: str, seed: int, final: float, status: str = "finished", last:
                  history)
 
 
-def source(study: str, trials: list[Trial], started: int = 1, name: str | None = None) -> findings.Source:
+def source(study: str, trials: list[Trial], started: int = 1, name: str | None = None) -> findings_runs.Source:
     runs = StudyRuns(study, "", "p", name or f"{study}-20260101-000000", {}, trials)
-    return findings.Source(runs, f"python -m studies.{study} --seeds 4", started, started + 60_000 * 42)
+    return findings_runs.Source(runs, f"python -m studies.{study} --seeds 4", started, started + 60_000 * 42)
 
 
-def loss_family(bce=BCE, wgan=WGAN, lsgan=LSGAN, overrides=None) -> findings.Source:
+def loss_family(bce=BCE, wgan=WGAN, lsgan=LSGAN, overrides=None) -> findings_runs.Source:
     overrides = overrides or {}
     trials = [trial(f"loss={name}", seed, value, **overrides.get((name, seed), {}))
               for name, values in (("bce", bce), ("wgan", wgan), ("lsgan", lsgan))
@@ -158,9 +158,9 @@ def test_pooled_runs_trained_by_different_code_are_named_in_a_warning():
     (line,) = warnings()  # both sides pool the same two runs: one line, not one per side
     assert "loss_family-20260102-000000: bbbbbbbbbbbb, loss_family-20260101-000000: aaaaaaaaaaaa" in line
     assert line in findings.document([first, more], "python -m studies.report")
-    assert findings.from_export_data(findings.export(more)).code == "bbbbbbbbbbbb"
+    assert findings_runs.from_export_data(findings_runs.export(more)).code == "bbbbbbbbbbbb"
     more.code = None  # an export from before runs recorded their code reads back without one
-    assert "code" not in findings.export(more) and findings.from_export_data(findings.export(more)).code is None
+    assert "code" not in findings_runs.export(more) and findings_runs.from_export_data(findings_runs.export(more)).code is None
 
 
 def test_a_part_may_compare_two_studies():
@@ -170,7 +170,7 @@ def test_a_part_may_compare_two_studies():
     assert (result.source_a, result.source_b) == (tips, ratio) and result.verdict == "supported"
 
 
-def with_quality(src: findings.Source, setting: str, quality: float) -> findings.Source:
+def with_quality(src: findings_runs.Source, setting: str, quality: float) -> findings_runs.Source:
     """The source with every trial logging `quality` at each evaluation: `quality` for `setting`, 0.5 elsewhere."""
     for t in src.runs.trials:
         t.history["quality"] = [(step, quality if t.setting == setting else 0.5) for step, _ in t.history["score"]]

@@ -8,7 +8,7 @@ import pytest
 import ray
 from mlflow.tracking import MlflowClient
 
-from studies import claims, findings, report
+from studies import claims, findings, findings_runs, report
 from studies.__main__ import all_studies
 from studies.runner import make_plan
 
@@ -59,7 +59,7 @@ def test_every_study_smoke_runs_through_ray_and_mlflow(name, tmp_path, monkeypat
     assert report.main(["--findings", parent.info.run_name, "--tracking-uri", uri, "--out", str(out)]) == 0
     text = out.read_text()
     assert f"| {parent.info.run_name} | `python -m studies.{name} " in text
-    source = findings.load_sources(lambda: client, [parent.info.run_name])[0]
+    source = findings_runs.load_sources(lambda: client, [parent.info.run_name])[0]
     for claim in claims.CLAIMS.values():
         for part in claim.parts:
             result = findings.evaluate(part, [source])
