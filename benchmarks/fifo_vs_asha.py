@@ -18,8 +18,9 @@ diversity, plausible samples, no new diversity high) that first made
 evaluation at which ASHA's run stopped the trial. Take-off is the first FIFO
 evaluation at which a trial's sample quality reached the plausible-samples bar
 (`collapse_quality`): a grace period that ends before it ranks noise. It counts the trials of
-FIFO's top quarter (by final score) that ASHA's run stopped: an early stop
-that biases the study's answer. Compute is network updates
+FIFO's top quarter (by final score) that ASHA's run stopped, apart: at a rung
+(the early stop that biases the study's answer) and as collapsed (with each
+one's FIFO end: still collapsed there or not). Compute is network updates
 (D and G) summed over trials, and wall-clock seconds of the runs. Steps are
 MLflow's: the budget's unit (network updates for the default studies).
 """
@@ -57,7 +58,7 @@ def trials(client: MlflowClient, exp_id: str, parent) -> dict[str, dict]:
         key = json.dumps({k: v for k, v in sorted(child.data.params.items()) if k not in PARAMS_IGNORED})
         history = {name: [(m.step, m.value) for m in sorted(client.get_metric_history(child.info.run_id, name),
                                                               key=lambda m: m.step)]
-                   for name in ("score", "diversity", "collapsed", "quality")}
+                   for name in ("score", "diversity", "collapsed", "quality", "modes_covered")}
         steps = [s for s, _ in history["score"]]
         out[key] = {"params": child.data.params, "outcome": child.data.tags.get("gan.status"),
                     "setting": child.data.tags.get("gan.setting", key),
@@ -135,8 +136,7 @@ def compare(out: Path, study: str) -> str:
         f"{'the same' if best_fifo == best_asha else 'different'}",
         take_off_line(fifo),
         f"- collapsed trials were stopped {', '.join(map(str, sorted(lags))) or '-'} evaluations after collapse onset",
-        f"- FIFO's top quarter ({len(top)} trials by final score) that ASHA stopped: {len(lost)}"
-        + (f" ({', '.join(fifo[k]['setting'] for k in lost)})" if lost else ""),
+        *lost_lines(fifo, asha, top, lost),
         "", *rows,
     ]
     return "\n".join(lines)
@@ -148,6 +148,27 @@ def top_quarter_stopped(fifo: dict, asha: dict) -> tuple[list[str], list[str]]:
     ranked = sorted(fifo, key=lambda k: -fifo[k]["final"])
     top = ranked[:max(1, -(-len(ranked) // 4))]
     return top, [k for k in top if k in asha and asha[k]["outcome"] in ("stopped_early", "collapsed")]
+
+
+def lost_lines(fifo: dict, asha: dict, top: list[str], lost: list[str]) -> list[str]:
+    """FIFO's top-quarter trials that the ASHA run stopped, by what stopped them: a rung (ranked behind
+    at a budget where FIFO shows it would have ended in the top quarter: the early stop that biases
+    a study's answer) or the collapse stopper (with the trial's FIFO end, to show whether it was still
+    collapsed there)."""
+    at_rung = [k for k in lost if asha[k]["outcome"] == "stopped_early"]
+    collapsed = [k for k in lost if asha[k]["outcome"] == "collapsed"]
+
+    def end(k):
+        f = fifo[k]
+        modes = f["history"].get("modes_covered") or [(0, None)]
+        flag = f["history"].get("collapsed") or [(0, 0.0)]
+        state = "collapsed" if flag[-1][1] else "not collapsed"
+        shown = f", {modes[-1][1]:.0f} modes" if modes[-1][1] is not None else ""
+        return f"{f['setting']}: FIFO final {f['final']:.3f}{shown}, {state} at its last evaluation"
+    return [f"- FIFO's top quarter ({len(top)} trials by final score) stopped at an ASHA rung: {len(at_rung)}"
+            + (f" ({', '.join(fifo[k]['setting'] for k in at_rung)})" if at_rung else ""),
+            f"- FIFO's top quarter stopped as collapsed: {len(collapsed)}"
+            + (f" ({'; '.join(end(k) for k in collapsed)})" if collapsed else "")]
 
 
 def _updates(trial: dict) -> int:

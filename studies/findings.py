@@ -36,7 +36,7 @@ from dataclasses import dataclass
 from gan_core import TrainConfig
 from studies import claims as claim_registry
 from studies import stats
-from studies.findings_runs import Source, export
+from studies.findings_runs import Source, export, rerun_command, rerun_note
 from studies.report_page import num
 from studies.report_runs import Trial
 
@@ -90,7 +90,8 @@ def budgets(trials: list[Trial]) -> set[str]:
 
 def sources_for(sources: list[Source], side: claim_registry.Side, other: claim_registry.Side) -> list[Source]:
     """The newest run of side's study that has side's setting (and other's, where other is in the same study),
-    then, newest first, the other runs of that study whose command differs only in `--seeds` and whose trials of
+    then, newest first, the other runs of that study whose command (as it would be typed today: `rerun_command`)
+    differs only in `--seeds` and whose trials of
     side's setting have the same budget: their seeds pool with it. Empty when no run has the settings."""
     wanted = [s for s in (side, other) if s.study == side.study]
     found = [src for src in sources if src.runs.study == side.study
@@ -98,9 +99,9 @@ def sources_for(sources: list[Source], side: claim_registry.Side, other: claim_r
     if not found:
         return []
     anchor = max(found, key=lambda src: src.started)
-    command, budget = base_command(anchor.command), budgets(side_trials([anchor], side))
+    command, budget = base_command(rerun_command(anchor)), budgets(side_trials([anchor], side))
     pooled = [src for src in sorted(sources, key=lambda src: src.started, reverse=True)
-              if src is not anchor and src.runs.study == side.study and base_command(src.command) == command
+              if src is not anchor and src.runs.study == side.study and base_command(rerun_command(src)) == command
               and (trials := side_trials([src], side)) and budgets(trials) == budget]
     return [anchor] + pooled
 
@@ -272,6 +273,10 @@ def document(sources: list[Source], refs_command: str) -> str:
         lines.append(f"| {src.runs.parent_name} | `{src.command}` | {len(src.runs.trials)} | {src.seeds} | {wall} |")
     lines += ["", "Wall times are the parent run's, on the machine that ran it; the trials' work is fixed, so "
               "another machine gives the same trials in another time."]
+    notes = [note for src in sorted(sources, key=lambda s: s.started) if (note := rerun_note(src))]
+    lines += ["", "Runs whose command alone no longer makes the same run (ASHA's default rung has moved from "
+              "half to three fifths of a trial's budget since):", ""] if notes else []
+    lines += [f"- {note}" for note in notes]
     for cid, claim in claim_registry.CLAIMS.items():
         results = evaluated[cid]
         lines += ["", f"## {cid}", "", f"*{claim.text}*", "",

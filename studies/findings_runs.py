@@ -6,11 +6,13 @@ times and `gan.code` digest (where it recorded one)."""
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
 from dataclasses import dataclass
 
 from studies import tracking
+from studies.plan import default_grace
 from studies.report_runs import StudyRuns, Trial, load_study
 
 KEYS = ("score", "diversity", "quality", "modes_covered", "cond_acc", "aux_acc_real", "aux_acc_fake", "collapsed")
@@ -33,6 +35,33 @@ class Source:
     @property
     def seeds(self) -> int:
         return len({t.seed for t in self.runs.trials})
+
+
+def rung_evaluation(source: Source) -> int | None:
+    """The evaluation at which ASHA's first rung stopped some of this run's trials (the fewest evaluations
+    a trial that ended `stopped_early` logged); None when ASHA stopped none."""
+    ends = [len(t.history.get("score", [])) for t in source.runs.trials if t.status == "stopped_early"]
+    return min(ends) if ends else None
+
+
+def rerun_command(source: Source) -> str:
+    """The command that makes the same run today: its own, plus `--grace` at the evaluation of its ASHA
+    rung when that is not where today's default grace puts it (the default moved from half to three
+    fifths of the budget) and the command does not name one."""
+    rung = rung_evaluation(source)
+    budget = max((len(t.history.get("score", [])) for t in source.runs.trials), default=0)
+    if rung is None or "--grace" in source.command.split() or rung == math.ceil(default_grace(budget)):
+        return source.command
+    return f"{source.command} --grace {rung}"
+
+
+def rerun_note(source: Source) -> str | None:
+    """Where the run's command alone no longer makes the same run: what does."""
+    command = rerun_command(source)
+    if command == source.command:
+        return None
+    return (f"{source.runs.parent_name} stopped trials at ASHA's rung at evaluation {rung_evaluation(source)}, "
+            f"not where today's default puts it: `{command}` makes the same run.")
 
 
 def guessed_command(runs: StudyRuns, default_seeds: int) -> str:

@@ -5,9 +5,14 @@ happened to reach that rung before it, so who gets stopped changes with the
 machine's speed, the load beside it and the order trials start in. Here a
 trial that reaches a rung (an evaluation count; every trial evaluates at the
 same training work) is paused, with its checkpoint, until every trial of the
-study has either reached the rung too or ended before it. Then the best
-`ceil(n / reduction_factor)` of the n at the rung continue and the others stop
-(ties go to the earlier trial). The last trial to arrive needs no pause. On
+study has either reached the rung too or ended before it. Then rung k keeps
+successive halving's share of the whole study, the best
+`ceil(N / reduction_factor**(k + 1))` of its N trials: a trial that ended
+before the rung (stopped as collapsed, diverged, failed) ranks below every
+trial at it, so it counts toward the cut, and a rung that the collapse stopper
+has thinned stops fewer of the trials that reach it (halving those that
+arrive would stop the best of few). Ties go to the earlier trial. The last
+trial to arrive needs no pause. On
 the CPU a trial is deterministic for its seed, so the same command gives the
 same trials, the same rung decisions and the same table on any machine.
 
@@ -107,6 +112,7 @@ class SyncHalving(FIFOScheduler):
         self._load_history()
         self.ended.add(trial.trial_id)
         self.waiting.pop(trial.trial_id, None)
+        self.released.discard(trial.trial_id)
         for milestone in self.milestones:
             if milestone not in self.kept:
                 self._decide(tune_controller, milestone)
@@ -117,8 +123,7 @@ class SyncHalving(FIFOScheduler):
         out = self.ended - set(at)
         if len(at) + len(out) < self.total:
             return False
-        ranked = sorted(at, key=lambda t: (-at[t], self.order.index(t) if t in self.order else len(self.order)))
-        self.kept[milestone] = set(ranked[:max(1, math.ceil(len(ranked) / self.rf))])
+        self.kept[milestone] = keep(at, self.order, quota(self.total, self.rf, self.milestones.index(milestone)))
         for tid, trial in list(self.waiting.items()):
             if tid == current or self.values.get(tid, {}).get(milestone) is None:
                 continue
@@ -136,6 +141,20 @@ class SyncHalving(FIFOScheduler):
                 for it, value in values.items():
                     self.values.setdefault(tid, {}).setdefault(it, _value(value))
             self.history_source = None
+
+
+def quota(trials: int, reduction_factor: float, rung: int) -> int:
+    """How many of a study's `trials` go on past rung `rung` (0 = the first): successive halving's
+    ceil(N / rf**(rung + 1)), at least one."""
+    return max(1, math.ceil(trials / reduction_factor ** (rung + 1)))
+
+
+def keep(at: dict[str, float], order: list[str], count: int) -> set[str]:
+    """The best `count` trials by their value at the rung (all of them when fewer arrived); ties go
+    to the trial added first."""
+    def rank(t):
+        return -at[t], order.index(t) if t in order else len(order)
+    return set(sorted(at, key=rank)[:count])
 
 
 def stop_paused(tune_controller, trial: Trial) -> None:

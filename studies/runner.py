@@ -37,7 +37,7 @@ POINTS_BASE = {"arch": "mlp", "nz": 8, "ngf": 128, "ndf": 128, "batch_size": 256
 # stacked-digits on one CPU thread. The budget is training work, never seconds, so
 # the same command gives the same trials anywhere: 8,400 network updates (4,200
 # rounds at 1:1, 1,400 at 5:1). Measured, the 1:1 DCGAN takes off (hundreds of modes)
-# after 2,000-2,800 updates, so ASHA's one rung, at half the budget, comes after it.
+# after 2,000-2,800 updates, so ASHA's one rung, at three fifths of the budget, comes after it.
 # Batch 32: take-off comes at about the same round whatever the batch, and sooner in
 # seconds. The wall-clock cap is only a safety net, far above a trial's expected time.
 CPU_IMAGES = dict(dataset="stacked-digits", arch="dcgan", image_size=32, nz=64, ngf=32, ndf=32, batch_size=32,
@@ -153,7 +153,7 @@ def parser(study: Study) -> OneLineParser:
            "the end; pbt (studies that declare a population): the weak and the collapsed copy the strong")
     a("--grace", type=positive(float, "a number > 0"),
       help="ASHA grace period in evaluations (in seconds when time is the budget, --max-steps 0); "
-           "default: half the budget")
+           "default: three fifths of the budget")
     a("--collapse-grace", type=float,
       help="how long (same unit as --grace) before a collapsed trial may be stopped (default: the ASHA grace)")
     a("--collapse-persistence", type=positive(int, "an integer >= 1"), default=2,

@@ -51,3 +51,19 @@ def test_take_off_line_gives_median_and_latest_against_the_budget():
     assert "median step 300 (50% of the 600-step budget), latest 600 (100%)" in line
     assert "1 of 4 trials never took off" in line
     assert "no FIFO trial" in fifo_vs_asha.take_off_line({"d": fifo["d"]})
+
+
+def test_lost_lines_count_rung_stops_and_collapse_stops_apart_with_the_fifo_end_of_the_collapsed():
+    finals = {f"t{i}": i / 10 for i in range(8)}
+    fifo, asha = pair(finals, {"t7": "stopped_early", "t6": "collapsed"})
+    for k in fifo:
+        fifo[k]["history"] = {"modes_covered": [(150, 40.0), (300, 56.0)], "collapsed": [(150, 1.0), (300, 0.0)]}
+    top, lost = fifo_vs_asha.top_quarter_stopped(fifo, asha)
+    rung, collapsed = fifo_vs_asha.lost_lines(fifo, asha, top, lost)
+    assert rung == "- FIFO's top quarter (2 trials by final score) stopped at an ASHA rung: 1 (t7)"
+    assert collapsed == ("- FIFO's top quarter stopped as collapsed: 1 "
+                         "(t6: FIFO final 0.600, 56 modes, not collapsed at its last evaluation)")
+    fifo, asha = pair(finals, {})
+    assert fifo_vs_asha.lost_lines(fifo, asha, *fifo_vs_asha.top_quarter_stopped(fifo, asha)) == [
+        "- FIFO's top quarter (2 trials by final score) stopped at an ASHA rung: 0",
+        "- FIFO's top quarter stopped as collapsed: 0"]

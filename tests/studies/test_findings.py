@@ -139,6 +139,32 @@ def test_runs_that_differ_only_in_their_seeds_pool_them():
     assert findings.evaluate(part("R15"), [first, more]).sources_a == [more]
 
 
+def test_a_run_whose_rung_is_not_todays_default_names_the_grace_that_remakes_it_and_pools_only_with_its_like():
+    def run(seeds, rung_step, started, command):
+        stopped = {"status": "stopped_early", "last": rung_step}
+        src = source("loss_family", [trial(f"loss={n}", s, vs[s], **(stopped if n == "wgan" else {}))
+                                     for n, vs in (("bce", BCE), ("wgan", WGAN)) for s in seeds],
+                     started=started, name=f"loss_family-2026010{started}-000000")
+        src.command = command
+        return src
+
+    # 4 evaluations: today's default rung is at the third (three fifths, rounded up)
+    old = run((0, 1), 4200, 1, "python -m studies.loss_family")  # stopped at the second: the old half-budget rung
+    new = run((2, 3), 6300, 2, "python -m studies.loss_family --seeds 2,3")
+    assert findings_runs.rung_evaluation(old) == 2 and findings_runs.rung_evaluation(new) == 3
+    assert findings_runs.rerun_command(old) == "python -m studies.loss_family --grace 2"
+    assert findings_runs.rerun_command(new) == new.command and findings_runs.rerun_note(new) is None
+    assert findings.evaluate(part("R15"), [old, new]).sources_a == [new]  # other rungs: another experiment
+    text = findings.document([old, new], "python -m studies.report")
+    assert ("- loss_family-20260101-000000 stopped trials at ASHA's rung at evaluation 2, not where today's "
+            "default puts it: `python -m studies.loss_family --grace 2` makes the same run.") in text
+    assert "loss_family-20260102-000000 stopped" not in text
+    old.command = "python -m studies.loss_family --grace 2"  # a command that names its grace needs nothing added
+    assert findings_runs.rerun_command(old) == old.command
+    newer = run((2, 3), 4200, 3, "python -m studies.loss_family --seeds 2,3 --grace 2")
+    assert findings.evaluate(part("R15"), [old, newer]).sources_a == [newer, old]
+
+
 def test_pooled_runs_trained_by_different_code_are_named_in_a_warning():
     def runs(seeds, started, name, command):
         src = source("loss_family", [trial(f"loss={n}", s, v) for n, vs in (("bce", BCE), ("wgan", WGAN))
