@@ -90,9 +90,9 @@ def budgets(trials: list[Trial]) -> set[str]:
 
 def sources_for(sources: list[Source], side: claim_registry.Side, other: claim_registry.Side) -> list[Source]:
     """The newest run of side's study that has side's setting (and other's, where other is in the same study),
-    then, newest first, the other runs of that study whose command (as it would be typed today: `rerun_command`)
-    differs only in `--seeds` and whose trials of
-    side's setting have the same budget: their seeds pool with it. Empty when no run has the settings."""
+    then, newest first, the other runs of that study whose command (as typed today: `rerun_command`) differs
+    only in `--seeds` and whose trials of side's setting have the same budget: their seeds pool with it.
+    Empty when no run has the settings."""
     wanted = [s for s in (side, other) if s.study == side.study]
     found = [src for src in sources if src.runs.study == side.study
              and all(any(matches(t, s) for t in src.runs.trials) for s in wanted)]

@@ -50,7 +50,9 @@ def rerun_command(source: Source) -> str:
     fifths of the budget) and the command does not name one."""
     rung = rung_evaluation(source)
     budget = max((len(t.history.get("score", [])) for t in source.runs.trials), default=0)
-    if rung is None or "--grace" in source.command.split() or rung == math.ceil(default_grace(budget)):
+    named = any(w == "--grace" or w.startswith("--grace=") for w in source.command.split())
+    timed = any(t.params.get("max_steps") == "0" for t in source.runs.trials)  # the rung is in seconds
+    if rung is None or named or timed or rung == math.ceil(default_grace(budget)):
         return source.command
     return f"{source.command} --grace {rung}"
 

@@ -24,7 +24,7 @@ class Plan:
     configs: list  # one TrainConfig per grid point (seed included), or sampled Optuna trials, validated
     num_samples: int
     scheduler: str
-    grace: float | None  # ASHA grace period in units of time_attr; None: half of max_t
+    grace: float | None  # ASHA grace period in units of time_attr; None: three fifths of max_t (default_grace)
     collapse_grace: float | None  # time_attr units before the collapse stopper may act; None: the ASHA grace
     collapse_persistence: int  # reports in a row with `collapsed` before the stopper acts
     smoothing: float  # weight of the newest score in score_smooth

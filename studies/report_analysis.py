@@ -2,8 +2,8 @@
 `studies.stats`) of what the trials logged, and the best setting against each
 other setting.
 
-Early stops are censored data, not results: a trial ASHA stopped at half its
-budget has not lost to one that ran to the end. So settings are compared on
+Early stops are censored data, not results: a trial ASHA stopped at its rung
+has not lost to one that ran to the end. So settings are compared on
 each trial's value at the largest step that every compared trial reached
 (its last evaluation at or before that step), and the finals of the trials
 that ran their whole budget are shown beside it, labelled as such. Trials
