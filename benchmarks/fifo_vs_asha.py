@@ -2,8 +2,8 @@
 compute early stopping saves, whether it keeps the best configuration, and
 how soon after collapse sets in it stops a collapsed trial.
 
-    python benchmarks/fifo_vs_asha.py                    # the mode_collapse study, ~25 min on 2 CPU cores
-    python benchmarks/fifo_vs_asha.py --max-steps 6000 --grace 14 --out fifo_vs_asha_6000   # take-off early in the budget
+    python benchmarks/fifo_vs_asha.py                    # the mode_collapse study, ~26 min on 2 CPU cores
+    python benchmarks/fifo_vs_asha.py --max-steps 6000 --grace 14 --out fifo_vs_asha_6000   # take-off early in the budget, two rungs
     python benchmarks/fifo_vs_asha.py --study dg_ratio   # any study; extra options go to both runs
     python benchmarks/fifo_vs_asha.py --smoke            # the whole path in a few minutes
 
