@@ -9,9 +9,9 @@ and the metric read from its trials. `expect` is what the claim says:
     not_worse   a is no worse than b  (contradicted only by "worse")
 
 `at` is the budget of the comparison: "early" is half a trial's work (before
-ASHA's rung, so every trial reaches it), "end" the largest step every compared trial
-reached (a trial ASHA stopped is censored there, never ranked against one that
-ran on). Where our knobs cannot state a claim as the report made it, the
+ASHA's rung, so every trial reaches it), "end" the largest step every compared
+trial reached (a trial ASHA stopped is censored there, never ranked against one
+that ran on). Where our knobs cannot state a claim as the report made it, the
 nearest setting stands in and `caveat` says so: a finding is only as good as
 what it compared.
 

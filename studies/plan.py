@@ -68,14 +68,14 @@ class Plan:
         return self.num_samples if self.study.search == "optuna" else len(self.configs) * self.num_samples
 
 
-
 def default_grace(max_t: float) -> float:
     """ASHA's grace period when --grace is not given: three fifths of a trial's budget (max_t)."""
     # GAN scores stay near 0 until a trial takes off (its samples reach the plausible-samples
     # bar), and some settings take off late: ranking (or calling a run collapsed) before then
     # is noise. At half the budget, benchmarks/fifo_vs_asha.py found the default mode_collapse
     # study's rung before pack seed 1 took off (1,650 of 3,000 updates) and stopped the third
-    # best trial; at three fifths (1,800) it stops none of FIFO's top quarter.
+    # best trial; at three fifths (1,800) the rung stops none of FIFO's top quarter (README:
+    # FIFO against ASHA, where a study whose settings tie shows what no rung can avoid).
     return max(max_t * 3 / 5, 1)
 
 
