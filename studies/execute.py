@@ -270,6 +270,9 @@ def run_tuner(plan: Plan, study: dict, errors: ErrorStopper):
     """Fit a new Tuner, or restore the saved one (unfinished and errored trials
     continue from their last checkpoints; finished ones stay as they are)."""
     os.environ["RAY_AIR_NEW_OUTPUT"] = "0"  # the classic reporter can show the GAN columns
+    # synchronous rungs pause and resume trials by design, and each pause snapshots the experiment
+    # state; Tune would warn about the snapshots' frequency several times a study
+    os.environ.setdefault("TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S", "0")
     context = {"name": plan.study.name, "base": plan.base, "tracking_uri": plan.tracking_uri,
                "experiment_id": study["experiment_id"], "parent_run_id": study["parent_run_id"],
                "smoothing": plan.smoothing, "columns": label_columns(plan.space),

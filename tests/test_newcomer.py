@@ -136,6 +136,7 @@ def test_the_readme_commands_run_as_written(newcomer):
     assert f'storage: "{newcomer.repo}/ray_results"' in plan
     smoke = newcomer.outputs["python -m studies.dg_ratio --smoke"]
     assert "ended in error" not in smoke.stderr and "| error |" not in smoke.stdout
+    assert "Experiment state snapshotting" not in smoke.stderr  # rung pauses snapshot often by design
     assert "runs?workflowType=machine_learning" in smoke.stdout
 
 
