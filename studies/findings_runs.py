@@ -44,26 +44,32 @@ def rung_evaluation(source: Source) -> int | None:
     return min(ends) if ends else None
 
 
-def rerun_command(source: Source) -> str:
-    """The command that makes the same run today: its own, plus `--grace` at the evaluation of its ASHA
-    rung when that is not where today's default grace puts it (the default moved from half to three
-    fifths of the budget) and the command does not name one."""
+def rerun_grace(source: Source) -> int | None:
+    """The `--grace` the run's command needs to make the same run today: the evaluation of its ASHA rung,
+    when that is not where today's default grace puts it (the default moved from half to three fifths of
+    the budget) and the command does not name one; None when the command alone makes it."""
     rung = rung_evaluation(source)
     budget = max((len(t.history.get("score", [])) for t in source.runs.trials), default=0)
     named = any(w == "--grace" or w.startswith("--grace=") for w in source.command.split())
     timed = any(t.params.get("max_steps") == "0" for t in source.runs.trials)  # the rung is in seconds
     if rung is None or named or timed or rung == math.ceil(default_grace(budget)):
-        return source.command
-    return f"{source.command} --grace {rung}"
+        return None
+    return rung
+
+
+def rerun_command(source: Source) -> str:
+    """The command that makes the same run today."""
+    grace = rerun_grace(source)
+    return source.command if grace is None else f"{source.command} --grace {grace}"
 
 
 def rerun_note(source: Source) -> str | None:
     """Where the run's command alone no longer makes the same run: what does."""
-    command = rerun_command(source)
-    if command == source.command:
+    grace = rerun_grace(source)
+    if grace is None:
         return None
-    return (f"{source.runs.parent_name} stopped trials at ASHA's rung at evaluation {rung_evaluation(source)}, "
-            f"not where today's default puts it: `{command}` makes the same run.")
+    return (f"{source.runs.parent_name} stopped trials at ASHA's rung at evaluation {grace}, "
+            f"not where today's default puts it: `{rerun_command(source)}` makes the same run.")
 
 
 def guessed_command(runs: StudyRuns, default_seeds: int) -> str:

@@ -21,6 +21,7 @@ retries, so a server that blinks mid-study delays trials but kills none.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
@@ -31,6 +32,7 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
+from pathlib import Path
 
 import numpy as np
 from mlflow.entities import Metric, Param, RunStatus, RunTag
@@ -130,9 +132,6 @@ def reopen_parent(client: MlflowClient, run_id: str) -> None:
 def code_digest(root: str | None = None) -> str:
     """A short digest of every file of the gan_core package at `root` (default: the one imported), what trains
     and scores a trial: two runs with the same digest trained their trials with the same code."""
-    import hashlib
-    from pathlib import Path
-
     if root is None:
         import gan_core
 
