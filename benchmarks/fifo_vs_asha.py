@@ -39,6 +39,7 @@ from mlflow.tracking import MlflowClient
 from gan_core import TrainConfig
 
 TAKE_OFF = TrainConfig().collapse_quality  # the plausible-samples bar, when a trial's params do not say
+COLLAPSE_THRESHOLD = TrainConfig().collapse_threshold  # diversity under it is collapse-like, when params do not say
 
 PARAMS_IGNORED = {"max_seconds"}
 
@@ -150,13 +151,22 @@ def top_quarter_stopped(fifo: dict, asha: dict) -> tuple[list[str], list[str]]:
     return top, [k for k in top if k in asha and asha[k]["outcome"] in ("stopped_early", "collapsed")]
 
 
+def escape(fifo_trial: dict, stopped_at: int) -> int | None:
+    """The step of the first FIFO evaluation after `stopped_at` whose diversity reached the trial's collapse
+    threshold: where a trial stopped as collapsed would have escaped its collapse; None when it never did."""
+    bar = float(fifo_trial["params"].get("collapse_threshold", COLLAPSE_THRESHOLD))
+    return next((s for s, d in fifo_trial["history"].get("diversity", []) if s > stopped_at and d >= bar), None)
+
+
 def lost_lines(fifo: dict, asha: dict, top: list[str], lost: list[str]) -> list[str]:
     """FIFO's top-quarter trials that the ASHA run stopped, by what stopped them: a rung (ranked behind
     at a budget where FIFO shows it would have ended in the top quarter: the early stop that biases
-    a study's answer) or the collapse stopper (with the trial's FIFO end, to show whether it was still
-    collapsed there)."""
+    a study's answer) or the collapse stopper (with the trial's FIFO end, and whether FIFO shows it
+    escaping its collapse after the stop: only then did the stop cost the study a good trial). The
+    last line counts the lost: rung stops plus collapse stops that FIFO shows escaping."""
     at_rung = [k for k in lost if asha[k]["outcome"] == "stopped_early"]
     collapsed = [k for k in lost if asha[k]["outcome"] == "collapsed"]
+    escaped = [k for k in collapsed if escape(fifo[k], asha[k]["rounds"]) is not None]
 
     def end(k):
         f = fifo[k]
@@ -164,11 +174,18 @@ def lost_lines(fifo: dict, asha: dict, top: list[str], lost: list[str]) -> list[
         flag = f["history"].get("collapsed") or [(0, 0.0)]
         state = "collapsed" if flag[-1][1] else "not collapsed"
         shown = f", {modes[-1][1]:.0f} modes" if modes[-1][1] is not None else ""
-        return f"{f['setting']}: FIFO final {f['final']:.3f}{shown}, {state} at its last evaluation"
+        after = [d for s, d in f["history"].get("diversity", []) if s > asha[k]["rounds"]]
+        step = escape(f, asha[k]["rounds"])
+        fate = (f"diversity reached the collapse threshold at step {step:,}: it escaped" if step is not None else
+                f"diversity at most {max(after):.2f} after the stop: it never escaped" if after else "")
+        return f"{f['setting']}: FIFO final {f['final']:.3f}{shown}, {state} at its last evaluation" + \
+            (f", {fate}" if fate else "")
     return [f"- FIFO's top quarter ({len(top)} trials by final score) stopped at an ASHA rung: {len(at_rung)}"
             + (f" ({', '.join(fifo[k]['setting'] for k in at_rung)})" if at_rung else ""),
             f"- FIFO's top quarter stopped as collapsed: {len(collapsed)}"
-            + (f" ({'; '.join(end(k) for k in collapsed)})" if collapsed else "")]
+            + (f" ({'; '.join(end(k) for k in collapsed)})" if collapsed else ""),
+            f"- FIFO's top quarter lost to early stops (at a rung, or as collapsed and escaping later in FIFO): "
+            f"{len(at_rung) + len(escaped)}"]
 
 
 def _updates(trial: dict) -> int:

@@ -103,8 +103,11 @@ def scheduler(plan: Plan, study: dict):
         return CollapsePBT(plan.population, plan.collapse_persistence, plan.pbt_collapse_grace, plan.base["seed"])
     if plan.study.search == "grid" and plan.time_attr == "training_iteration":
         history = functools.partial(tracking.rung_history, plan.tracking_uri, study["experiment_id"],
-                                    study["parent_run_id"], "score_smooth", plan.base["eval_every"])
-        return SyncHalving("score_smooth", plan.max_t, plan.grace_period, REDUCTION_FACTOR, plan.trials, history)
+                                    study["parent_run_id"], ("score_smooth", "score", "quality"),
+                                    plan.base["eval_every"])
+        return SyncHalving("score_smooth", plan.max_t, plan.grace_period, REDUCTION_FACTOR, plan.trials, history,
+                           raw="score", smoothing=plan.smoothing, tolerance=plan.rung_tolerance,
+                           take_off=plan.base["collapse_quality"])
     return ASHAScheduler(time_attr=plan.time_attr, metric="score_smooth", mode="max",
                          max_t=plan.max_t, grace_period=plan.grace_period, reduction_factor=REDUCTION_FACTOR)
 

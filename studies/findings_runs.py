@@ -5,6 +5,7 @@ times and `gan.code` digest (where it recorded one)."""
 
 from __future__ import annotations
 
+import ast
 import json
 import math
 import os
@@ -12,7 +13,7 @@ import re
 from dataclasses import dataclass
 
 from studies import tracking
-from studies.plan import default_grace
+from studies.plan import RUNG_TOLERANCE, default_grace
 from studies.report_runs import StudyRuns, Trial, load_study
 
 KEYS = ("score", "diversity", "quality", "modes_covered", "cond_acc", "aux_acc_real", "aux_acc_fake", "collapsed")
@@ -57,19 +58,46 @@ def rerun_grace(source: Source) -> int | None:
     return rung
 
 
+def rung_tolerance(source: Source) -> float:
+    """The `--rung-tolerance` the run's rungs decided with, from its parent's scheduler: 0 for a run that
+    records none (made before the rung kept trials within noise of its cut)."""
+    try:
+        scheduler = ast.literal_eval(source.runs.parent_params.get("scheduler", "{}"))
+    except (ValueError, SyntaxError):
+        scheduler = {}
+    return float(scheduler.get("tolerance", 0.0)) if isinstance(scheduler, dict) else 0.0
+
+
+def rerun_tolerance(source: Source) -> float | None:
+    """The `--rung-tolerance` the run's command needs to make the same run today: the run's own, where
+    a rung stopped trials, the command names none and today's default differs; None when not needed."""
+    named = any(w == "--rung-tolerance" or w.startswith("--rung-tolerance=") for w in source.command.split())
+    tolerance = rung_tolerance(source)
+    if rung_evaluation(source) is None or named or tolerance == RUNG_TOLERANCE:
+        return None
+    return tolerance
+
+
 def rerun_command(source: Source) -> str:
     """The command that makes the same run today."""
-    grace = rerun_grace(source)
-    return source.command if grace is None else f"{source.command} --grace {grace}"
+    grace, tolerance = rerun_grace(source), rerun_tolerance(source)
+    return (source.command + (f" --grace {grace}" if grace is not None else "")
+            + (f" --rung-tolerance {tolerance:g}" if tolerance is not None else ""))
 
 
 def rerun_note(source: Source) -> str | None:
     """Where the run's command alone no longer makes the same run: what does."""
-    grace = rerun_grace(source)
-    if grace is None:
+    grace, tolerance = rerun_grace(source), rerun_tolerance(source)
+    if grace is None and tolerance is None:
         return None
-    return (f"{source.runs.parent_name} stopped trials at ASHA's rung at evaluation {grace}, "
-            f"not where today's default puts it: `{rerun_command(source)}` makes the same run.")
+    where = f" at evaluation {grace}, not where today's default puts it," if grace is not None else ""
+    kept = ("" if tolerance is None else
+            " keeping only the rung's quota (today's default also keeps" if tolerance == 0 else
+            f" keeping trials within {tolerance:g} standard errors of the cut (today's default keeps")
+    if tolerance is not None:
+        kept += f" those within {RUNG_TOLERANCE:g} standard errors of it)"
+    return (f"{source.runs.parent_name} stopped trials at ASHA's rung{where}{kept}: "
+            f"`{rerun_command(source)}` makes the same run.").replace(",:", ":")
 
 
 def guessed_command(runs: StudyRuns, default_seeds: int) -> str:
@@ -121,7 +149,8 @@ def export(source: Source) -> dict:
     code = {"code": source.code} if source.code else {}
     return {**code, "study": runs.study, "parent_name": runs.parent_name, "parent_id": runs.parent_id,
             "command": source.command, "started": source.started, "ended": source.ended,
-            "parent_params": {k: runs.parent_params[k] for k in ("set", "trials") if k in runs.parent_params},
+            "parent_params": {k: runs.parent_params[k] for k in ("set", "trials", "scheduler")
+                              if k in runs.parent_params},
             "trials": [{"name": t.name, "setting": t.setting, "seed": t.seed, "status": t.status,
                         "labels": t.labels, "params": {k: t.params[k] for k in ("max_steps", "budget") if k in t.params},
                         "history": {k: [list(p) for p in v] for k, v in t.history.items()}}

@@ -12,9 +12,21 @@ before the rung (stopped as collapsed, diverged, failed) ranks below every
 trial at it, so it counts toward the cut, and a rung that the collapse stopper
 has thinned stops fewer of the trials that reach it (halving those that
 arrive would stop the best of few). Ties go to the earlier trial. The last
-trial to arrive needs no pause. On
-the CPU a trial is deterministic for its seed, so the same command gives the
-same trials, the same rung decisions and the same table on any machine.
+trial to arrive needs no pause.
+
+A cut inside evaluation noise is a coin toss, so the rung also keeps, as a
+racing rule would (Maron and Moore's Hoeffding races, Birattari's F-race: drop
+a candidate only when it is shown worse), every trial below the cut that has
+taken off (its sample quality at the rung reaches the plausible-samples bar)
+and whose smoothed score is within `tolerance` standard errors of the last
+trial kept. A trial's standard error is its own: the spread of its last
+evaluations' changes of the raw score, scaled to the moving average the rung
+ranks. Trials that have not taken off are all alike near zero, so their ties
+do not count. `tolerance` 0 keeps the quota alone (the rule of the runs
+whose parent run records no `tolerance` in its scheduler).
+
+On the CPU a trial is deterministic for its seed, so the same command gives
+the same trials, the same rung decisions and the same table on any machine.
 
 The rungs are ASHA's: `grace_period * reduction_factor**k` below `max_t`. A
 paused trial restarts from the checkpoint it reported at the rung (Tune
@@ -32,6 +44,7 @@ from ray.tune.experiment import Trial
 from ray.tune.schedulers import FIFOScheduler, TrialScheduler
 
 ENDING_KEYS = ("error", "finished", "diverged", "timed_out")  # a result after which the trial ends by itself
+NOISE_WINDOW = 5  # the evaluations up to a rung whose changes give a trial's evaluation noise
 
 
 def rungs(grace_period: float, reduction_factor: float, max_t: float) -> list[int]:
@@ -47,13 +60,20 @@ class SyncHalving(FIFOScheduler):
     """Synchronous successive halving on `metric` (maximised) over `trials` trials."""
 
     def __init__(self, metric: str, max_t: float, grace_period: float, reduction_factor: float, trials: int,
-                 history: Callable[[], dict] | None = None):
+                 history: Callable[[], dict] | None = None, raw: str = "score", smoothing: float = 1.0,
+                 tolerance: float = 0.0, take_off: float = 0.0):
+        """`metric` is the moving average of `raw` with weight `smoothing` on the newest value; `history`
+        gives {metric name: {trial id: {evaluation: value}}} for `metric`, `raw` and `quality`; a trial
+        has taken off once its `quality` reaches `take_off`."""
         super().__init__()
-        self._metric = metric
+        self._metric, self.raw, self.smoothing, self.tolerance, self.take_off = \
+            metric, raw, smoothing, tolerance, take_off
         self._supports_buffered_results = False  # decide on each result as it comes
         self.milestones = rungs(grace_period, reduction_factor, max_t)
         self.rf, self.total, self.history_source = reduction_factor, trials, history
         self.values: dict[str, dict[int, float]] = {}  # trial id -> {evaluation: metric}
+        self.raws: dict[str, dict[int, float]] = {}  # trial id -> {evaluation: raw}
+        self.quality: dict[str, dict[int, float]] = {}  # trial id -> {evaluation: quality}
         self.order: list[str] = []  # trial ids as added: ties go to the earlier
         self.ended: set[str] = set()
         self.kept: dict[int, set[str]] = {}  # milestone -> trial ids that go on past it
@@ -75,6 +95,8 @@ class SyncHalving(FIFOScheduler):
         if any(result.get(key) for key in ENDING_KEYS):
             return TrialScheduler.CONTINUE
         self.values.setdefault(tid, {})[it] = _value(result.get(self._metric))
+        self.raws.setdefault(tid, {})[it] = _value(result.get(self.raw))
+        self.quality.setdefault(tid, {})[it] = _value(result.get("quality"))
         for milestone in (m for m in self.milestones if m <= it):
             self.values[tid].setdefault(milestone, self.values[tid][it])  # only after a restore skipped it
             if milestone not in self.kept and not self._decide(tune_controller, milestone, current=tid):
@@ -123,7 +145,10 @@ class SyncHalving(FIFOScheduler):
         out = self.ended - set(at)
         if len(at) + len(out) < self.total:
             return False
-        self.kept[milestone] = keep(at, self.order, quota(self.total, self.rf, self.milestones.index(milestone)))
+        spread = {t: noise(self.raws.get(t, {}), milestone, self.smoothing) for t in at}
+        taken_off = {t for t in at if self.quality.get(t, {}).get(milestone, -math.inf) >= self.take_off}
+        self.kept[milestone] = keep(at, self.order, quota(self.total, self.rf, self.milestones.index(milestone)),
+                                    spread, self.tolerance, taken_off)
         for tid, trial in list(self.waiting.items()):
             if tid == current or self.values.get(tid, {}).get(milestone) is None:
                 continue
@@ -137,9 +162,11 @@ class SyncHalving(FIFOScheduler):
     def _load_history(self):
         """After a restore, the metric at every evaluation each trial already logged."""
         if self.restored and self.history_source is not None:
-            for tid, values in self.history_source().items():
-                for it, value in values.items():
-                    self.values.setdefault(tid, {}).setdefault(it, _value(value))
+            history = self.history_source()
+            for name, store in ((self._metric, self.values), (self.raw, self.raws), ("quality", self.quality)):
+                for tid, values in history.get(name, {}).items():
+                    for it, value in values.items():
+                        store.setdefault(tid, {}).setdefault(it, _value(value))
             self.history_source = None
 
 
@@ -149,12 +176,35 @@ def quota(trials: int, reduction_factor: float, rung: int) -> int:
     return max(1, math.ceil(trials / reduction_factor ** (rung + 1)))
 
 
-def keep(at: dict[str, float], order: list[str], count: int) -> set[str]:
-    """The best `count` trials by their value at the rung (all of them when fewer arrived); ties go
-    to the trial added first."""
+def keep(at: dict[str, float], order: list[str], count: int, spread: dict[str, float] | None = None,
+         tolerance: float = 0.0, taken_off: set[str] | None = None) -> set[str]:
+    """The best `count` trials by their value at the rung (all of them when fewer arrived), ties to the
+    trial added first; then every trial below them, of those in `taken_off` (all when None), whose value
+    is within `tolerance` standard errors (`spread`, each trial's own, combined) of the last one kept."""
     def rank(t):
         return -at[t], order.index(t) if t in order else len(order)
-    return set(sorted(at, key=rank)[:count])
+    ranked = sorted(at, key=rank)
+    kept = ranked[:count]
+    if kept and tolerance > 0 and spread is not None:
+        last = kept[-1]
+        kept += [t for t in ranked[count:] if (taken_off is None or t in taken_off)
+                 and at[last] - at[t] <= tolerance * math.hypot(spread.get(t, 0.0), spread.get(last, 0.0))]
+    return set(kept)
+
+
+def noise(raw: dict[int, float], milestone: int, smoothing: float, window: int = NOISE_WINDOW) -> float:
+    """The standard error of a trial's smoothed score at `milestone`, from its own raw scores: the
+    standard deviation of their changes over the last `window` evaluations up to the rung (a change is
+    the difference of two noisy evaluations, hence the sqrt(2); a steady climb is taken out with the
+    mean change), scaled to an exponential moving average with weight `smoothing`
+    (sqrt(a / (2 - a)) of one evaluation's noise). 0 with fewer than three evaluations to go on."""
+    values = [raw.get(e) for e in range(max(1, milestone - window + 1), milestone + 1)]
+    if any(v is None or not math.isfinite(v) for v in values) or len(values) < 3:
+        return 0.0
+    changes = [b - a for a, b in zip(values, values[1:])]
+    mean = sum(changes) / len(changes)
+    var = sum((c - mean) ** 2 for c in changes) / (len(changes) - 1)
+    return math.sqrt(var / 2) * math.sqrt(smoothing / (2 - smoothing))
 
 
 def stop_paused(tune_controller, trial: Trial) -> None:

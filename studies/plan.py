@@ -39,6 +39,7 @@ class Plan:
     resume: dict | None = None  # the saved study state (experiment folder, MLflow ids) when resuming
     sets: dict = field(default_factory=dict)  # the --set overrides (already in base)
     population: dict | None = None  # PBT settings (studies.population.settings) when the scheduler is pbt
+    rung_tolerance: float = 0.0  # standard errors within which a trial below a rung's cut goes on too (halving.keep)
 
     @property
     def time_attr(self) -> str:
@@ -79,6 +80,9 @@ def default_grace(max_t: float) -> float:
     return max(max_t * 3 / 5, 1)
 
 
+RUNG_TOLERANCE = 2.0  # --rung-tolerance's default: a cut inside twice the noise of a difference is a coin toss
+
+
 def describe(plan: Plan) -> str:
     """The resolved plan as `--dry-run` prints it: one line per setting."""
     lines = []
@@ -95,7 +99,8 @@ def describe(plan: Plan) -> str:
 
 def plan_dict(plan: Plan) -> dict:
     scheduler = ({"name": "asha", "metric": "score_smooth", "mode": "max", "time_attr": plan.time_attr,
-                  "max_t": plan.max_t, "grace_period": plan.grace_period, "reduction_factor": 2}
+                  "max_t": plan.max_t, "grace_period": plan.grace_period, "reduction_factor": 2,
+                  "tolerance": plan.rung_tolerance}
                  if plan.scheduler == "asha" else {"name": "fifo"})
     collapse = ({"metric": "collapsed", "time_attr": plan.time_attr, "grace": plan.collapse_grace_period,
                  "persistence": plan.collapse_persistence} if plan.scheduler == "asha" else None)

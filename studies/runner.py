@@ -26,7 +26,7 @@ from gan_core.config import TrainConfig
 from gan_core.datasets import IMAGE_SIZES, FOLDER_PREFIX, dataset_choices, dataset_entry, is_dataset_name, load_dataset
 from studies import locations
 from studies.overrides import parse_sets, varied_fields
-from studies.plan import Plan, describe
+from studies.plan import RUNG_TOLERANCE, Plan, describe
 from studies.population import Population, settings
 from studies.spaces import expand, sample_define_by_run
 # a study written for images gets these when pointed at a 2-D dataset
@@ -154,6 +154,9 @@ def parser(study: Study) -> OneLineParser:
     a("--grace", type=positive(float, "a number > 0"),
       help="ASHA grace period in evaluations (in seconds when time is the budget, --max-steps 0); "
            "default: three fifths of the budget")
+    a("--rung-tolerance", type=float, default=RUNG_TOLERANCE,
+      help="a trial below a rung's cut goes on too when it has taken off and its smoothed score is within this "
+           "many standard errors of the last trial kept (0: the cut alone)")
     a("--collapse-grace", type=float,
       help="how long (same unit as --grace) before a collapsed trial may be stopped (default: the ASHA grace)")
     a("--collapse-persistence", type=positive(int, "an integer >= 1"), default=2,
@@ -198,6 +201,8 @@ def make_plan(study: Study, argv: list[str] | None) -> Plan:
         p.error(f"--max-seconds: {args.max_seconds!r} is not a number of seconds >= 0")
     if not 0 < args.smoothing <= 1:
         p.error(f"--smoothing: {args.smoothing!r} is not in (0, 1]")
+    if args.rung_tolerance < 0:
+        p.error(f"--rung-tolerance: {args.rung_tolerance!r} is not a number >= 0")
     if args.collapse_grace is not None and args.collapse_grace < 0:
         p.error(f"--collapse-grace: {args.collapse_grace!r} is not a number >= 0")
     if args.gpus_per_trial < 0 or (args.gpus_per_trial > 1 and not args.gpus_per_trial.is_integer()):
@@ -237,7 +242,8 @@ def make_plan(study: Study, argv: list[str] | None) -> Plan:
                 args.cpus_per_trial, args.gpus_per_trial, args.max_failures, args.address,
                 locations.tracking_uri(args.tracking_uri), locations.storage_location(args.storage), args.dry_run,
                 tuple(argv), sets=sets,
-                population=settings(study.population, args.smoke) if args.scheduler == "pbt" else None)
+                population=settings(study.population, args.smoke) if args.scheduler == "pbt" else None,
+                rung_tolerance=args.rung_tolerance)
     if plan.population and plan.time_attr != "training_iteration":
         p.error("--max-steps: 0 makes time the budget; PBT perturbs at evaluations of a work budget")
     if plan.grace is not None and plan.grace > plan.max_t:

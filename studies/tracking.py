@@ -334,13 +334,14 @@ def ui_hint(tracking_uri: str, exp_id: str) -> str:
             f"http://127.0.0.1:5000/{UI_HINT.format(exp=exp_id)}")
 
 
-def rung_history(tracking_uri: str, exp_id: str, parent_id: str, metric: str, eval_every: int) -> dict:
-    """{trial id: {evaluation number: value of `metric`}} for the parent's child runs (MLflow steps
-    count budget units; evaluation k is at step k * eval_every, the last one possibly sooner)."""
+def rung_history(tracking_uri: str, exp_id: str, parent_id: str, metrics: tuple[str, ...], eval_every: int) -> dict:
+    """{metric: {trial id: {evaluation number: value}}} for each of `metrics` over the parent's child runs
+    (MLflow steps count budget units; evaluation k is at step k * eval_every, the last one possibly sooner)."""
     client = MlflowClient(tracking_uri)
     query = f"tags.`mlflow.parentRunId` = '{parent_id}'"
-    history = {}
+    history = {metric: {} for metric in metrics}
     for run in retry(client.search_runs, [exp_id], filter_string=query, max_results=10_000):
-        values = retry(client.get_metric_history, run.info.run_id, metric)
-        history[run.data.tags[TAG_TRIAL]] = {-(-m.step // eval_every): m.value for m in values}
+        for metric in metrics:
+            values = retry(client.get_metric_history, run.info.run_id, metric)
+            history[metric][run.data.tags[TAG_TRIAL]] = {-(-m.step // eval_every): m.value for m in values}
     return history

@@ -55,15 +55,26 @@ def test_take_off_line_gives_median_and_latest_against_the_budget():
 
 def test_lost_lines_count_rung_stops_and_collapse_stops_apart_with_the_fifo_end_of_the_collapsed():
     finals = {f"t{i}": i / 10 for i in range(8)}
-    fifo, asha = pair(finals, {"t7": "stopped_early", "t6": "collapsed"})
+    fifo, asha = pair(finals, {"t7": "stopped_early", "t6": "collapsed", "t5": "collapsed"})
     for k in fifo:
-        fifo[k]["history"] = {"modes_covered": [(150, 40.0), (300, 56.0)], "collapsed": [(150, 1.0), (300, 0.0)]}
+        fifo[k]["params"] = {}
+        fifo[k]["history"] = {"modes_covered": [(150, 40.0), (300, 56.0), (450, 60.0)],
+                              "collapsed": [(150, 1.0), (300, 1.0), (450, 0.0)],
+                              "diversity": [(150, 0.05), (300, 0.09), (450, 0.11)]}
+        asha[k]["rounds"] = 150
     top, lost = fifo_vs_asha.top_quarter_stopped(fifo, asha)
-    rung, collapsed = fifo_vs_asha.lost_lines(fifo, asha, top, lost)
+    rung, collapsed, total = fifo_vs_asha.lost_lines(fifo, asha, top, lost)
     assert rung == "- FIFO's top quarter (2 trials by final score) stopped at an ASHA rung: 1 (t7)"
-    assert collapsed == ("- FIFO's top quarter stopped as collapsed: 1 "
-                         "(t6: FIFO final 0.600, 56 modes, not collapsed at its last evaluation)")
+    assert collapsed == ("- FIFO's top quarter stopped as collapsed: 1 (t6: FIFO final 0.600, 60 modes, not "
+                         "collapsed at its last evaluation, diversity at most 0.11 after the stop: it never escaped)")
+    assert total.endswith(": 1")  # the rung stop; t6 stayed under the collapse threshold of 0.25
+    fifo["t6"]["history"]["diversity"][-1] = (450, 0.3)  # now FIFO shows it escaping after the stop
+    assert "threshold at step 450: it escaped" in fifo_vs_asha.lost_lines(fifo, asha, top, lost)[1]
+    assert fifo_vs_asha.lost_lines(fifo, asha, top, lost)[2].endswith(": 2")
+    fifo["t6"]["params"] = {"collapse_threshold": "0.5"}  # a trial's own threshold counts
+    assert fifo_vs_asha.lost_lines(fifo, asha, top, lost)[2].endswith(": 1")
     fifo, asha = pair(finals, {})
     assert fifo_vs_asha.lost_lines(fifo, asha, *fifo_vs_asha.top_quarter_stopped(fifo, asha)) == [
         "- FIFO's top quarter (2 trials by final score) stopped at an ASHA rung: 0",
-        "- FIFO's top quarter stopped as collapsed: 0"]
+        "- FIFO's top quarter stopped as collapsed: 0",
+        "- FIFO's top quarter lost to early stops (at a rung, or as collapsed and escaping later in FIFO): 0"]

@@ -139,14 +139,21 @@ def test_runs_that_differ_only_in_their_seeds_pool_them():
     assert findings.evaluate(part("R15"), [first, more]).sources_a == [more]
 
 
+def rung_run(seeds, rung_step, started, command, tolerance: float | None = 2.0):
+    """A loss_family run whose wgan trials ASHA stopped at `rung_step`; its rung's tolerance as its parent
+    records it (None: a run that records none)."""
+    stopped = {"status": "stopped_early", "last": rung_step}
+    src = source("loss_family", [trial(f"loss={n}", s, vs[s], **(stopped if n == "wgan" else {}))
+                                 for n, vs in (("bce", BCE), ("wgan", WGAN)) for s in seeds],
+                 started=started, name=f"loss_family-2026010{started}-000000")
+    src.command = command
+    if tolerance is not None:
+        src.runs.parent_params["scheduler"] = str({"name": "asha", "grace_period": 3, "tolerance": tolerance})
+    return src
+
+
 def test_a_run_whose_rung_is_not_todays_default_names_the_grace_that_remakes_it_and_pools_only_with_its_like():
-    def run(seeds, rung_step, started, command):
-        stopped = {"status": "stopped_early", "last": rung_step}
-        src = source("loss_family", [trial(f"loss={n}", s, vs[s], **(stopped if n == "wgan" else {}))
-                                     for n, vs in (("bce", BCE), ("wgan", WGAN)) for s in seeds],
-                     started=started, name=f"loss_family-2026010{started}-000000")
-        src.command = command
-        return src
+    run = rung_run
 
     # 4 evaluations: today's default rung is at the third (three fifths, rounded up)
     old = run((0, 1), 4200, 1, "python -m studies.loss_family")  # stopped at the second: the old half-budget rung
@@ -162,6 +169,31 @@ def test_a_run_whose_rung_is_not_todays_default_names_the_grace_that_remakes_it_
     old.command = "python -m studies.loss_family --grace 2"  # a command that names its grace needs nothing added
     assert findings_runs.rerun_command(old) == old.command
     newer = run((2, 3), 4200, 3, "python -m studies.loss_family --seeds 2,3 --grace 2")
+    assert findings.evaluate(part("R15"), [old, newer]).sources_a == [newer, old]
+
+
+def test_a_run_whose_rung_kept_only_its_quota_names_the_tolerance_that_remakes_it():
+    old = rung_run((0, 1), 6300, 1, "python -m studies.loss_family", tolerance=None)  # before the tolerance
+    assert findings_runs.rung_tolerance(old) == 0.0
+    assert findings_runs.rerun_command(old) == "python -m studies.loss_family --rung-tolerance 0"
+    assert findings_runs.rerun_note(old) == (
+        "loss_family-20260101-000000 stopped trials at ASHA's rung keeping only the rung's quota (today's default "
+        "also keeps those within 2 standard errors of it): `python -m studies.loss_family --rung-tolerance 0` "
+        "makes the same run.")
+    older = rung_run((0, 1), 4200, 1, "python -m studies.loss_family", tolerance=None)  # and the half-budget rung
+    assert findings_runs.rerun_command(older) == "python -m studies.loss_family --grace 2 --rung-tolerance 0"
+    assert "rung at evaluation 2, not where today's default puts it, keeping only" in findings_runs.rerun_note(older)
+    wide = rung_run((0, 1), 6300, 1, "python -m studies.loss_family", tolerance=3.0)
+    assert findings_runs.rerun_command(wide) == "python -m studies.loss_family --rung-tolerance 3"
+    named = rung_run((0, 1), 6300, 1, "python -m studies.loss_family --rung-tolerance 0", tolerance=0.0)
+    assert findings_runs.rerun_command(named) == named.command and findings_runs.rerun_note(named) is None
+    unstopped = rung_run((0, 1), 6300, 1, "python -m studies.loss_family", tolerance=None)
+    for t in unstopped.runs.trials:
+        t.status = "finished"
+    assert findings_runs.rerun_command(unstopped) == unstopped.command  # no rung stopped a trial: any tolerance
+    new = rung_run((2, 3), 6300, 2, "python -m studies.loss_family --seeds 2,3")
+    assert findings.evaluate(part("R15"), [old, new]).sources_a == [new]  # kept by another rule: not pooled
+    newer = rung_run((2, 3), 6300, 3, "python -m studies.loss_family --seeds 2,3 --rung-tolerance 0")
     assert findings.evaluate(part("R15"), [old, newer]).sources_a == [newer, old]
 
 

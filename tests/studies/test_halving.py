@@ -1,11 +1,15 @@
 """studies/halving.py: where the rungs fall, how many trials each keeps (successive halving's share of
-the whole study, with trials that ended before a rung counted in the cut), and a study driven through
-the scheduler's own callbacks with Tune's Trial objects."""
+the whole study, with trials that ended before a rung counted in the cut), which trials below the cut go
+on because they are within noise of it, and studies driven through the scheduler's own callbacks with
+Tune's Trial objects."""
 
+import math
+
+import pytest
 from ray.tune.experiment import Trial
 from ray.tune.schedulers import TrialScheduler
 
-from studies.halving import SyncHalving, keep, quota, rungs
+from studies.halving import SyncHalving, keep, noise, quota, rungs
 from studies.plan import default_grace
 
 
@@ -53,3 +57,55 @@ def test_trials_that_ended_before_a_rung_count_toward_its_cut():
     assert sched.on_trial_result(None, d, result(2, 0.05)) == TrialScheduler.STOP
     assert sched.kept[2] == {a.trial_id, b.trial_id} and sched.released == {a.trial_id, b.trial_id}
     assert sched.on_trial_result(None, a, result(3, 0.7)) == TrialScheduler.CONTINUE
+
+
+def test_noise_is_the_spread_of_a_trials_own_last_changes_scaled_to_the_moving_average():
+    zigzag = {1: 0.1, 2: 0.2, 3: 0.1, 4: 0.2, 5: 0.1}  # changes +-0.1: variance 0.04 / 3, halved per evaluation
+    assert math.isclose(noise(zigzag, 5, smoothing=1.0), math.sqrt(0.04 / 3 / 2))
+    assert math.isclose(noise(zigzag, 5, smoothing=0.5), math.sqrt(0.04 / 3 / 2) * math.sqrt(0.5 / 1.5))
+    assert noise({e: 0.1 * e for e in range(1, 9)}, 8, smoothing=0.5) == pytest.approx(0.0)  # a steady climb
+    assert noise({1: 0.1, 2: 0.5}, 2, smoothing=1.0) == 0.0  # too few evaluations to tell
+    far = {1: 9.0, **{e: 0.1 * e for e in range(2, 7)}}  # evaluation 1 is outside the last five up to the 6th
+    assert noise(far, 6, smoothing=1.0) == pytest.approx(0.0)
+    assert noise({1: 0.1, 2: 0.2, 3: math.nan}, 3, smoothing=1.0) == 0.0
+
+
+def test_keep_adds_the_trials_below_the_cut_that_are_within_noise_of_it_and_have_taken_off():
+    at = {"a": 0.30, "b": 0.25, "c": 0.24, "e": 0.239, "d": 0.20, "z": -math.inf}
+    order = list(at)
+    spread = dict.fromkeys(at, 0.005)  # a difference's standard error: 0.005 * sqrt(2) = 0.0071
+    assert keep(at, order, 2) == {"a", "b"}
+    assert keep(at, order, 2, spread, tolerance=2.0) == {"a", "b", "c", "e"}  # gaps 0.010, 0.011 < 0.0141
+    assert keep(at, order, 2, spread, tolerance=1.0) == {"a", "b"}  # ... > 0.0071
+    assert keep(at, order, 2, spread, tolerance=2.0, taken_off={"a", "b", "e"}) == {"a", "b", "e"}
+    assert keep(at, order, 2, spread, tolerance=0.0) == {"a", "b"}
+    assert keep({"a": 0.3, "b": 0.3}, ["b", "a"], 1, {"a": 0.0, "b": 0.0}, tolerance=2.0) == {"a", "b"}  # a tie
+
+
+def test_a_rung_keeps_a_noisy_trial_that_has_taken_off_and_stops_one_that_has_not():
+    a, b, c, d = (Trial("t", config={"seed": i}, stub=True) for i in range(4))
+    sched = SyncHalving("score_smooth", max_t=6, grace_period=5, reduction_factor=2, trials=4, raw="score",
+                        smoothing=1.0, tolerance=2.0, take_off=0.1)
+    assert sched.milestones == [5]
+    scores = {a: [0.1, 0.2, 0.3, 0.4, 0.5], b: [0.1, 0.2, 0.3, 0.4, 0.45],
+              c: [0.3, 0.5, 0.3, 0.5, 0.44], d: [0.3, 0.5, 0.3, 0.5, 0.44]}  # c and d: the same noisy scores
+    quality = {a: 0.5, b: 0.5, c: 0.5, d: 0.05}  # d's samples are not plausible yet: it has not taken off
+    for trial in scores:
+        sched.on_trial_add(None, trial)
+    decisions = {}
+    for trial, values in scores.items():
+        for it, value in enumerate(values, 1):
+            decisions[trial] = sched.on_trial_result(None, trial, {"training_iteration": it, "score": value,
+                                                                   "score_smooth": value, "quality": quality[trial]})
+    assert [decisions[t] for t in (a, b, c)] == [TrialScheduler.PAUSE] * 3 and decisions[d] == TrialScheduler.STOP
+    assert sched.kept[5] == {a.trial_id, b.trial_id, c.trial_id}  # the quota (a, b), and c within noise of b
+    assert sched.released == {a.trial_id, b.trial_id, c.trial_id}
+    for tolerance, ending in ((2.0, TrialScheduler.CONTINUE), (0.0, TrialScheduler.STOP)):  # c arrives last
+        three = SyncHalving("score_smooth", max_t=6, grace_period=5, reduction_factor=2, trials=3, raw="score",
+                            smoothing=1.0, tolerance=tolerance, take_off=0.1)
+        for trial in (a, b, c):
+            three.on_trial_add(None, trial)
+            for it, value in enumerate(scores[trial], 1):
+                decision = three.on_trial_result(None, trial, {"training_iteration": it, "score": value,
+                                                               "score_smooth": value, "quality": quality[trial]})
+        assert decision == ending

@@ -11,6 +11,7 @@ from ray import tune
 from local_cluster import free_port
 from studies import resume
 from studies.__main__ import all_studies
+from studies.plan import plan_dict
 from studies.runner import Study, make_plan
 from studies.spaces import expand, label, label_columns, options
 
@@ -62,6 +63,13 @@ def test_every_study_varies_what_it_declares(name):
         assert len(set(labels)) == len(labels) == len(expand(plan.base, plan.space))
 
 
+def test_a_rung_keeps_trials_within_two_standard_errors_of_its_cut_unless_told_otherwise():
+    study = STUDIES["dg_ratio"]
+    assert plan_dict(make_plan(study, []))["scheduler"]["tolerance"] == 2.0
+    assert plan_dict(make_plan(study, ["--rung-tolerance", "0"]))["scheduler"]["tolerance"] == 0.0
+    assert plan_dict(make_plan(study, ["--scheduler", "fifo"]))["scheduler"] == {"name": "fifo"}
+
+
 @pytest.mark.parametrize("args, option, allowed", [
     (["--dataset", "nope"], "--dataset", "ring8, grid25, stacked-digits"),
     (["--max-steps", "-1"], "--max-steps", "an integer >= 0"),
@@ -79,6 +87,7 @@ def test_every_study_varies_what_it_declares(name):
     (["--tracking-uri", "sqlite://"], "--tracking-uri", "would not find experiment 'dg_ratio'"),
     (["--gpus-per-trial", "1.5"], "--gpus-per-trial", "a fraction in [0, 1] or a whole number"),
     (["--max-failures", "-1"], "--max-failures", "an integer >= 0"),
+    (["--rung-tolerance", "-1"], "--rung-tolerance", "is not a number >= 0"),
     (["--resume", "--smoke"], "--resume", "only --address, --storage and --dry-run may be given with it, not --smoke"),
     (["--resume"], "--resume", "no unfinished dg_ratio study under"),
     (["--tracking-uri", f"http://127.0.0.1:{free_port()}"], "--tracking-uri", "no MLflow server answers at"),

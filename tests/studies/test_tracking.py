@@ -59,6 +59,22 @@ def test_an_evaluation_logs_metrics_with_steps_and_images(child, tmp_path):
         run, last[0], str(tmp_path / "last")), "rb").read()  # the last evaluation's grid, byte for byte
 
 
+def test_rung_history_gives_each_metric_of_each_trial_by_evaluation(child):
+    """What a resumed study's rungs read back: the smoothed score they rank, the raw score their noise
+    comes from and the quality that says a trial took off, keyed by trial id and evaluation number."""
+    client, exp, parent, run = child
+    other, _ = tracking.find_or_create_child(client, exp, parent, "study", "t2", "trial-2", {"loss": "hinge"})
+    for rid, scale in ((run, 1.0), (other, 2.0)):
+        log = tracking.TrialLog(client, rid, existed=False)
+        for step in (300, 600, 750):  # the last evaluation comes sooner: the budget's end
+            log.evaluation(step, {"score": scale * step / 1000, "score_smooth": scale * step / 2000,
+                                  "quality": step / 600, "step": step}, None)
+    got = tracking.rung_history(client.tracking_uri, exp, parent, ("score_smooth", "score", "quality"), 300)
+    assert got["score"] == {"t1": {1: 0.3, 2: 0.6, 3: 0.75}, "t2": {1: 0.6, 2: 1.2, 3: 1.5}}
+    assert got["score_smooth"]["t2"] == {1: 0.3, 2: 0.6, 3: 0.75}
+    assert got["quality"]["t1"] == {1: 0.5, 2: 1.0, 3: 1.25}
+
+
 def test_a_run_without_images_closes_without_a_final_picture(child):
     client, _, _, run = child
     tracking.TrialLog(client, run, existed=False).evaluation(10, {"score": 0.1, "step": 10}, None)
