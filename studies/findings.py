@@ -275,7 +275,8 @@ def document(sources: list[Source], refs_command: str) -> str:
               "another machine gives the same trials in another time."]
     notes = [note for src in sorted(sources, key=lambda s: s.started) if (note := rerun_note(src))]
     lines += ["", "Runs whose command alone no longer makes the same run (ASHA's default rung has moved from "
-              "half to three fifths of a trial's budget since):", ""] if notes else []
+              "half to three fifths of a trial's budget since, and it keeps the trials within noise of its cut "
+              "too):", ""] if notes else []
     lines += [f"- {note}" for note in notes]
     for cid, claim in claim_registry.CLAIMS.items():
         results = evaluated[cid]
