@@ -20,7 +20,9 @@ evaluation at which a trial's sample quality reached the plausible-samples bar
 (`collapse_quality`): a grace period that ends before it ranks noise. It counts the trials of
 FIFO's top quarter (by final score) that ASHA's run stopped, apart: at a rung
 (the early stop that biases the study's answer) and as collapsed (with each
-one's FIFO end: still collapsed there or not). Compute is network updates
+one's FIFO end, and whether FIFO shows its diversity reaching the collapse
+threshold after the stop: an escape the stop cut short), and the top-quarter
+trials lost: the rung's stops plus the collapse stops FIFO shows escaping. Compute is network updates
 (D and G) summed over trials, and wall-clock seconds of the runs. Steps are
 MLflow's: the budget's unit (network updates for the default studies).
 """
