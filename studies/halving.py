@@ -213,7 +213,9 @@ def stop_paused(tune_controller, trial: Trial) -> None:
     --resume); marking it here keeps the saved state true. The end-to-end study tests fail if a
     Ray upgrade moves this."""
     tune_controller.stop_trial(trial)
-    tune_controller._mark_trial_to_checkpoint(trial)
+    # Tune hands schedulers a wrapper that warns on the first private call; the controller behind it
+    controller = getattr(tune_controller, "_tune_controller", tune_controller)
+    controller._mark_trial_to_checkpoint(trial)
 
 
 def _value(value) -> float:

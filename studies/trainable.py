@@ -57,6 +57,10 @@ if TYPE_CHECKING:
 
 STATE_FILE = "state.pt"
 
+# a trial paused at a rung restarts from its checkpoint: Tune logs one INFO line per restore in the
+# worker, forwarded to the driver's terminal (this module is imported in the worker before the restore)
+logging.getLogger("ray.tune.trainable.trainable").setLevel(logging.WARNING)
+
 
 def resolve(base: dict, trial_config: dict) -> TrainConfig:
     """The run's TrainConfig: base values, then the trial's chosen values (see `spaces.merge`)."""
