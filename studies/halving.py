@@ -127,7 +127,10 @@ class SyncHalving(FIFOScheduler):
         return None
 
     def debug_string(self) -> str:
-        done = ", ".join(f"{m}: {len(self.kept[m])} go on" for m in sorted(self.kept))
+        def said(m: int) -> str:
+            extra = len(self.kept[m]) - self._quota(m)
+            return f"{m}: {len(self.kept[m])} go on" + (f" ({extra} of them within noise of the cut)" if extra > 0 else "")
+        done = ", ".join(said(m) for m in sorted(self.kept))
         return f"Synchronous successive halving at evaluations {self.milestones} ({done or 'no rung decided yet'})"
 
     def _end(self, tune_controller, trial: Trial):
@@ -147,7 +150,7 @@ class SyncHalving(FIFOScheduler):
             return False
         spread = {t: noise(self.raws.get(t, {}), milestone, self.smoothing) for t in at}
         taken_off = {t for t in at if self.quality.get(t, {}).get(milestone, -math.inf) >= self.take_off}
-        self.kept[milestone] = keep(at, self.order, quota(self.total, self.rf, self.milestones.index(milestone)),
+        self.kept[milestone] = keep(at, self.order, self._quota(milestone),
                                     spread, self.tolerance, taken_off)
         for tid, trial in list(self.waiting.items()):
             if tid == current or self.values.get(tid, {}).get(milestone) is None:
@@ -158,6 +161,9 @@ class SyncHalving(FIFOScheduler):
             else:
                 stop_paused(tune_controller, trial)
         return True
+
+    def _quota(self, milestone: int) -> int:
+        return quota(self.total, self.rf, self.milestones.index(milestone))
 
     def _load_history(self):
         """After a restore, the metric at every evaluation each trial already logged."""

@@ -99,6 +99,7 @@ def test_a_rung_keeps_a_noisy_trial_that_has_taken_off_and_stops_one_that_has_no
                                                                    "score_smooth": value, "quality": quality[trial]})
     assert [decisions[t] for t in (a, b, c)] == [TrialScheduler.PAUSE] * 3 and decisions[d] == TrialScheduler.STOP
     assert sched.kept[5] == {a.trial_id, b.trial_id, c.trial_id}  # the quota (a, b), and c within noise of b
+    assert sched.debug_string().endswith("(5: 3 go on (1 of them within noise of the cut))")
     assert sched.released == {a.trial_id, b.trial_id, c.trial_id}
     for tolerance, ending in ((2.0, TrialScheduler.CONTINUE), (0.0, TrialScheduler.STOP)):  # c arrives last
         three = SyncHalving("score_smooth", max_t=6, grace_period=5, reduction_factor=2, trials=3, raw="score",
