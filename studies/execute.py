@@ -101,7 +101,7 @@ def scheduler(plan: Plan, study: dict):
         return FIFOScheduler()
     if plan.population:  # the study declared a population: synchronous PBT, collapsed members replaced
         return CollapsePBT(plan.population, plan.collapse_persistence, plan.pbt_collapse_grace, plan.base["seed"])
-    if plan.study.search == "grid" and plan.time_attr == "training_iteration":
+    if plan.synchronous_rungs:
         history = functools.partial(tracking.rung_history, plan.tracking_uri, study["experiment_id"],
                                     study["parent_run_id"], ("score_smooth", "score", "quality"),
                                     plan.base["eval_every"])

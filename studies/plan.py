@@ -52,6 +52,12 @@ class Plan:
         return b["max_seconds"] if self.time_attr == "time_total_s" else -(-b["max_steps"] // b["eval_every"])
 
     @property
+    def synchronous_rungs(self) -> bool:
+        """ASHA's rungs wait for every trial (studies.halving): a grid on a work budget. An Optuna search
+        or a time budget keeps Tune's asynchronous ASHA, which has no tolerance."""
+        return self.study.search == "grid" and self.time_attr == "training_iteration"
+
+    @property
     def grace_period(self) -> float:
         return self.grace or default_grace(self.max_t)
 
@@ -99,9 +105,10 @@ def describe(plan: Plan) -> str:
 
 def plan_dict(plan: Plan) -> dict:
     scheduler = ({"name": "asha", "metric": "score_smooth", "mode": "max", "time_attr": plan.time_attr,
-                  "max_t": plan.max_t, "grace_period": plan.grace_period, "reduction_factor": 2,
-                  "tolerance": plan.rung_tolerance}
+                  "max_t": plan.max_t, "grace_period": plan.grace_period, "reduction_factor": 2}
                  if plan.scheduler == "asha" else {"name": "fifo"})
+    if plan.scheduler == "asha" and plan.synchronous_rungs:
+        scheduler.update(synchronous=True, tolerance=plan.rung_tolerance)
     collapse = ({"metric": "collapsed", "time_attr": plan.time_attr, "grace": plan.collapse_grace_period,
                  "persistence": plan.collapse_persistence} if plan.scheduler == "asha" else None)
     if plan.population:

@@ -156,7 +156,8 @@ def parser(study: Study) -> OneLineParser:
            "default: three fifths of the budget")
     a("--rung-tolerance", type=float, default=RUNG_TOLERANCE,
       help="a trial below a rung's cut goes on too when it has taken off and its smoothed score is within this "
-           "many standard errors of the last trial kept (0: the cut alone)")
+           "many standard errors of the last trial kept (0: the cut alone); the synchronous rungs of a grid on a "
+           "work budget only")
     a("--collapse-grace", type=float,
       help="how long (same unit as --grace) before a collapsed trial may be stopped (default: the ASHA grace)")
     a("--collapse-persistence", type=positive(int, "an integer >= 1"), default=2,

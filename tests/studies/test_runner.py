@@ -68,6 +68,9 @@ def test_a_rung_keeps_trials_within_two_standard_errors_of_its_cut_unless_told_o
     assert plan_dict(make_plan(study, []))["scheduler"]["tolerance"] == 2.0
     assert plan_dict(make_plan(study, ["--rung-tolerance", "0"]))["scheduler"]["tolerance"] == 0.0
     assert plan_dict(make_plan(study, ["--scheduler", "fifo"]))["scheduler"] == {"name": "fifo"}
+    timed = plan_dict(make_plan(study, ["--max-steps", "0", "--max-seconds", "60"]))["scheduler"]
+    assert "tolerance" not in timed and "synchronous" not in timed  # Tune's asynchronous ASHA: no tolerance
+    assert "tolerance" not in plan_dict(make_plan(STUDIES["tune"], []))["scheduler"]
 
 
 @pytest.mark.parametrize("args, option, allowed", [
