@@ -52,10 +52,14 @@ def rerun_grace(source: Source) -> int | None:
     rung = rung_evaluation(source)
     budget = max((len(t.history.get("score", [])) for t in source.runs.trials), default=0)
     named = any(w == "--grace" or w.startswith("--grace=") for w in source.command.split())
-    timed = any(t.params.get("max_steps") == "0" for t in source.runs.trials)  # the rung is in seconds
-    if rung is None or named or timed or rung == math.ceil(default_grace(budget)):
+    if rung is None or named or timed(source) or rung == math.ceil(default_grace(budget)):
         return None
     return rung
+
+
+def timed(source: Source) -> bool:
+    """Whether time was the run's budget (--max-steps 0): its rung is in seconds."""
+    return any(t.params.get("max_steps") == "0" for t in source.runs.trials)
 
 
 def rung_tolerance(source: Source) -> float:
@@ -73,7 +77,8 @@ def rerun_tolerance(source: Source) -> float | None:
     a rung stopped trials, the command names none and today's default differs; None when not needed."""
     named = any(w == "--rung-tolerance" or w.startswith("--rung-tolerance=") for w in source.command.split())
     tolerance = rung_tolerance(source)
-    if rung_evaluation(source) is None or named or tolerance == RUNG_TOLERANCE:
+    asynchronous = timed(source) or source.runs.searched  # Tune's own ASHA: no tolerance to name
+    if rung_evaluation(source) is None or named or asynchronous or tolerance == RUNG_TOLERANCE:
         return None
     return tolerance
 

@@ -191,6 +191,9 @@ def test_a_run_whose_rung_kept_only_its_quota_names_the_tolerance_that_remakes_i
     for t in unstopped.runs.trials:
         t.status = "finished"
     assert findings_runs.rerun_command(unstopped) == unstopped.command  # no rung stopped a trial: any tolerance
+    for t in older.runs.trials:
+        t.params = {"max_steps": "0"}  # time was the budget: Tune's asynchronous ASHA, which has no tolerance
+    assert findings_runs.rerun_command(older) == older.command
     new = rung_run((2, 3), 6300, 2, "python -m studies.loss_family --seeds 2,3")
     assert findings.evaluate(part("R15"), [old, new]).sources_a == [new]  # kept by another rule: not pooled
     newer = rung_run((2, 3), 6300, 3, "python -m studies.loss_family --seeds 2,3 --rung-tolerance 0")
