@@ -6,6 +6,8 @@ how soon after collapse sets in it stops a collapsed trial.
     python benchmarks/fifo_vs_asha.py --max-steps 6000 --grace 14 --out fifo_vs_asha_6000   # take-off early in the budget, two rungs
     python benchmarks/fifo_vs_asha.py --study dg_ratio   # any study; extra options go to both runs
     python benchmarks/fifo_vs_asha.py --smoke            # the whole path in a few minutes
+    python benchmarks/fifo_vs_asha.py --replay benchmarks/fifo_runs/label_smoothing.json --rung-tolerance 0
+                                      # no runs: ASHA's rules replayed on a FIFO run's histories, in seconds
 
 It runs the study twice into one MLflow store (`--out`, default
 ./fifo_vs_asha): once with `--scheduler fifo` (every trial to the end) and
@@ -25,6 +27,13 @@ threshold after the stop: an escape the stop cut short), and the top-quarter
 trials lost: the rung's stops plus the collapse stops FIFO shows escaping. Compute is network updates
 (D and G) summed over trials, and wall-clock seconds of the runs. Steps are
 MLflow's: the budget's unit (network updates for the default studies).
+
+`--replay` runs nothing: it gives the ASHA run of a FIFO run's trials from
+their histories alone (the collapse stopper and the synchronous rungs of
+`studies.halving`, under `--grace`, `--rung-tolerance` and
+`--collapse-persistence`), so a rule can be tried on a study without running
+it again; replayed, the FIFO runs under `benchmarks/fifo_runs/` (written by
+`--export FILE`) give exactly the updates and stops their real ASHA runs did.
 """
 
 from __future__ import annotations
@@ -39,6 +48,7 @@ from pathlib import Path
 from mlflow.tracking import MlflowClient
 
 from gan_core import TrainConfig
+from studies.plan import RUNG_TOLERANCE
 
 TAKE_OFF = TrainConfig().collapse_quality  # the plausible-samples bar, when a trial's params do not say
 COLLAPSE_THRESHOLD = TrainConfig().collapse_threshold  # diversity under it is collapse-like, when params do not say
@@ -61,7 +71,7 @@ def trials(client: MlflowClient, exp_id: str, parent) -> dict[str, dict]:
         key = json.dumps({k: v for k, v in sorted(child.data.params.items()) if k not in PARAMS_IGNORED})
         history = {name: [(m.step, m.value) for m in sorted(client.get_metric_history(child.info.run_id, name),
                                                               key=lambda m: m.step)]
-                   for name in ("score", "diversity", "collapsed", "quality", "modes_covered")}
+                   for name in ("score", "score_smooth", "diversity", "collapsed", "quality", "modes_covered")}
         steps = [s for s, _ in history["score"]]
         out[key] = {"params": child.data.params, "outcome": child.data.tags.get("gan.status"),
                     "setting": child.data.tags.get("gan.setting", key),
@@ -106,6 +116,12 @@ def compare(out: Path, study: str) -> str:
                                  max_results=2)
     asha_parent, fifo_parent = parents
     fifo, asha = trials(client, exp.experiment_id, fifo_parent), trials(client, exp.experiment_id, asha_parent)
+    wall = f"wall clock {_wall(asha_parent) / 60:.1f} min against {_wall(fifo_parent) / 60:.1f} min"
+    return summary(study, fifo, asha, wall)
+
+
+def summary(study: str, fifo: dict, asha: dict, wall: str) -> str:
+    """The comparison of a FIFO run's trials with an ASHA run's (or a replay's), paired by configuration."""
     rows = ["| setting | FIFO final score | ASHA outcome | ASHA steps / FIFO steps | collapse onset | stopped at | evaluations after onset |",
             "|---|---|---|---|---|---|---|"]
     lags = []
@@ -123,7 +139,6 @@ def compare(out: Path, study: str) -> str:
                     f"{lag if lag is not None else '-'} |")
     rounds_fifo = sum(t["rounds"] * _updates(t) for t in fifo.values())
     rounds_asha = sum(t["rounds"] * _updates(t) for t in asha.values())
-    secs_fifo, secs_asha = _wall(fifo_parent), _wall(asha_parent)
     best_fifo = max(fifo, key=lambda k: fifo[k]["final"])
     best_asha = max(asha, key=lambda k: asha[k]["final"])
     stopped = {o: sum(t["outcome"] == o for t in asha.values()) for o in ("stopped_early", "collapsed", "finished")}
@@ -131,7 +146,7 @@ def compare(out: Path, study: str) -> str:
     lines = [
         f"study `{study}`: {len(fifo)} trials in each run",
         f"- compute: ASHA + collapse stopper used {rounds_asha:,} network updates against FIFO's {rounds_fifo:,} "
-        f"({1 - rounds_asha / rounds_fifo:.0%} saved); wall clock {secs_asha / 60:.1f} min against {secs_fifo / 60:.1f} min",
+        f"({1 - rounds_asha / rounds_fifo:.0%} saved); {wall}",
         f"- ASHA run: {stopped['finished']} finished, {stopped['stopped_early']} stopped by ASHA, "
         f"{stopped['collapsed']} stopped as collapsed",
         f"- best configuration: FIFO `{fifo[best_fifo]['setting']}` ({fifo[best_fifo]['final']:.3f}), "
@@ -143,6 +158,46 @@ def compare(out: Path, study: str) -> str:
         "", *rows,
     ]
     return "\n".join(lines)
+
+
+def replay(fifo: dict, grace: float | None = None, tolerance: float = RUNG_TOLERANCE, persistence: int = 2,
+           smoothing: float = 0.5) -> dict:
+    """The ASHA run a study would make of the FIFO run's trials, replayed from their histories (on the CPU a
+    trial is deterministic for its seed, so they are what the ASHA run's trials would log): the collapse
+    stopper (`CollapseStopper`, fed each evaluation) and the synchronous rungs (`studies.halving`'s
+    rungs, quota, keep and noise), a trial the stopper ended before a rung counting toward its cut. Each
+    trial's outcome and the step it ended at, shaped as `trials` gives an ASHA run's. Ties at a rung go
+    to the trial first in `fifo`, not in Tune's trial order (exact ties are trials that never learned)."""
+    from studies.halving import keep, noise, quota, rungs
+    from studies.plan import default_grace
+    from studies.stoppers import CollapseStopper
+
+    def values(key: str, name: str) -> dict[int, float]:
+        return {i: v for i, (_, v) in enumerate(fifo[key]["history"].get(name, []), 1)}
+    count = {k: len(t["history"]["score"]) for k, t in fifo.items()}
+    grace = grace or default_grace(max(count.values()))
+    stopper = CollapseStopper("training_iteration", grace, persistence)
+    ends = {}  # key -> (evaluation, outcome)
+    for k in fifo:
+        for e, flag in values(k, "collapsed").items():
+            if stopper(k, {"training_iteration": e, "collapsed": flag}) and e < count[k]:
+                ends[k] = (e, "collapsed")
+                break
+    alive = set(fifo)
+    for r, m in enumerate(rungs(grace, 2, max(count.values()))):
+        alive = {k for k in alive if count[k] >= m and not (k in ends and ends[k][0] <= m)}
+        at = {k: values(k, "score_smooth")[m] for k in alive}
+        spread = {k: noise(values(k, "score"), m, smoothing) for k in alive}
+        took = {k for k in alive if values(k, "quality")[m] >= float(fifo[k]["params"].get("collapse_quality", TAKE_OFF))}
+        kept = keep(at, list(fifo), quota(len(fifo), 2, r), spread, tolerance, took)
+        ends.update({k: (m, "stopped_early") for k in alive - kept})
+        alive = kept
+    out = {}
+    for k, t in fifo.items():
+        e, outcome = ends.get(k, (count[k], t.get("outcome", "finished")))
+        step, value = t["history"]["score"][e - 1]
+        out[k] = {**t, "outcome": outcome, "rounds": step, "final": value}
+    return out
 
 
 def top_quarter_stopped(fifo: dict, asha: dict) -> tuple[list[str], list[str]]:
@@ -207,8 +262,28 @@ def main() -> int:
     p.add_argument("--study", default="mode_collapse")
     p.add_argument("--out", default="fifo_vs_asha", help="folder for the MLflow store and Tune storage")
     p.add_argument("--compare-only", action="store_true", help="only compare the last two runs in --out")
+    p.add_argument("--replay", nargs="?", const="", metavar="FILE",
+                   help="no runs: replay ASHA and the collapse stopper on the newest FIFO run in --out (or on a "
+                        "FIFO run --export wrote to FILE), under --grace, --rung-tolerance, --collapse-persistence")
+    p.add_argument("--export", metavar="FILE", help="no runs: write the newest FIFO run in --out to FILE (json), "
+                                                    "for --replay FILE")
     args, extra = p.parse_known_args()
     out = Path(args.out).resolve()
+    if args.export:
+        study, smoothing, fifo = newest_fifo(out, args.study)
+        Path(args.export).write_text(json.dumps({"study": study, "smoothing": smoothing, "trials": fifo}) + "\n")
+        return 0
+    if args.replay is not None:
+        rules = argparse.ArgumentParser(prog="--replay")
+        rules.add_argument("--grace", type=float)
+        rules.add_argument("--rung-tolerance", type=float, default=RUNG_TOLERANCE)
+        rules.add_argument("--collapse-persistence", type=int, default=2)
+        rule = rules.parse_args(extra)
+        study, smoothing, fifo = (load(Path(args.replay)) if args.replay else newest_fifo(out, args.study))
+        text = summary(study, fifo, replay(fifo, rule.grace, rule.rung_tolerance, rule.collapse_persistence, smoothing),
+                       "replayed from the FIFO run's histories, no wall clock")
+        print(text)
+        return 0
     out.mkdir(parents=True, exist_ok=True)
     if not args.compare_only:
         run(args.study, "fifo", out, extra)
@@ -219,6 +294,22 @@ def main() -> int:
     return 0
 
 
+def newest_fifo(out: Path, study: str) -> tuple[str, float, dict]:
+    """The newest FIFO run of `study` in the store under `out`: its study, its score smoothing, its trials."""
+    client = MlflowClient(f"sqlite:///{out / 'mlflow.db'}")
+    exp = client.get_experiment_by_name(study)
+    parents = [p for p in client.search_runs([exp.experiment_id], "tags.role = 'study'", order_by=["start_time DESC"])
+               if "'fifo'" in p.data.params.get("scheduler", "")]
+    if not parents:
+        raise SystemExit(f"--replay: no FIFO run of {study} in {out / 'mlflow.db'}")
+    return study, float(parents[0].data.params.get("score_smoothing", 0.5)), trials(client, exp.experiment_id, parents[0])
+
+
+def load(path: Path) -> tuple[str, float, dict]:
+    """A FIFO run --export wrote."""
+    data = json.loads(path.read_text())
+    return data["study"], float(data["smoothing"]), data["trials"]
+
+
 if __name__ == "__main__":
-    os.environ.setdefault("RAY_AUTH_MODE", "disabled")
     sys.exit(main())

@@ -78,3 +78,55 @@ def test_lost_lines_count_rung_stops_and_collapse_stops_apart_with_the_fifo_end_
         "- FIFO's top quarter (2 trials by final score) stopped at an ASHA rung: 0",
         "- FIFO's top quarter stopped as collapsed: 0",
         "- FIFO's top quarter lost to early stops (at a rung, or as collapsed and escaping later in FIFO): 0"]
+
+
+def fifo_run(scores: dict[str, list[float]], quality: dict[str, float], collapsed: dict[str, list[int]]) -> dict:
+    """FIFO trials evaluated every 100 updates, score_smooth equal to score (smoothing 1)."""
+    out = {}
+    for k, values in scores.items():
+        steps = [100 * (i + 1) for i in range(len(values))]
+        flags = collapsed.get(k, [0] * len(values))
+        history = {"score": list(zip(steps, values)), "score_smooth": list(zip(steps, values)),
+                   "quality": [(s, quality[k]) for s in steps], "collapsed": list(zip(steps, flags)),
+                   "diversity": [(s, 0.1 if f else 0.5) for s, f in zip(steps, flags)]}
+        out[k] = {"params": {"eval_every": "100", "budget": "updates"}, "history": history, "setting": k,
+                  "outcome": "finished", "rounds": steps[-1], "final": values[-1]}
+    return out
+
+
+def test_replay_runs_the_collapse_stopper_and_the_rungs_on_the_fifo_histories():
+    fifo = fifo_run({"f": [0.2, 0.3, 0.4, 0.5, 0.6], "a": [0.1, 0.2, 0.3, 0.4, 0.5], "b": [0.1, 0.2, 0.28, 0.35, 0.45],
+                     "c": [0.3, 0.1, 0.27, 0.3, 0.4],  # noisy: a standard error of 0.185 at the rung
+                     "d": [0.0, 0.0, 0.01, 0.0, 0.0],  # never takes off
+                     "e": [0.0, 0.05, 0.2, 0.2, 0.2]},  # collapsed at evaluations 3 and 4
+                    quality={"f": 0.5, "a": 0.5, "b": 0.5, "c": 0.5, "d": 0.05, "e": 0.5},
+                    collapsed={"e": [0, 0, 1, 1, 0]})
+    # the rung at evaluation 3 keeps 3 of 6 (f, a, b); c (0.01 behind b) and e (0.08 behind, standard error
+    # 0.05) are within two standard errors; d has not taken off; the stopper ends e at evaluation 4
+    got = fifo_vs_asha.replay(fifo, grace=3, tolerance=2.0, smoothing=1.0)
+    assert {k: (t["outcome"], t["rounds"]) for k, t in got.items()} == {
+        "f": ("finished", 500), "a": ("finished", 500), "b": ("finished", 500), "c": ("finished", 500),
+        "d": ("stopped_early", 300), "e": ("collapsed", 400)}
+    assert got["e"]["final"] == 0.2 and got["d"]["final"] == 0.01  # the score where each ended
+    quota_alone = fifo_vs_asha.replay(fifo, grace=3, tolerance=0.0, smoothing=1.0)
+    assert {k for k, t in quota_alone.items() if t["outcome"] == "stopped_early"} == {"c", "d", "e"}
+    text = fifo_vs_asha.summary("s", fifo, got, "replayed")
+    assert "used 2,700 network updates against FIFO's 3,000 (10% saved); replayed" in text  # 4 x 500 + 300 + 400
+    assert "- FIFO's top quarter lost to early stops (at a rung, or as collapsed and escaping later in FIFO): 0" \
+        in text.splitlines()  # f and a, FIFO's top quarter, both finish
+
+
+def test_replay_of_the_exported_fifo_runs_gives_what_their_asha_runs_did():
+    """The FIFO runs the README measures, exported: replayed, each gives the updates and stops its real
+    ASHA run gave (with the rung's tolerance, and with the quota alone, the rule before it)."""
+    def used(name: str, tolerance: float, grace: float | None = None) -> tuple[int, list[str]]:
+        study, smoothing, fifo = fifo_vs_asha.load(SCRIPT.parent / "fifo_runs" / f"{name}.json")
+        asha = fifo_vs_asha.replay(fifo, grace, tolerance, 2, smoothing)
+        top, lost = fifo_vs_asha.top_quarter_stopped(fifo, asha)
+        return sum(t["rounds"] for t in asha.values()), [fifo[k]["setting"] for k in lost
+                                                         if asha[k]["outcome"] == "stopped_early"]
+    assert used("label_smoothing", 2.0) == (63_900, [])
+    assert used("label_smoothing", 0.0) == (54_000, ["preset=noisy seed=0"])
+    assert used("mode_collapse", 2.0) == (32_100, [])
+    assert used("mode_collapse", 0.0) == (31_950, [])
+    assert used("mode_collapse_6000", 2.0, grace=14) == (42_900, ["mitigation=label-smoothing seed=1"])
