@@ -95,14 +95,16 @@ def rerun_note(source: Source) -> str | None:
     grace, tolerance = rerun_grace(source), rerun_tolerance(source)
     if grace is None and tolerance is None:
         return None
-    where = f" at evaluation {grace}, not where today's default puts it," if grace is not None else ""
-    kept = ("" if tolerance is None else
-            " keeping only the rung's quota (today's default also keeps" if tolerance == 0 else
-            f" keeping trials within {tolerance:g} standard errors of the cut (today's default keeps")
+    how = []
+    if grace is not None:
+        how.append(f" at evaluation {grace}, not where today's default puts it")
     if tolerance is not None:
-        kept += f" those within {RUNG_TOLERANCE:g} standard errors of it)"
-    return (f"{source.runs.parent_name} stopped trials at ASHA's rung{where}{kept}: "
-            f"`{rerun_command(source)}` makes the same run.").replace(",:", ":")
+        kept = ("only the rung's quota" if tolerance == 0 else
+                f"trials within {tolerance:g} standard errors of the cut")
+        how.append(f" keeping {kept} (today's default also keeps those within {RUNG_TOLERANCE:g} standard errors "
+                   f"of it)" if tolerance < RUNG_TOLERANCE else f" keeping {kept} (today's default: {RUNG_TOLERANCE:g})")
+    return (f"{source.runs.parent_name} stopped trials at ASHA's rung{','.join(how)}: "
+            f"`{rerun_command(source)}` makes the same run.")
 
 
 def guessed_command(runs: StudyRuns, default_seeds: int) -> str:

@@ -16,6 +16,9 @@ if TYPE_CHECKING:
     from studies.runner import Study
 
 
+RUNG_TOLERANCE = 2.0  # --rung-tolerance's default: a cut inside twice the noise of a difference is a coin toss
+
+
 @dataclass(frozen=True)
 class Plan:
     study: Study
@@ -39,7 +42,7 @@ class Plan:
     resume: dict | None = None  # the saved study state (experiment folder, MLflow ids) when resuming
     sets: dict = field(default_factory=dict)  # the --set overrides (already in base)
     population: dict | None = None  # PBT settings (studies.population.settings) when the scheduler is pbt
-    rung_tolerance: float = 0.0  # standard errors within which a trial below a rung's cut goes on too (halving.keep)
+    rung_tolerance: float = RUNG_TOLERANCE  # standard errors within which a trial below a rung's cut goes on too (halving.keep)
 
     @property
     def time_attr(self) -> str:
@@ -84,9 +87,6 @@ def default_grace(max_t: float) -> float:
     # best trial; at three fifths (1,800) the rung stops none of FIFO's top quarter (README:
     # FIFO against ASHA, where a study whose settings tie shows what no rung can avoid).
     return max(max_t * 3 / 5, 1)
-
-
-RUNG_TOLERANCE = 2.0  # --rung-tolerance's default: a cut inside twice the noise of a difference is a coin toss
 
 
 def describe(plan: Plan) -> str:
