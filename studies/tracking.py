@@ -270,8 +270,23 @@ def read_modes(client: MlflowClient, run_id: str, folder: str) -> dict | None:
 
 
 def log_image(client: MlflowClient, run_id: str, step: int, image) -> None:
-    """The sample grid as a stepped image (`samples`); `samples/final.png` is written once, at the close."""
-    retry(client.log_image, run_id, image, key="samples", step=step)
+    """The sample grid as a stepped image (`samples`); `samples/final.png` is written once, at the close.
+    MLflow names each upload anew, so a retry after an upload the server stored but could not answer
+    (a blink mid-call) would log the step twice: a retry first looks whether the step is there."""
+    attempts = []
+
+    def upload():
+        if attempts and step_logged(client, run_id, step):
+            return
+        attempts.append(step)
+        client.log_image(run_id, image, key="samples", step=step)
+    retry(upload)
+
+
+def step_logged(client: MlflowClient, run_id: str, step: int) -> bool:
+    """Whether the run holds a stepped sample image at `step`."""
+    return any((m := IMAGE_STEP.match(a.path)) and int(m.group(1)) == step
+               for a in client.list_artifacts(run_id, "images"))
 
 
 def download(client: MlflowClient, run_id: str, path: str, folder: str) -> str:

@@ -75,6 +75,29 @@ def test_rung_history_gives_each_metric_of_each_trial_by_evaluation(child):
     assert got["quality"]["t1"] == {1: 0.5, 2: 1.0, 3: 1.25}
 
 
+def test_a_retried_image_upload_that_the_store_already_holds_is_not_logged_twice(child):
+    """A tracking server can store an upload and fail to answer it; the retry then finds the step there."""
+    client, _, _, run = child
+    assert not tracking.step_logged(client, run, 200)
+    tracking.log_image(client, run, 200, IMAGE)
+    assert tracking.step_logged(client, run, 200) and not tracking.step_logged(client, run, 20)
+    calls, original = [], client.log_image
+
+    def blinking_upload(*args, **kwargs):  # the real upload, then its answer lost on the way back
+        calls.append(1)
+        original(*args, **kwargs)
+        if len(calls) == 1:
+            raise ConnectionError("connection reset by peer")
+    client.log_image = blinking_upload
+    try:
+        tracking.log_image(client, run, 300, IMAGE)
+    finally:
+        client.log_image = original
+    assert len(calls) == 1  # the retry found step 300 stored and uploaded nothing
+    steps = [int(m.group(1)) for a in client.list_artifacts(run, "images") if (m := tracking.IMAGE_STEP.match(a.path))]
+    assert sorted(steps) == [200, 300]
+
+
 def test_a_run_without_images_closes_without_a_final_picture(child):
     client, _, _, run = child
     tracking.TrialLog(client, run, existed=False).evaluation(10, {"score": 0.1, "step": 10}, None)
