@@ -51,10 +51,14 @@ def rerun_grace(source: Source) -> int | None:
     the budget) and the command does not name one; None when the command alone makes it."""
     rung = rung_evaluation(source)
     budget = max((len(t.history.get("score", [])) for t in source.runs.trials), default=0)
-    named = any(w == "--grace" or w.startswith("--grace=") for w in source.command.split())
-    if rung is None or named or timed(source) or rung == math.ceil(default_grace(budget)):
+    if rung is None or names(source.command, "--grace") or timed(source) or rung == math.ceil(default_grace(budget)):
         return None
     return rung
+
+
+def names(command: str, option: str) -> bool:
+    """Whether `command` gives `option` (`--x V` or `--x=V`)."""
+    return any(w == option or w.startswith(option + "=") for w in command.split())
 
 
 def timed(source: Source) -> bool:
@@ -75,10 +79,10 @@ def rung_tolerance(source: Source) -> float:
 def rerun_tolerance(source: Source) -> float | None:
     """The `--rung-tolerance` the run's command needs to make the same run today: the run's own, where
     a rung stopped trials, the command names none and today's default differs; None when not needed."""
-    named = any(w == "--rung-tolerance" or w.startswith("--rung-tolerance=") for w in source.command.split())
     tolerance = rung_tolerance(source)
     asynchronous = timed(source) or source.runs.searched  # Tune's own ASHA: no tolerance to name
-    if rung_evaluation(source) is None or named or asynchronous or tolerance == RUNG_TOLERANCE:
+    if rung_evaluation(source) is None or names(source.command, "--rung-tolerance") or asynchronous \
+            or tolerance == RUNG_TOLERANCE:
         return None
     return tolerance
 

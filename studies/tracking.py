@@ -243,9 +243,13 @@ class TrialLog:
 def logged_steps(client: MlflowClient, run_id: str) -> tuple[set[int], set[int]]:
     """The evaluation steps a run already holds: metrics (by the `step` key) and sample images."""
     metric_steps = {m.step for m in retry(client.get_metric_history, run_id, STEP_KEY)}
-    images = retry(client.list_artifacts, run_id, "images")
-    image_steps = {int(m.group(1)) for m in (IMAGE_STEP.match(a.path) for a in images) if m}
-    return metric_steps, image_steps
+    return metric_steps, retry(image_steps, client, run_id)
+
+
+def image_steps(client: MlflowClient, run_id: str) -> set[int]:
+    """The steps of the run's stepped sample images."""
+    found = (IMAGE_STEP.match(a.path) for a in client.list_artifacts(run_id, "images"))
+    return {int(m.group(1)) for m in found if m}
 
 
 def log_metrics(client: MlflowClient, run_id: str, step: int, metrics: dict) -> None:
@@ -276,17 +280,11 @@ def log_image(client: MlflowClient, run_id: str, step: int, image) -> None:
     attempts = []
 
     def upload():
-        if attempts and step_logged(client, run_id, step):
+        if attempts and step in image_steps(client, run_id):
             return
         attempts.append(step)
         client.log_image(run_id, image, key="samples", step=step)
     retry(upload)
-
-
-def step_logged(client: MlflowClient, run_id: str, step: int) -> bool:
-    """Whether the run holds a stepped sample image at `step`."""
-    return any((m := IMAGE_STEP.match(a.path)) and int(m.group(1)) == step
-               for a in client.list_artifacts(run_id, "images"))
 
 
 def download(client: MlflowClient, run_id: str, path: str, folder: str) -> str:
