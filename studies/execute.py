@@ -17,6 +17,7 @@ and skips the evaluation steps that run already holds.
 from __future__ import annotations
 
 import csv
+import dataclasses
 import functools
 import io
 import logging
@@ -35,7 +36,7 @@ from ray.tune.stopper import CombinedStopper
 from gan_core.datasets import load_dataset
 from studies import resume, tracking
 from studies.halving import SyncHalving
-from studies.plan import Plan, plan_dict
+from studies.plan import Plan, plan_dict, recorded_tolerance
 from studies.population import CollapsePBT, checkpoints_to_keep
 from studies.spaces import label, label_columns
 from studies.stoppers import CollapseStopper, ErrorStopper
@@ -165,6 +166,15 @@ def open_study(plan: Plan, client: MlflowClient, exp_id: str) -> dict:
     return {**state, "folder": folder}
 
 
+def as_started(plan: Plan, client: MlflowClient, parent: str) -> Plan:
+    """A resumed study's rungs decide by the rule its run started with: the tolerance its parent run
+    records, not today's default (0 for a run made before the rungs had one)."""
+    if not (plan.resume and plan.synchronous_rungs):
+        return plan
+    params = tracking.retry(client.get_run, parent).data.params
+    return dataclasses.replace(plan, rung_tolerance=recorded_tolerance(params.get("scheduler", "{}")))
+
+
 def execute(plan: Plan) -> int:
     client = MlflowClient(plan.tracking_uri)
     try:
@@ -176,6 +186,7 @@ def execute(plan: Plan) -> int:
         return 2
     study = open_study(plan, client, exp_id)
     parent = study["parent_run_id"]
+    plan = as_started(plan, client, parent)
     warm_scorer(plan.base)
     started = start_ray(plan)
     errors = ErrorStopper(first_errors(plan))

@@ -5,7 +5,6 @@ times and `gan.code` digest (where it recorded one)."""
 
 from __future__ import annotations
 
-import ast
 import json
 import math
 import os
@@ -13,7 +12,7 @@ import re
 from dataclasses import dataclass
 
 from studies import tracking
-from studies.plan import RUNG_TOLERANCE, default_grace
+from studies.plan import RUNG_TOLERANCE, default_grace, recorded_tolerance
 from studies.report_runs import StudyRuns, Trial, load_study
 
 KEYS = ("score", "diversity", "quality", "modes_covered", "cond_acc", "aux_acc_real", "aux_acc_fake", "collapsed")
@@ -69,11 +68,7 @@ def timed(source: Source) -> bool:
 def rung_tolerance(source: Source) -> float:
     """The `--rung-tolerance` the run's rungs decided with, from its parent's scheduler: 0 for a run that
     records none (made before the rung kept trials within noise of its cut)."""
-    try:
-        scheduler = ast.literal_eval(source.runs.parent_params.get("scheduler", "{}"))
-    except (ValueError, SyntaxError):
-        scheduler = {}
-    return float(scheduler.get("tolerance", 0.0)) if isinstance(scheduler, dict) else 0.0
+    return recorded_tolerance(source.runs.parent_params.get("scheduler", "{}"))
 
 
 def rerun_tolerance(source: Source) -> float | None:

@@ -5,6 +5,7 @@ what the driver (`studies.execute`) runs. Built from the command line by
 
 from __future__ import annotations
 
+import ast
 import inspect
 import json
 from dataclasses import dataclass, field
@@ -101,6 +102,16 @@ def describe(plan: Plan) -> str:
         else:
             lines.append(f"{key}: {json.dumps(value, default=str)}")
     return "\n".join(lines)
+
+
+def recorded_tolerance(scheduler: str) -> float:
+    """The rung tolerance a parent run's `scheduler` param records: 0 where it records none (a run made
+    before the rungs kept trials within noise of their cut, or one whose rungs are not synchronous)."""
+    try:
+        params = ast.literal_eval(scheduler)
+    except (ValueError, SyntaxError):
+        return 0.0
+    return float(params.get("tolerance", 0.0)) if isinstance(params, dict) else 0.0
 
 
 def plan_dict(plan: Plan) -> dict:

@@ -1,16 +1,19 @@
 """Study command lines: every study's plan resolves; bad input is one line, exit 2, before Ray."""
 
+import dataclasses
 import itertools
 import os
 import subprocess
 import sys
 
 import pytest
+from mlflow.tracking import MlflowClient
 from ray import tune
 
 from local_cluster import free_port
-from studies import resume
+from studies import resume, tracking
 from studies.__main__ import all_studies
+from studies.execute import as_started
 from studies.plan import plan_dict
 from studies.runner import Study, make_plan
 from studies.spaces import expand, label, label_columns, options
@@ -122,6 +125,22 @@ def test_cluster_settings_come_from_the_environment_and_storage_uris_stay_uris(m
     assert plan.tracking_uri == "http://10.0.0.10:5000" and plan.storage == "s3://bucket/gan-studies/ray_results"
     assert (plan.gpus_per_trial, plan.address) == (0.25, "auto")
     assert make_plan(STUDIES["dg_ratio"], ["--storage", "results"]).storage == os.path.abspath("results")
+
+
+def test_a_resumed_study_keeps_the_rung_tolerance_its_parent_run_records(tmp_path):
+    """Resumed, a run decides its rungs as it started: with the tolerance its parent records, or with
+    the quota alone (0) where it records none (a run made before the rungs had a tolerance)."""
+    client = MlflowClient(f"sqlite:///{tmp_path / 'mlflow.db'}")
+    exp = client.create_experiment("dg_ratio")
+    plan = make_plan(STUDIES["dg_ratio"], ["--rung-tolerance", "3"])
+    new = tracking.start_parent(client, exp, "dg_ratio", "new", plan_dict(plan))
+    old_scheduler = {k: v for k, v in plan_dict(plan)["scheduler"].items() if k not in ("synchronous", "tolerance")}
+    old = tracking.start_parent(client, exp, "dg_ratio", "old", {**plan_dict(plan), "scheduler": old_scheduler})
+    resumed = dataclasses.replace(make_plan(STUDIES["dg_ratio"], []), resume={"folder": str(tmp_path)})
+    assert resumed.rung_tolerance == 2.0  # the saved command line alone gives today's default
+    assert as_started(resumed, client, new).rung_tolerance == 3.0
+    assert as_started(resumed, client, old).rung_tolerance == 0.0
+    assert as_started(make_plan(STUDIES["dg_ratio"], []), client, old).rung_tolerance == 2.0  # a new run: its own
 
 
 def test_resume_plans_the_saved_command_line_with_the_new_address(tmp_path):
