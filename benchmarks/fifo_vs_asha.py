@@ -8,6 +8,7 @@ how soon after collapse sets in it stops a collapsed trial.
     python benchmarks/fifo_vs_asha.py --smoke            # the whole path in a few minutes
     python benchmarks/fifo_vs_asha.py --replay benchmarks/fifo_runs/label_smoothing.json --rung-tolerance 0
                                       # no runs: ASHA's rules replayed on a FIFO run's histories, in seconds
+    python benchmarks/fifo_vs_asha.py --replay benchmarks/fifo_runs/*.json   # every FIFO run measured, then a line each
 
 It runs the study twice into one MLflow store (`--out`, default
 ./fifo_vs_asha): once with `--scheduler fifo` (every trial to the end) and
@@ -160,6 +161,27 @@ def summary(study: str, fifo: dict, asha: dict, wall: str) -> str:
     return "\n".join(lines)
 
 
+def overview_row(study: str, fifo: dict, asha: dict) -> list[str]:
+    """One line of the overview: a study's FIFO run against its ASHA run (or replay), in figures."""
+    used = {name: sum(t["rounds"] * _updates(t) for t in run.values()) for name, run in (("fifo", fifo), ("asha", asha))}
+    ends = [sum(t["outcome"] == o for t in asha.values()) for o in ("finished", "stopped_early", "collapsed")]
+    top, lost = top_quarter_stopped(fifo, asha)
+    escaped = [k for k in lost if asha[k]["outcome"] == "stopped_early"
+               or escape(fifo[k], asha[k]["rounds"]) is not None]
+    best = max(fifo, key=lambda k: fifo[k]["final"]) == max(asha, key=lambda k: asha[k]["final"])
+    budget = max(t["rounds"] * _updates(t) for t in fifo.values())
+    return [f"`{study}`", str(len(fifo)), f"{budget:,}", f"{used['fifo']:,}", f"{used['asha']:,} ({1 - used['asha'] / used['fifo']:.0%})",
+            " / ".join(map(str, ends)), "yes" if best else "no",
+            f"{len(escaped)}" + (f" ({', '.join(fifo[k]['setting'] for k in escaped)})" if escaped else "")]
+
+
+def overview(rows: list[list[str]]) -> str:
+    """The overview table: a line per FIFO run replayed."""
+    head = ["study", "trials", "updates per trial", "FIFO updates", "ASHA updates (saved)", "finished / stopped at a rung / collapsed",
+            "same best trial", "FIFO's top quarter lost"]
+    return "\n".join("| " + " | ".join(r) + " |" for r in [head, ["---"] * len(head), *rows])
+
+
 def replay(fifo: dict, grace: float | None = None, tolerance: float = RUNG_TOLERANCE, persistence: int = 2,
            smoothing: float = 0.5) -> dict:
     """The ASHA run a study would make of the FIFO run's trials, replayed from their histories (on the CPU a
@@ -262,9 +284,10 @@ def main() -> int:
     p.add_argument("--study", default="mode_collapse")
     p.add_argument("--out", default="fifo_vs_asha", help="folder for the MLflow store and Tune storage")
     p.add_argument("--compare-only", action="store_true", help="only compare the last two runs in --out")
-    p.add_argument("--replay", nargs="?", const="", metavar="FILE",
-                   help="no runs: replay ASHA and the collapse stopper on the newest FIFO run in --out (or on a "
-                        "FIFO run --export wrote to FILE), under --grace, --rung-tolerance, --collapse-persistence")
+    p.add_argument("--replay", nargs="*", metavar="FILE",
+                   help="no runs: replay ASHA and the collapse stopper on the newest FIFO run in --out (or on each "
+                        "FIFO run --export wrote to a FILE, then a line per run), under --grace, --rung-tolerance, "
+                        "--collapse-persistence")
     p.add_argument("--export", metavar="FILE", help="no runs: write the newest FIFO run in --out to FILE (json), "
                                                     "for --replay FILE")
     args, extra = p.parse_known_args()
@@ -279,10 +302,14 @@ def main() -> int:
         rules.add_argument("--rung-tolerance", type=float, default=RUNG_TOLERANCE)
         rules.add_argument("--collapse-persistence", type=int, default=2)
         rule = rules.parse_args(extra)
-        study, smoothing, fifo = (load(Path(args.replay)) if args.replay else newest_fifo(out, args.study))
-        text = summary(study, fifo, replay(fifo, rule.grace, rule.rung_tolerance, rule.collapse_persistence, smoothing),
-                       "replayed from the FIFO run's histories, no wall clock")
-        print(text)
+        runs = [load(Path(f)) for f in args.replay] if args.replay else [newest_fifo(out, args.study)]
+        rows = []
+        for study, smoothing, fifo in runs:
+            asha = replay(fifo, rule.grace, rule.rung_tolerance, rule.collapse_persistence, smoothing)
+            print(summary(study, fifo, asha, "replayed from the FIFO run's histories, no wall clock"), end="\n\n")
+            rows.append(overview_row(study, fifo, asha))
+        if len(runs) > 1:
+            print(overview(rows))
         return 0
     out.mkdir(parents=True, exist_ok=True)
     if not args.compare_only:

@@ -2,6 +2,8 @@
 measure of an early stop that biases a study's answer), on paired trials with known outcomes."""
 
 import importlib.util
+import subprocess
+import sys
 from pathlib import Path
 
 SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "fifo_vs_asha.py"
@@ -132,3 +134,25 @@ def test_replay_of_the_exported_fifo_runs_gives_what_their_asha_runs_did():
     assert used("mode_collapse", 0.0) == (31_950, [])
     assert used("mode_collapse_6000", 2.0, grace=14) == (42_900, ["mitigation=label-smoothing seed=1"])
     assert used("dg_ratio", 2.0) == used("dg_ratio", 0.0) == (132_000, [])  # FIFO's only: no real ASHA run
+
+
+def test_the_overview_gives_a_line_per_run_with_its_budget_saving_and_losses():
+    study, smoothing, fifo = fifo_vs_asha.load(SCRIPT.parent / "fifo_runs" / "label_smoothing.json")
+    quota_alone = fifo_vs_asha.replay(fifo, None, 0.0, 2, smoothing)
+    row = fifo_vs_asha.overview_row(study, fifo, quota_alone)
+    assert row == ["`label_smoothing`", "8", "8,400", "67,200", "54,000 (20%)", "4 / 4 / 0", "yes",
+                   "1 (preset=noisy seed=0)"]
+    table = fifo_vs_asha.overview([row, fifo_vs_asha.overview_row(study, fifo, fifo)]).splitlines()
+    assert len(table) == 4 and table[1].count("---") == 8
+    assert table[3].endswith("| 67,200 | 67,200 (0%) | 8 / 0 / 0 | yes | 0 |")  # FIFO against itself
+
+
+def test_replay_of_several_runs_prints_each_then_the_overview():
+    files = [str(SCRIPT.parent / "fifo_runs" / f"{name}.json") for name in ("label_smoothing", "mode_collapse")]
+    proc = subprocess.run([sys.executable, str(SCRIPT), "--replay", *files, "--rung-tolerance", "0"],
+                          capture_output=True, text=True, timeout=120, cwd=SCRIPT.parents[1])
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.count("study `") == 2
+    lines = proc.stdout.strip().splitlines()
+    assert lines[-2].startswith("| `label_smoothing` | 8 | 8,400 | 67,200 | 54,000 (20%) |")
+    assert lines[-1].startswith("| `mode_collapse` | 14 | 3,000 | 42,000 | 31,950 (24%) |")
