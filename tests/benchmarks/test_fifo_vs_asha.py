@@ -120,8 +120,8 @@ def test_replay_runs_the_collapse_stopper_and_the_rungs_on_the_fifo_histories():
 
 def test_replay_of_the_exported_fifo_runs_gives_what_their_asha_runs_did():
     """The FIFO runs the README measures, exported: replayed, each gives the updates and stops its real
-    ASHA run gave (with the rung's tolerance, and with the quota alone, the rule before it); dg_ratio's
-    answer is the replay's alone."""
+    ASHA run gave (with the rung's tolerance, and with the quota alone, the rule before it); the others'
+    answers are the replay's alone."""
     def used(name: str, tolerance: float, grace: float | None = None) -> tuple[int, list[str]]:
         study, smoothing, fifo = fifo_vs_asha.load(SCRIPT.parent / "fifo_runs" / f"{name}.json")
         asha = fifo_vs_asha.replay(fifo, grace, tolerance, 2, smoothing)
@@ -134,6 +134,7 @@ def test_replay_of_the_exported_fifo_runs_gives_what_their_asha_runs_did():
     assert used("mode_collapse", 0.0) == (31_950, [])
     assert used("mode_collapse_6000", 2.0, grace=14) == (42_900, ["mitigation=label-smoothing seed=1"])
     assert used("dg_ratio", 2.0) == used("dg_ratio", 0.0) == (132_000, [])  # FIFO's only: no real ASHA run
+    assert used("loss_family", 2.0) == used("loss_family", 0.0) == (81_000, [])  # FIFO's only
 
 
 def test_the_overview_gives_a_line_per_run_with_its_budget_saving_and_losses():
