@@ -119,9 +119,9 @@ def test_replay_runs_the_collapse_stopper_and_the_rungs_on_the_fifo_histories():
 
 
 def test_replay_of_the_exported_fifo_runs_gives_what_their_asha_runs_did():
-    """The FIFO runs the README measures, exported: replayed, each gives the updates and stops its real
-    ASHA run gave (with the rung's tolerance, and with the quota alone, the rule before it); the others'
-    answers are the replay's alone."""
+    """The FIFO runs the README measures, exported. Replayed, each one that had a real ASHA run gives the
+    updates and stops that run gave (with the rung's tolerance, and with the quota alone, the rule before
+    it); for the others the README's answer is the replay's, pinned here."""
     def used(name: str, tolerance: float, grace: float | None = None) -> tuple[int, list[str]]:
         study, smoothing, fifo = fifo_vs_asha.load(SCRIPT.parent / "fifo_runs" / f"{name}.json")
         asha = fifo_vs_asha.replay(fifo, grace, tolerance, 2, smoothing)
