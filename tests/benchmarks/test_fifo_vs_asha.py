@@ -158,3 +158,12 @@ def test_replay_of_several_runs_prints_each_then_the_overview():
     lines = proc.stdout.strip().splitlines()
     assert lines[-2].startswith("| `label_smoothing` | 8 | 8,400 | 67,200 | 54,000 (20%) |")
     assert lines[-1].startswith("| `mode_collapse` | 14 | 3,000 | 42,000 | 31,950 (24%) |")
+
+
+def test_the_readme_table_is_the_replay_of_the_committed_fifo_runs():
+    rows = []
+    for path in sorted((SCRIPT.parent / "fifo_runs").glob("*.json")):
+        study, smoothing, fifo = fifo_vs_asha.load(path)
+        rows.append(fifo_vs_asha.overview_row(study, fifo, fifo_vs_asha.replay(fifo, smoothing=smoothing)))
+    readme = (SCRIPT.parents[1] / "README.md").read_text()
+    assert fifo_vs_asha.overview(rows) in readme
