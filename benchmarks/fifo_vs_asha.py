@@ -163,22 +163,23 @@ def summary(study: str, fifo: dict, asha: dict, wall: str) -> str:
 
 def overview_row(study: str, fifo: dict, asha: dict) -> list[str]:
     """One line of the overview: a study's FIFO run against its ASHA run (or replay), in figures."""
-    used = {name: sum(t["rounds"] * _updates(t) for t in run.values()) for name, run in (("fifo", fifo), ("asha", asha))}
+    used = {name: sum(t["rounds"] * _updates(t) for t in run.values())
+            for name, run in (("fifo", fifo), ("asha", asha))}
     ends = [sum(t["outcome"] == o for t in asha.values()) for o in ("finished", "stopped_early", "collapsed")]
     top, lost = top_quarter_stopped(fifo, asha)
     escaped = [k for k in lost if asha[k]["outcome"] == "stopped_early"
                or escape(fifo[k], asha[k]["rounds"]) is not None]
     best = max(fifo, key=lambda k: fifo[k]["final"]) == max(asha, key=lambda k: asha[k]["final"])
     budget = max(t["rounds"] * _updates(t) for t in fifo.values())
-    return [f"`{study}`", str(len(fifo)), f"{budget:,}", f"{used['fifo']:,}", f"{used['asha']:,} ({1 - used['asha'] / used['fifo']:.0%})",
-            " / ".join(map(str, ends)), "yes" if best else "no",
+    return [f"`{study}`", str(len(fifo)), f"{budget:,}", f"{used['fifo']:,}",
+            f"{used['asha']:,} ({1 - used['asha'] / used['fifo']:.0%})", " / ".join(map(str, ends)), "yes" if best else "no",
             f"{len(escaped)}" + (f" ({', '.join(fifo[k]['setting'] for k in escaped)})" if escaped else "")]
 
 
 def overview(rows: list[list[str]]) -> str:
     """The overview table: a line per FIFO run replayed."""
-    head = ["study", "trials", "updates per trial", "FIFO updates", "ASHA updates (saved)", "finished / stopped at a rung / collapsed",
-            "same best trial", "FIFO's top quarter lost"]
+    head = ["study", "trials", "updates per trial", "FIFO updates", "ASHA updates (saved)",
+            "finished / stopped at a rung / collapsed", "same best trial", "FIFO's top quarter lost"]
     return "\n".join("| " + " | ".join(r) + " |" for r in [head, ["---"] * len(head), *rows])
 
 
