@@ -138,8 +138,7 @@ def summary(study: str, fifo: dict, asha: dict, wall: str) -> str:
         rows.append(f"| {f['setting']} | {f['final']:.3f} | {a['outcome']} | {a['rounds']} / {f['rounds']} | "
                     f"{start if start is not None else '-'} | {a['rounds'] if a['outcome'] != 'finished' else '-'} | "
                     f"{lag if lag is not None else '-'} |")
-    rounds_fifo = sum(t["rounds"] * _updates(t) for t in fifo.values())
-    rounds_asha = sum(t["rounds"] * _updates(t) for t in asha.values())
+    rounds_fifo, rounds_asha = updates(fifo), updates(asha)
     best_fifo = max(fifo, key=lambda k: fifo[k]["final"])
     best_asha = max(asha, key=lambda k: asha[k]["final"])
     stopped = {o: sum(t["outcome"] == o for t in asha.values()) for o in ("stopped_early", "collapsed", "finished")}
@@ -163,17 +162,14 @@ def summary(study: str, fifo: dict, asha: dict, wall: str) -> str:
 
 def overview_row(study: str, fifo: dict, asha: dict) -> list[str]:
     """One line of the overview: a study's FIFO run against its ASHA run (or replay), in figures."""
-    used = {name: sum(t["rounds"] * _updates(t) for t in run.values())
-            for name, run in (("fifo", fifo), ("asha", asha))}
     ends = [sum(t["outcome"] == o for t in asha.values()) for o in ("finished", "stopped_early", "collapsed")]
-    top, lost = top_quarter_stopped(fifo, asha)
-    escaped = [k for k in lost if asha[k]["outcome"] == "stopped_early"
-               or escape(fifo[k], asha[k]["rounds"]) is not None]
+    gone = cost(fifo, asha, top_quarter_stopped(fifo, asha)[1])
     best = max(fifo, key=lambda k: fifo[k]["final"]) == max(asha, key=lambda k: asha[k]["final"])
     budget = max(t["rounds"] * _updates(t) for t in fifo.values())
-    return [f"`{study}`", str(len(fifo)), f"{budget:,}", f"{used['fifo']:,}",
-            f"{used['asha']:,} ({1 - used['asha'] / used['fifo']:.0%})", " / ".join(map(str, ends)), "yes" if best else "no",
-            f"{len(escaped)}" + (f" ({', '.join(fifo[k]['setting'] for k in escaped)})" if escaped else "")]
+    return [f"`{study}`", str(len(fifo)), f"{budget:,}", f"{updates(fifo):,}",
+            f"{updates(asha):,} ({1 - updates(asha) / updates(fifo):.0%})", " / ".join(map(str, ends)),
+            "yes" if best else "no",
+            f"{len(gone)}" + (f" ({', '.join(fifo[k]['setting'] for k in gone)})" if gone else "")]
 
 
 def overview(rows: list[list[str]]) -> str:
@@ -246,7 +242,6 @@ def lost_lines(fifo: dict, asha: dict, top: list[str], lost: list[str]) -> list[
     last line counts the lost: rung stops plus collapse stops that FIFO shows escaping."""
     at_rung = [k for k in lost if asha[k]["outcome"] == "stopped_early"]
     collapsed = [k for k in lost if asha[k]["outcome"] == "collapsed"]
-    escaped = [k for k in collapsed if escape(fifo[k], asha[k]["rounds"]) is not None]
 
     def end(k):
         f = fifo[k]
@@ -265,7 +260,18 @@ def lost_lines(fifo: dict, asha: dict, top: list[str], lost: list[str]) -> list[
             f"- FIFO's top quarter stopped as collapsed: {len(collapsed)}"
             + (f" ({'; '.join(end(k) for k in collapsed)})" if collapsed else ""),
             f"- FIFO's top quarter lost to early stops (at a rung, or as collapsed and escaping later in FIFO): "
-            f"{len(at_rung) + len(escaped)}"]
+            f"{len(cost(fifo, asha, lost))}"]
+
+
+def cost(fifo: dict, asha: dict, lost: list[str]) -> list[str]:
+    """The top-quarter trials the early stops cost the study: those stopped at a rung, and those stopped
+    as collapsed that FIFO shows escaping their collapse afterwards."""
+    return [k for k in lost if asha[k]["outcome"] == "stopped_early" or escape(fifo[k], asha[k]["rounds"]) is not None]
+
+
+def updates(run: dict) -> int:
+    """Network updates (D + G) summed over a run's trials."""
+    return sum(t["rounds"] * _updates(t) for t in run.values())
 
 
 def _updates(trial: dict) -> int:
