@@ -25,10 +25,23 @@ from pathlib import Path
 BIN = Path(sys.executable).parent  # the virtualenv that runs the tests: its ray and mlflow
 
 
+_HANDED_OUT: set[int] = set()
+
+
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A port free on 127.0.0.1 now that this process has not handed out before.
+
+    The kernel may give the same just-released port to two binds in a row, and Ray refuses to start a node
+    whose components share a port ("port number ... that is used by other components"), so every port this
+    module picks is remembered and never picked again.
+    """
+    while True:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        if port not in _HANDED_OUT:
+            _HANDED_OUT.add(port)
+            return port
 
 
 def session_pids(sid: int) -> list[int]:
