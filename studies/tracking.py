@@ -39,6 +39,8 @@ from mlflow.entities import Metric, Param, RunStatus, RunTag
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
+from studies import locations
+
 log = logging.getLogger(__name__)
 logging.getLogger("mlflow.store.db.utils").setLevel(logging.WARNING)  # "Creating initial MLflow database tables..."
 
@@ -108,8 +110,11 @@ def check_server(tracking_uri: str, timeout: float = 5.0) -> None:
 
 
 def experiment_id(client: MlflowClient, name: str) -> str:
+    """The experiment `name`, created when missing with its artifacts beside a sqlite store's file."""
     found = retry(client.get_experiment_by_name, name)
-    return found.experiment_id if found else retry(client.create_experiment, name)
+    if found:
+        return found.experiment_id
+    return retry(client.create_experiment, name, locations.artifact_location(client.tracking_uri, name))
 
 
 def start_parent(client: MlflowClient, exp_id: str, study: str, run_name: str, params: dict) -> str:

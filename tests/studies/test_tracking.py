@@ -27,6 +27,18 @@ def child(tmp_path):
     return client, exp, parent, run
 
 
+def test_an_experiment_made_in_a_sqlite_store_keeps_its_artifacts_beside_the_file(tmp_path, monkeypatch):
+    for folder in ("store", "elsewhere"):
+        (tmp_path / folder).mkdir()
+    monkeypatch.chdir(tmp_path / "elsewhere")  # the study runs from another directory than its store's
+    client = MlflowClient(f"sqlite:///{tmp_path / 'store' / 'm.db'}")
+    exp = tracking.experiment_id(client, "study")
+    run = client.create_run(exp).info.run_id
+    client.log_text(run, "hello", "note.txt")
+    assert (tmp_path / "store" / "mlruns" / "study" / run / "artifacts" / "note.txt").read_text() == "hello"
+    assert not (tmp_path / "elsewhere" / "mlruns").exists()
+
+
 def test_a_restarted_trial_reattaches_to_its_child_run(tmp_path):
     client = MlflowClient(f"sqlite:///{tmp_path / 'm.db'}")
     exp = tracking.experiment_id(client, "study")
