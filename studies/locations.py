@@ -49,17 +49,6 @@ def storage_location(text: str, cwd: str | None = None) -> str:
     return text if "://" in text else absolute_path(text, cwd)
 
 
-def artifact_location(tracking: str, experiment: str) -> str | None:
-    """Where a new experiment in this store keeps its artifacts: `mlruns/<experiment>` beside a sqlite
-    database file, so a store named by path is one folder whatever directory the study ran from (MLflow's
-    own choice is `./mlruns` of that directory); None, MLflow's choice, for servers and other stores."""
-    if tracking.startswith("sqlite:///"):
-        path = tracking[len("sqlite:///"):].partition("?")[0]
-        if path.startswith("/"):
-            return os.path.join(os.path.dirname(path), "mlruns", experiment)
-    return None
-
-
 def default_tracking_uri() -> str:
     return os.environ.get("MLFLOW_TRACKING_URI") or DEFAULT_TRACKING
 

@@ -39,8 +39,6 @@ from mlflow.entities import Metric, Param, RunStatus, RunTag
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
-from studies import locations
-
 log = logging.getLogger(__name__)
 logging.getLogger("mlflow.store.db.utils").setLevel(logging.WARNING)  # "Creating initial MLflow database tables..."
 
@@ -109,12 +107,23 @@ def check_server(tracking_uri: str, timeout: float = 5.0) -> None:
                      "or set MLFLOW_TRACKING_URI / --tracking-uri to one that runs")
 
 
+def artifact_location(uri: str, experiment: str) -> str | None:
+    """Where a new experiment in this store keeps its artifacts: `mlruns/<experiment>` beside a sqlite
+    database file, so a store named by path is one folder whatever directory the study ran from (MLflow's
+    own choice is `./mlruns` of that directory); None, MLflow's choice, for servers and other stores."""
+    if uri.startswith("sqlite:///"):
+        path = uri[len("sqlite:///"):].partition("?")[0]
+        if path.startswith("/"):
+            return os.path.join(os.path.dirname(path), "mlruns", experiment)
+    return None
+
+
 def experiment_id(client: MlflowClient, name: str) -> str:
     """The experiment `name`, created when missing with its artifacts beside a sqlite store's file."""
     found = retry(client.get_experiment_by_name, name)
     if found:
         return found.experiment_id
-    return retry(client.create_experiment, name, locations.artifact_location(client.tracking_uri, name))
+    return retry(client.create_experiment, name, artifact_location(client.tracking_uri, name))
 
 
 def start_parent(client: MlflowClient, exp_id: str, study: str, run_name: str, params: dict) -> str:

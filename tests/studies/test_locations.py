@@ -36,14 +36,3 @@ def test_defaults_come_from_the_environment(monkeypatch):
     monkeypatch.setenv("MLFLOW_TRACKING_URI", "http://h:5000")
     assert locations.default_tracking_uri() == "http://h:5000"
 
-
-@pytest.mark.parametrize("tracking, where", [
-    ("sqlite:////data/m.db", "/data/mlruns/dg_ratio"),
-    ("sqlite:////data/m.db?timeout=30", "/data/mlruns/dg_ratio"),
-    ("sqlite:///relative.db", None),  # never handed in: the driver resolves it first
-    ("sqlite://", None),
-    ("http://10.0.0.10:5000", None),  # the server decides (--artifacts-destination)
-    ("file:///abs/mlruns", None),
-])
-def test_a_sqlite_stores_artifacts_live_beside_its_file(tracking, where):
-    assert locations.artifact_location(tracking, "dg_ratio") == where

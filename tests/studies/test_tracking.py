@@ -27,6 +27,18 @@ def child(tmp_path):
     return client, exp, parent, run
 
 
+@pytest.mark.parametrize("uri, where", [
+    ("sqlite:////data/m.db", "/data/mlruns/dg_ratio"),
+    ("sqlite:////data/m.db?timeout=30", "/data/mlruns/dg_ratio"),
+    ("sqlite:///relative.db", None),  # never handed in: the driver resolves it first
+    ("sqlite://", None),
+    ("http://10.0.0.10:5000", None),  # the server decides (--artifacts-destination)
+    ("file:///abs/mlruns", None),
+])
+def test_a_sqlite_stores_artifacts_live_beside_its_file(uri, where):
+    assert tracking.artifact_location(uri, "dg_ratio") == where
+
+
 def test_an_experiment_made_in_a_sqlite_store_keeps_its_artifacts_beside_the_file(tmp_path, monkeypatch):
     for folder in ("store", "elsewhere"):
         (tmp_path / folder).mkdir()
