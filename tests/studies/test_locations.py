@@ -35,4 +35,3 @@ def test_defaults_come_from_the_environment(monkeypatch):
     assert (locations.default_tracking_uri(), locations.default_storage()) == ("sqlite:///mlflow.db", "./ray_results")
     monkeypatch.setenv("MLFLOW_TRACKING_URI", "http://h:5000")
     assert locations.default_tracking_uri() == "http://h:5000"
-
