@@ -64,6 +64,8 @@ class TrainConfig:
     matching_aware: bool = False  # cgan: D also sees real images with wrong labels as fake (Reed et al. 2016)
     aux_weight: float = 1.0  # acgan: weight of the auxiliary classification loss in D and G
     embed_dim: int = 32  # size of the label embedding fed to G (and to D for cgan)
+    label_input: str = "embed"  # how the label enters G (and cgan's D): embed (a learned embedding) | onehot (the raw
+    #                             one-hot or multi-hot label beside z, no embedding layer: the early cDCGANs' way)
 
     # --- loss ---
     loss: str = "bce"  # a name in gan_core.losses.LOSSES
@@ -141,6 +143,7 @@ class TrainConfig:
 CHOICES = {
     "latent": lambda: LATENTS,
     "conditioning": lambda: heads.CONDITIONINGS,
+    "label_input": lambda: heads.LABEL_INPUTS,
     "arch": lambda: tuple(ARCHS),
     "loss": lambda: tuple(LOSSES),
     "norm_g": lambda: tuple(G_NORMS),
@@ -293,6 +296,11 @@ def _validate_tricks(c: TrainConfig, entry: DatasetEntry) -> None:
     if c.conditioning != "none" and entry.n_classes == 0:
         raise ValueError(f"conditioning: {c.conditioning!r} needs labels; dataset {c.dataset!r} has none "
                          f"(labelled: {_labelled_datasets()})")
+    if c.label_input != DEFAULTS["label_input"] and c.conditioning == "none":
+        raise ValueError(f"label_input: {c.label_input!r} says how a label enters the nets; conditioning is 'none'")
+    if c.label_input == "onehot" and c.embed_dim != DEFAULTS["embed_dim"]:
+        raise ValueError(f"embed_dim: {c.embed_dim!r} sizes the label embedding; label_input 'onehot' has none "
+                         f"(it takes {DEFAULTS['embed_dim']!r})")
     if c.matching_aware and c.conditioning != "cgan":
         raise ValueError(f"matching_aware: applies to conditioning 'cgan' only; conditioning is {c.conditioning!r}")
     if c.pack > 1 and c.conditioning != "none":

@@ -10,7 +10,8 @@ packing, minibatch stddev and conditioning around D.
   * minibatch stddev (Karras et al. 2018) appended to the body's features;
   * conditioning on class ids (N,) or multi-hot tags (N, T):
     - cgan (Mirza & Osindero 2014): the label embedding enters G with z, and
-      D as extra input channels (broadcast over H x W);
+      D as extra input channels (broadcast over H x W); with `label_input`
+      "onehot" the raw one-hot label enters both, with no embedding layer;
     - acgan (Odena et al. 2017): an auxiliary classifier head on D's features;
     - projection (Miyato & Koyama 2018): out += <embed(y), features>.
 
@@ -30,6 +31,29 @@ from torch.nn.utils.parametrizations import spectral_norm
 from gan_core.layers import MinibatchStd, init_weights
 
 CONDITIONINGS = ("none", "cgan", "acgan", "projection")
+LABEL_INPUTS = ("embed", "onehot")  # how a label enters G (and cgan's D): a learned embedding, or the raw one-hot
+
+
+class OneHot(nn.Module):
+    """Class ids (N,) as one-hot rows, or multi-hot tags (N, T) as they are: the label with no
+    embedding layer of its own, as the earliest conditional DCGANs fed it in beside z."""
+
+    def __init__(self, n_classes: int, multi_label: bool):
+        super().__init__()
+        self.n_classes, self.multi_label = n_classes, multi_label
+
+    def forward(self, y: torch.Tensor) -> torch.Tensor:
+        return y.float() if self.multi_label else nn.functional.one_hot(y, self.n_classes).float()
+
+
+def label_input(kind: str, n_classes: int, multi_label: bool, dim: int) -> nn.Module:
+    """The module a label enters a net through: `LabelEmbedding` (kind "embed") or `OneHot`."""
+    return OneHot(n_classes, multi_label) if kind == "onehot" else LabelEmbedding(n_classes, multi_label, dim)
+
+
+def label_width(kind: str, n_classes: int, dim: int) -> int:
+    """Features a label adds to G's input (and to cgan D's channels)."""
+    return n_classes if kind == "onehot" else dim
 
 
 class LabelEmbedding(nn.Module):
@@ -57,13 +81,15 @@ class Generator(nn.Module):
 
 class Discriminator(nn.Module):
     def __init__(self, body: nn.Module, features_shape: tuple, *, pack: int = 1, mbstd: bool = False,
-                 conditioning: str = "none", n_classes: int = 0, multi_label: bool = False, embed_dim: int = 0):
+                 conditioning: str = "none", n_classes: int = 0, multi_label: bool = False, embed_dim: int = 0,
+                 label_input_kind: str = "embed"):
         super().__init__()
         self.body, self.pack = body, pack
         self.mbstd = MinibatchStd() if mbstd else None
         width = (features_shape[0] + (1 if mbstd else 0)) * math.prod(features_shape[1:])
         self.out = nn.Linear(width, 1)
-        self.input_embed = LabelEmbedding(n_classes, multi_label, embed_dim) if conditioning == "cgan" else None
+        self.input_embed = (label_input(label_input_kind, n_classes, multi_label, embed_dim)
+                            if conditioning == "cgan" else None)
         self.aux = nn.Linear(width, n_classes) if conditioning == "acgan" else None
         self.project = LabelEmbedding(n_classes, multi_label, width) if conditioning == "projection" else None
 
@@ -85,9 +111,9 @@ class Discriminator(nn.Module):
         return out, (self.aux(h) if self.aux is not None else None)
 
 
-def d_input_shape(c, shape: tuple) -> tuple:
+def d_input_shape(c, shape: tuple, n_classes: int = 0) -> tuple:
     """The shape D's body sees: channels (features) times `pack`, plus the label channels for cgan."""
-    extra = c.embed_dim if c.conditioning == "cgan" else 0
+    extra = label_width(c.label_input, n_classes, c.embed_dim) if c.conditioning == "cgan" else 0
     return (shape[0] * c.pack + extra, *shape[1:])
 
 

@@ -142,8 +142,8 @@ def mlp_d(c, shape):
 # The TrainConfig knobs of the adversarial updates (gan_core.steps): the D and G steps, their loss and schedule,
 # conditioning, packing, minibatch stddev, augmentation of what D sees. The VAE update reads none of them.
 GAN_KNOBS = ("loss", "clip_value", "gp_weight", "real_label", "fake_label", "label_flip", "r1_weight", "d_steps",
-             "g_steps", "order", "d_skip_below", "conditioning", "matching_aware", "aux_weight", "embed_dim", "pack",
-             "mbstd", "diffaug", "hflip")
+             "g_steps", "order", "d_skip_below", "conditioning", "matching_aware", "aux_weight", "embed_dim",
+             "label_input", "pack", "mbstd", "diffaug", "hflip")
 VAE_KNOBS = ("kl_weight",)  # the VAE update's own (gan_core.vae)
 
 

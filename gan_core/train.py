@@ -50,7 +50,7 @@ from gan_core.augment import parse_policy
 from gan_core.config import TrainConfig
 from gan_core.datasets import Dataset, load_dataset
 from gan_core.evaluation import Evaluator, evaluate_samples, make_evaluator
-from gan_core.heads import Discriminator, Generator, LabelEmbedding, d_input_shape, finish_d
+from gan_core.heads import Discriminator, Generator, d_input_shape, finish_d, label_input, label_width
 from gan_core.images import image_grid, points_extent, scatter
 from gan_core.mode_scores import MODE_COUNTS, MODE_COUNTS_REAL
 from gan_core.losses import LOSSES, Loss
@@ -114,13 +114,15 @@ def build_networks(c: TrainConfig, data: Dataset) -> tuple[nn.Module, nn.Module]
     """G and D (or decoder and encoder) for this config and dataset, initialised."""
     arch = ARCHS[c.arch]
     conditioned = c.conditioning != "none"
-    embed = LabelEmbedding(data.n_classes, data.multi_label, c.embed_dim) if conditioned else None
-    g = Generator(arch.g(c, data.shape, c.nz + (c.embed_dim if conditioned else 0)), embed)
+    embed = label_input(c.label_input, data.n_classes, data.multi_label, c.embed_dim) if conditioned else None
+    width = label_width(c.label_input, data.n_classes, c.embed_dim) if conditioned else 0
+    g = Generator(arch.g(c, data.shape, c.nz + width), embed)
     if not arch.adversarial:
         return g, Encoder(*arch.d(c, data.shape), c.nz)
-    body, features = arch.d(c, d_input_shape(c, data.shape))
+    body, features = arch.d(c, d_input_shape(c, data.shape, data.n_classes))
     d = Discriminator(body, features, pack=c.pack, mbstd=c.mbstd, conditioning=c.conditioning,
-                      n_classes=data.n_classes, multi_label=data.multi_label, embed_dim=c.embed_dim)
+                      n_classes=data.n_classes, multi_label=data.multi_label, embed_dim=c.embed_dim,
+                      label_input_kind=c.label_input)
     return g, finish_d(d, arch.init, c.norm_d)
 
 

@@ -32,7 +32,7 @@ KNOBS = {  # field -> a non-default value that trains on the tiny image case (or
     "dataset": "digits", "image_size": 64, "input_norm": "imagenet", "batch_size": 4, "hflip": True,
     "arch": "resnet", "nz": 3, "latent": "sphere", "ngf": 6, "ndf": 6, "norm_g": "none", "norm_d": "spectral",
     "mbstd": True, "pack": 2, "conditioning": "projection", "matching_aware": True, "aux_weight": 0.5,
-    "embed_dim": 5, "loss": "hinge", "clip_value": 0.05, "gp_weight": 5.0, "r1_weight": 1.0,
+    "embed_dim": 5, "label_input": "onehot", "loss": "hinge", "clip_value": 0.05, "gp_weight": 5.0, "r1_weight": 1.0,
     "real_label": (0.7, 1.2), "fake_label": (0.0, 0.3), "label_flip": 0.1, "kl_weight": 0.5,
     "d_steps": 2, "g_steps": 2, "order": "g_first", "d_skip_below": 0.1, "ema": 0.9, "diffaug": "color",
     "opt_d": "rmsprop", "opt_g": "sgd", "lr_d": 1e-3, "lr_g": 1e-3, "betas_d": (0.0, 0.9),
@@ -46,6 +46,7 @@ NEEDS = {  # what a knob needs beside it to be valid
     "conditioning": {"dataset": "digits"},
     "aux_weight": {"conditioning": "acgan", "dataset": "digits"},
     "embed_dim": {"conditioning": "cgan", "dataset": "stacked-digits"},
+    "label_input": {"conditioning": "cgan", "dataset": "stacked-digits"},  # multi-hot tags as they are
     "data_root": {"dataset": "mnist"},
     "clip_value": {"loss": "wgan"}, "gp_weight": {"loss": "wgan-gp"}, "kl_weight": {"arch": "vae"},
 }
@@ -190,6 +191,31 @@ def test_a_generator_that_ignores_the_label_has_chance_label_accuracy():
         run.g.embed.net.weight.zero_()  # G now ignores y
     scores, _, _ = evaluate(run)
     assert scores["cond_acc"] < 0.3
+
+
+@pytest.mark.parametrize("dataset, classes", [("digits", 10), ("stacked-digits", 30)])
+def test_onehot_label_input_feeds_the_raw_label_with_no_embedding_layer(dataset, classes):
+    values = {**TINY_IMAGES, "dataset": dataset, "conditioning": "cgan"}
+    embedded, raw = build(TrainConfig.from_dict(values)), build(TrainConfig.from_dict({**values, "label_input": "onehot"}))
+    assert not list(raw.g.embed.parameters()) and not list(raw.d.input_embed.parameters())
+    assert list(embedded.g.embed.parameters())
+    y = raw.data.sample_labeled(5, gen())[1]
+    fed = raw.g.embed(y)
+    assert fed.shape == (5, classes) and set(fed.unique().tolist()) <= {0.0, 1.0}
+    if dataset == "digits":
+        assert fed.argmax(1).tolist() == y.tolist()
+    first = next(m for m in raw.d.body.modules() if isinstance(m, torch.nn.Conv2d))
+    assert first.in_channels == raw.data.shape[0] + classes
+    status, _ = run_reports({**values, "label_input": "onehot", "matching_aware": True})
+    assert status == "finished"
+
+
+def test_onehot_label_input_refuses_what_it_cannot_mean():
+    with pytest.raises(ValueError, match="^label_input: 'onehot'.*conditioning is 'none'"):
+        TrainConfig.from_dict({**TINY_IMAGES, "label_input": "onehot"})
+    with pytest.raises(ValueError, match="^embed_dim: 5 .*onehot"):
+        TrainConfig.from_dict({**TINY_IMAGES, "dataset": "digits", "conditioning": "cgan", "label_input": "onehot",
+                               "embed_dim": 5})
 
 
 def test_matching_aware_d_costs_an_extra_pass():
