@@ -38,7 +38,7 @@ from studies import resume, tracking
 from studies.halving import SyncHalving
 from studies.plan import Plan, plan_dict, recorded_tolerance
 from studies.population import CollapsePBT, checkpoints_to_keep
-from studies.spaces import label, label_columns
+from studies.spaces import label
 from studies.stoppers import CollapseStopper, ErrorStopper
 from studies.trainable import error_line, gan_trainable, resolve
 
@@ -289,13 +289,13 @@ def run_tuner(plan: Plan, study: dict, errors: ErrorStopper):
     os.environ.setdefault("TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S", "0")
     context = {"name": plan.study.name, "base": plan.base, "tracking_uri": plan.tracking_uri,
                "experiment_id": study["experiment_id"], "parent_run_id": study["parent_run_id"],
-               "smoothing": plan.smoothing, "columns": label_columns(plan.space),
+               "smoothing": plan.smoothing, "columns": plan.columns,
                "population": plan.population is not None}
     trainable = tune.with_resources(tune.with_parameters(gan_trainable, study=context),
                                     {"cpu": plan.cpus_per_trial, "gpu": plan.gpus_per_trial})
     if plan.resume:
         return tune.Tuner.restore(study["folder"], trainable, resume_unfinished=True, resume_errored=True).fit()
-    reporter = tune.CLIReporter(metric_columns=PROGRESS_COLUMNS, parameter_columns=label_columns(plan.space),
+    reporter = tune.CLIReporter(metric_columns=PROGRESS_COLUMNS, parameter_columns=plan.columns,
                                 max_report_frequency=15, max_progress_rows=40)
     stopper = (CollapseStopper(plan.time_attr, plan.collapse_grace_period, plan.collapse_persistence)
                if plan.scheduler == "asha" else None)
@@ -314,14 +314,14 @@ def run_tuner(plan: Plan, study: dict, errors: ErrorStopper):
                 num_to_keep=checkpoints_to_keep(plan.population["interval"]) if plan.population else 2),
             failure_config=tune.FailureConfig(max_failures=plan.max_failures),
             callbacks=[CloseChildRuns(plan.tracking_uri, study["experiment_id"], study["parent_run_id"], stopper,
-                                      label_columns(plan.space), (plan.time_attr, plan.max_t))],
+                                      plan.columns, (plan.time_attr, plan.max_t))],
             progress_reporter=reporter, verbose=1),
     )
     return tuner.fit()
 
 
 def table_rows(plan: Plan, results, collapse_stopped: set) -> list[dict]:
-    columns = label_columns(plan.space)
+    columns = plan.columns
     rows = []
     for result in results:
         config = resolve(plan.base, result.config or {})

@@ -11,7 +11,7 @@ import json
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from studies.spaces import options
+from studies.spaces import SELECTED, label, label_columns, options
 
 if TYPE_CHECKING:
     from studies.runner import Study
@@ -44,6 +44,12 @@ class Plan:
     sets: dict = field(default_factory=dict)  # the --set overrides (already in base)
     population: dict | None = None  # PBT settings (studies.population.settings) when the scheduler is pbt
     rung_tolerance: float = RUNG_TOLERANCE  # standard errors within which a trial below a rung's cut goes on too (halving.keep)
+    grid: dict | None = None  # the study's full grid when `space` narrows it (--only): trials keep its labels
+
+    @property
+    def columns(self) -> dict[str, str]:
+        """Tune parameter paths -> label names: how every table and child run names a trial's setting."""
+        return label_columns(self.space, self.grid)
 
     @property
     def time_attr(self) -> str:
@@ -127,12 +133,15 @@ def plan_dict(plan: Plan) -> dict:
                      "time_attr": "training_iteration", **plan.population}
         collapse = {"metric": "collapsed", "action": "replaced by a clone of a top member at the next perturbation",
                     "grace": plan.pbt_collapse_grace, "persistence": plan.collapse_persistence}
-    space = ({k: options(v) for k, v in plan.space.items()} if not callable(plan.space)
-             else {"optuna_tpe": inspect.getsource(plan.space)})
+    shown = plan.grid if plan.grid is not None else plan.space
+    space = ({k: options(v) for k, v in shown.items()} if not callable(shown)
+             else {"optuna_tpe": inspect.getsource(shown)})
     return {
         "study": plan.study.name,
         "base_config": plan.base,
         "search_space": space,
+        **({"only": sorted({label(plan.columns, {SELECTED: point}).rsplit(" seed=", 1)[0]
+                            for point in options(plan.space[SELECTED])})} if plan.grid is not None else {}),
         "trials": plan.trials,
         "scheduler": scheduler,
         "collapse_stopper": collapse,

@@ -28,7 +28,7 @@ from studies import locations
 from studies.overrides import parse_sets, varied_fields
 from studies.plan import RUNG_TOLERANCE, Plan, describe
 from studies.population import Population, settings
-from studies.spaces import expand, sample_define_by_run
+from studies.spaces import expand, label_columns, point_labels, points, sample_define_by_run, select
 # a study written for images gets these when pointed at a 2-D dataset
 POINTS_BASE = {"arch": "mlp", "nz": 8, "ngf": 128, "ndf": 128, "batch_size": 256,
                "norm_g": "none", "norm_d": "none", "eval_samples": 2500}
@@ -148,6 +148,9 @@ def parser(study: Study) -> OneLineParser:
     a("--max-seconds", type=float, help="wall-clock cap per trial in seconds (0: none); a safety net, or the "
                                         "budget with --max-steps 0 (then results depend on the machine)")
     a("--seeds", type=seed_list, help="a count (3: seeds 0,1,2) or a list (0,4,7)")
+    a("--only", action="append", default=[], metavar="KEY=VALUE[,VALUE...]",
+      help="run only the settings whose label has one of these values (repeatable, each KEY narrows further): "
+           "--only ratio=1:1,1:5 --only loss=bce")
     a("--scheduler", choices=["asha", "fifo", "pbt"], default="pbt" if study.population else "asha",
       help="asha: ASHA and the collapse stopper end poor and collapsed trials early; fifo: every trial runs to "
            "the end; pbt (studies that declare a population): the weak and the collapsed copy the strong")
@@ -212,6 +215,9 @@ def make_plan(study: Study, argv: list[str] | None) -> Plan:
         p.error(f"--max-failures: {args.max_failures!r} is not an integer >= 0")
     if args.scheduler == "pbt" and study.population is None:
         p.error(f"--scheduler: study {study.name} declares no population; use asha or fifo")
+    if args.only and (study.search == "optuna" or args.scheduler == "pbt"):
+        why = "searches with Optuna" if study.search == "optuna" else "trains one PBT population"
+        p.error(f"--only: study {study.name} {why}; --only narrows a grid under asha or fifo")
     space_fn = (study.smoke_space or study.space) if args.smoke else study.space
     try:
         sets = parse_sets(args.sets, varied_fields(space_fn if study.search == "optuna" else space_fn()))
@@ -226,6 +232,7 @@ def make_plan(study: Study, argv: list[str] | None) -> Plan:
         p.error(f"--dataset: {base['dataset']!r} holds {kind}; study {study.name} asks its question of "
                 f"{' or '.join(study.data_kinds)} data")
     num_samples = args.num_samples or (study.smoke_num_samples if args.smoke else study.num_samples)
+    grid = None  # the full grid, when --only narrows it
     try:
         if study.search == "optuna":
             if args.seeds and len(args.seeds) > 1:
@@ -235,7 +242,10 @@ def make_plan(study: Study, argv: list[str] | None) -> Plan:
         else:
             seeds = args.seeds or list(range(study.smoke_seeds if args.smoke else study.seeds))
             space = {**space_fn(), "seed": {"grid_search": seeds}}
+            grid, space = (space, narrow(space, parse_only(args.only), study.name)) if args.only else (None, space)
             configs = [TrainConfig.from_dict(values) for values in expand(base, space)]
+    except OnlyError as err:
+        p.error(f"--only: {err}")
     except ValueError as err:
         p.error(blame(err, args, sets, "search space"))
     plan = Plan(study, base, space, configs, num_samples, args.scheduler,
@@ -244,13 +254,51 @@ def make_plan(study: Study, argv: list[str] | None) -> Plan:
                 locations.tracking_uri(args.tracking_uri), locations.storage_location(args.storage), args.dry_run,
                 tuple(argv), sets=sets,
                 population=settings(study.population, args.smoke) if args.scheduler == "pbt" else None,
-                rung_tolerance=args.rung_tolerance)
+                rung_tolerance=args.rung_tolerance, grid=grid)
     if plan.population and plan.time_attr != "training_iteration":
         p.error("--max-steps: 0 makes time the budget; PBT perturbs at evaluations of a work budget")
     if plan.grace is not None and plan.grace > plan.max_t:
         unit = "seconds" if plan.time_attr == "time_total_s" else "evaluations"
         p.error(f"--grace: {plan.grace:g} is more than a trial's whole budget ({plan.max_t:g} {unit})")
     return plan
+
+
+class OnlyError(ValueError):
+    """A bad --only: its message is the line after `--only: `."""
+
+
+def parse_only(items: list[str]) -> dict[str, set[str]]:
+    """`["ratio=1:1,1:5", "loss=bce"]` -> {"ratio": {"1:1", "1:5"}, "loss": {"bce"}}; a key given twice takes both."""
+    wanted: dict[str, set[str]] = {}
+    for item in items:
+        key, eq, text = item.partition("=")
+        values = {v.strip() for v in text.split(",") if v.strip()}
+        if not eq or not key.strip() or not values:
+            raise OnlyError(f"{item!r} is not KEY=VALUE[,VALUE...]")
+        wanted.setdefault(key.strip(), set()).update(values)
+    return wanted
+
+
+def narrow(space: dict, wanted: dict[str, set[str]], study: str) -> dict:
+    """The grid points of `space` whose labels have, for each key of `wanted`, one of its values; a key
+    or value the study's labels do not have is refused (OnlyError)."""
+    columns = label_columns(space)
+    labelled = [(point, point_labels(columns, point)) for point in points(space)]
+    names = sorted({n for _, labels in labelled for n in labels} - {"seed"})
+    for key, values in wanted.items():
+        if key == "seed":
+            raise OnlyError("seed is not a setting; --seeds picks the seeds")
+        if key not in names:
+            raise OnlyError(f"{key!r} is not a label of study {study}; its labels: {', '.join(names)}")
+        known = list(dict.fromkeys(labels[key] for _, labels in labelled if key in labels))
+        unknown = sorted(values - set(known))
+        if unknown:
+            raise OnlyError(f"{key}={unknown[0]} is not a setting of study {study}; {key} takes {', '.join(known)}")
+    chosen = [point for point, labels in labelled if all(labels.get(k) in v for k, v in wanted.items())]
+    if not chosen:
+        raise OnlyError(f"no setting of study {study} has all of "
+                        + " ".join(f"{k}={','.join(sorted(v))}" for k, v in wanted.items()))
+    return select(chosen)
 
 
 def resume_plan(study: Study, p: OneLineParser, args) -> Plan:

@@ -4,8 +4,11 @@ an Optuna define-by-run space (to validate it before Ray starts).
 
 A grid entry is a domain over one field, or over bundles of fields set
 together (`{"_ratio": "1:5", "d_steps": 1, "g_steps": 5}`); names starting
-with "_" are labels of a choice, not config fields. This module is what the
-driver and every Ray worker share: it imports neither argparse nor Ray.
+with "_" are labels of a choice, not config fields. A narrowed grid (`--only`,
+trials left to train) is one grid under SELECTED over whole trial points, each
+the original keys' choices plus the seed, so its labels read as the full grid's
+do. This module is what the driver and every Ray worker share: it imports
+neither argparse nor Ray.
 """
 
 from __future__ import annotations
@@ -22,19 +25,41 @@ def expand(base: dict, space: dict) -> list[dict]:
     return [merge(base, dict(zip(keys, combo))) for combo in itertools.product(*choices)]
 
 
+SELECTED = "selected"  # the one key of a narrowed grid: whole trial points (see `select`)
+
+
 def merge(base: dict, choices: dict) -> dict:
     """A trial's TrainConfig values: the base, then each chosen value. A dict is a
-    bundle of fields set together and is merged in; names starting with "_" are
-    search choices that are not fields themselves (a preset's name) and are skipped."""
+    bundle of fields set together (or a narrowed grid's point, bundles inside) and is
+    merged in; names starting with "_" are search choices that are not fields
+    themselves (a preset's name) and are skipped."""
     values = dict(base)
     for key, value in choices.items():
         if key.startswith("_"):
             continue
         if isinstance(value, dict):
-            values.update({k: v for k, v in value.items() if not k.startswith("_")})
+            values = merge(values, value)
         else:
             values[key] = value
     return values
+
+
+def points(space: dict) -> list[dict]:
+    """Every grid point of a space as {key: chosen option} (seed included when the space has it)."""
+    if SELECTED in space:
+        return [dict(point) for point in options(space[SELECTED])]
+    keys = list(space)
+    return [dict(zip(keys, combo)) for combo in itertools.product(*(options(space[k]) for k in keys))]
+
+
+def select(chosen: list[dict]) -> dict:
+    """A narrowed grid: one grid over the chosen points (each {key: option}, seed included)."""
+    return {SELECTED: {"grid_search": [dict(point) for point in chosen]}}
+
+
+def point_labels(columns: dict[str, str], point: dict) -> dict[str, str]:
+    """{label name: value} of one grid point, as `label` shows them (`ratio` -> `1:5`)."""
+    return dict(part.split("=", 1) for part in label(columns, point).split())
 
 
 def sample_define_by_run(base: dict, space_fn: Callable, n: int = 64) -> list[dict]:
@@ -64,12 +89,18 @@ def options(domain) -> list:
     return [domain]
 
 
-def label_columns(space) -> dict[str, str]:
+def label_columns(space, grid: dict | None = None) -> dict[str, str]:
     """The Tune parameter paths that tell trials apart -> short names, for the
     progress table and the final table. A bundle shows its first field plus any
     field its first field does not determine (a loss bundle shows `loss` only,
-    a ratio bundle `d_steps` and `g_steps`)."""
+    a ratio bundle `d_steps` and `g_steps`). A narrowed grid (`select`) shows
+    the labels of `grid`, the full grid it came from, so a trial reads the same
+    whether or not its study was narrowed."""
     columns = {}
+    if isinstance(space, dict) and SELECTED in space:  # a narrowed grid: the labels of the grid it narrows
+        if grid is None or SELECTED in grid:
+            raise ValueError("a narrowed grid's labels are its full grid's: pass the grid it was selected from")
+        return {f"{SELECTED}/{path}": name for path, name in label_columns(grid).items()}
     if callable(space):  # define-by-run: every name the space suggests
         import optuna
 

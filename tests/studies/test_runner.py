@@ -160,3 +160,52 @@ def test_resume_plans_the_saved_command_line_with_the_new_address(tmp_path):
     resume.write_state(folder, {**state, "finished": True})
     with pytest.raises(SystemExit):
         make_plan(study, ["--resume", "--storage", storage])
+
+
+# --- --only: a subset of a study's grid -----------------------------------------------------
+
+def test_only_plans_the_settings_whose_labels_match():
+    plan = make_plan(STUDIES["dg_ratio"], ["--only", "ratio=1:1,1:5", "--seeds", "3", "--dry-run"])
+    labels = sorted(label(plan.columns, config) for config in tune_configs(plan))
+    assert plan.trials == len(plan.configs) == 12
+    assert {lab.rsplit(" seed=", 1)[0] for lab in labels} == {
+        "loss=bce ratio=1:1", "loss=bce ratio=1:5", "loss=wgan-gp ratio=1:1", "loss=wgan-gp ratio=1:5"}
+    assert {(c.d_steps, c.g_steps) for c in plan.configs} == {(1, 1), (1, 5)}
+    narrower = make_plan(STUDIES["dg_ratio"], ["--only", "ratio=1:1,1:5", "--only", "loss=bce", "--dry-run"])
+    assert {c.loss for c in narrower.configs} == {"bce"} and narrower.trials == 4
+
+
+def test_only_keeps_the_full_grids_labels():
+    """A narrowed conditional study still names its matching-aware trials as the full grid does."""
+    full = make_plan(STUDIES["conditional"], ["--dry-run"])
+    plan = make_plan(STUDIES["conditional"], ["--only", "matching_aware=True", "--dry-run"])
+    narrowed = {label(plan.columns, c) for c in tune_configs(plan)}
+    assert narrowed and narrowed <= {label(full.columns, c) for c in tune_configs(full)}
+    assert all("matching_aware=True" in lab for lab in narrowed)
+
+
+@pytest.mark.parametrize("only, message", [
+    (["ratio=3:2"], "--only: ratio=3:2 is not a setting of study dg_ratio; ratio takes 1:5, 1:2, 1:1"),
+    (["foo=1"], "--only: 'foo' is not a label of study dg_ratio; its labels: loss, ratio"),
+    (["seed=1"], "--only: seed is not a setting; --seeds picks the seeds"),
+    (["ratio"], "--only: 'ratio' is not KEY=VALUE[,VALUE...]"),
+])
+def test_a_bad_only_is_one_line_and_exit_2(only, message):
+    run = subprocess.run([sys.executable, "-m", "studies.dg_ratio", "--only", *only, "--dry-run"],
+                         capture_output=True, text=True)
+    assert run.returncode == 2 and run.stdout == ""
+    assert run.stderr.startswith(f"python -m studies.dg_ratio: error: {message}") and run.stderr.count("\n") == 1
+
+
+def test_only_is_refused_where_there_is_no_grid_to_narrow(capsys):
+    for name in ("tune", "pbt"):
+        with pytest.raises(SystemExit) as stop:
+            STUDIES[name].main(["--only", "loss=bce", "--dry-run"])
+        assert stop.value.code == 2
+        assert f"--only: study {name} " in capsys.readouterr().err
+
+
+def tune_configs(plan) -> list[dict]:
+    """The trial configs Tune would make of the plan's grid (one per point)."""
+    keys = list(plan.space)
+    return [dict(zip(keys, combo)) for combo in itertools.product(*[options(plan.space[k]) for k in keys])]
