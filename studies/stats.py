@@ -25,7 +25,8 @@ Tests (scipy and statsmodels, imported on first use: they are slow to import):
                             (paired: the Wilcoxon signed-rank statistic over
                             every sign flip); seeded Monte Carlo past EXACT_MAX
     mann_whitney_p(x, y)    scipy's Mann-Whitney U test (normal approximation
-                            with ties), behind the report's verdict
+                            with ties); kept for comparison, the report uses
+                            permutation_p
     equivalence_p(x, y, m)  TOST: |mean(x) - mean(y)| < m (Welch; paired t)
     noninferiority_p        one-sided: mean(x) > mean(y) - m, TOST's lower half
     seeds_needed            seeds a side for a two-sided t-test to detect a
@@ -49,7 +50,7 @@ is there because a percentile bootstrap of P(X > Y) is [1, 1] whenever every
 x beats every y, at any n: with 2 seeds a side that happens by chance a third
 of the time (either way), and the exact test's smallest p-value there is 1/3.
 So 2 seeds a side never give a verdict, 3 a side cannot either (1/10), and 4
-a side can (1/35).
+a side can (2/70 = 0.0286, ties or not).
 The resampling is seeded, so a report is the same every time it is built.
 """
 
@@ -87,7 +88,7 @@ class Summary:
 class Comparison:
     p: float  # P(X > Y)
     ci: Interval | None  # its 95% bootstrap interval; None when a side has fewer than 2 values
-    p_value: float | None  # two-sided Mann-Whitney p-value; None when a side has fewer than 2 values
+    p_value: float | None  # two-sided exact permutation p-value of U (permutation_p); None when a side has < 2 values
     verdict: str  # better / worse / no detectable difference with n seeds
 
 
@@ -195,8 +196,10 @@ def verdict(interval: Interval | None, n_x: int, n_y: int, p_value: float | None
 
 
 def compare(x: Sequence[float], y: Sequence[float]) -> Comparison:
-    """P(X > Y), its interval, the test's p-value and the verdict in words."""
-    interval, p_value = prob_improvement_ci(x, y), mann_whitney_p(x, y)
+    """P(X > Y), its interval, the exact tie-aware permutation p-value of U (`permutation_p`; None when a side
+    has fewer than 2 values) and the verdict in words."""
+    interval = prob_improvement_ci(x, y)
+    p_value = permutation_p(x, y) if len(_values(x)) >= 2 and len(_values(y)) >= 2 else None
     return Comparison(prob_improvement(x, y), interval, p_value, verdict(interval, len(x), len(y), p_value))
 
 

@@ -246,6 +246,11 @@ def test_paired_sides_must_match():
         stats.permutation_p([1, 2, 3], [1, 2], paired=True)
 
 
+def test_compare_reports_the_exact_tie_aware_p_value():
+    assert stats.compare([1.0, 1.0, 1.0, 1.0], [0.1, 0.2, 0.3, 0.4]).p_value == pytest.approx(2 / 70)
+    assert stats.compare([1.0, 1.0, 1.0], [0.1, 0.2, 0.3, 0.4]).p_value == pytest.approx(2 / 35)
+
+
 # equivalence and non-inferiority: Welch's t by hand and scipy's t-tests on shifted data
 
 WX, WY = [1.0, 2.0, 3.0, 4.0], [2.0, 3.0, 4.0, 5.0, 6.0]
