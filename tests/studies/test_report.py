@@ -11,7 +11,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import scipy.stats
 from mlflow.entities import Metric
 from mlflow.tracking import MlflowClient
 
@@ -117,11 +116,10 @@ def test_the_numbers_of_a_known_store(store):
     assert sgd.collapse_ci == stats.wilson(2, 4)
     assert rms.outcomes == {"finished": 1, "diverged": 1}
     against_sgd, against_rms = analysis.comparisons["opt=sgd"], analysis.comparisons["opt=rms"]
-    # complete separation, 4 seeds a side: p under 0.05 (2 / C(8, 4) exactly; sgd's tie leaves scipy's normal
-    # approximation, 0.029); 4 against 3 could not get there (2 / 35)
-    expected_p = scipy.stats.mannwhitneyu([0.5, 0.6, 0.4, 0.8], [0.1, 0.05, 0.15, 0.1]).pvalue
-    assert (against_sgd.p, against_sgd.ci) == (1.0, (1.0, 1.0)) and against_sgd.p_value == pytest.approx(expected_p)
-    assert expected_p < 0.05
+    # complete separation, 4 seeds a side: p = 2 / C(8, 4) exactly, sgd's tie (0.1 twice) or not (the exact
+    # permutation test; scipy's Mann-Whitney falls back to a normal approximation with ties); 4 against 3 could
+    # not get under 0.05 (2 / 35)
+    assert (against_sgd.p, against_sgd.ci) == (1.0, (1.0, 1.0)) and against_sgd.p_value == pytest.approx(2 / 70)
     assert against_sgd.verdict == "better"
     assert against_rms.p == 1.0 and against_rms.ci is None
     assert against_rms.verdict == "no detectable difference with 4 and 1 seeds"
