@@ -34,7 +34,7 @@ from ray.tune.schedulers import ASHAScheduler, FIFOScheduler
 from ray.tune.stopper import CombinedStopper
 
 from gan_core.datasets import load_dataset
-from studies import resume, tracking
+from studies import resume, reuse, tracking
 from studies.halving import SyncHalving
 from studies.plan import Plan, plan_dict, recorded_tolerance
 from studies.population import CollapsePBT, checkpoints_to_keep
@@ -156,7 +156,7 @@ def open_study(plan: Plan, client: MlflowClient, exp_id: str) -> dict:
     tracking.retry(client.log_dict, parent, plan_dict(plan), "plan.json")
     tracking.set_tags(client, parent, {tracking.TAG_COMMAND: " ".join(
         [f"python -m studies.{study.name}", *(shlex.quote(a) for a in plan.argv)]),
-        tracking.TAG_CODE: tracking.code_digest()})
+        tracking.TAG_CODE: reuse.code_digest()})
     state = {"study": study.name, "experiment": name, "argv": list(plan.argv), "tracking_uri": plan.tracking_uri,
              "experiment_id": exp_id, "parent_run_id": parent, "finished": False}
     folder = resume.experiment_folder(plan.storage, name)
@@ -290,7 +290,7 @@ def run_tuner(plan: Plan, study: dict, errors: ErrorStopper):
     context = {"name": plan.study.name, "base": plan.base, "tracking_uri": plan.tracking_uri,
                "experiment_id": study["experiment_id"], "parent_run_id": study["parent_run_id"],
                "smoothing": plan.smoothing, "columns": plan.columns,
-               "population": plan.population is not None}
+               "population": plan.population is not None, "reuse": plan.reuses}
     trainable = tune.with_resources(tune.with_parameters(gan_trainable, study=context),
                                     {"cpu": plan.cpus_per_trial, "gpu": plan.gpus_per_trial})
     if plan.resume:
@@ -337,7 +337,8 @@ def table_rows(plan: Plan, results, collapse_stopped: set) -> list[dict]:
                      **{name: metrics.get(name) for name in plan.study.columns},
                      "outcome": outcome(metrics, result.error is not None, metrics.get("trial_id") in collapse_stopped,
                                         (plan.time_attr, plan.max_t)),
-                     "message": metrics.get("error_message") or (error_line(result.error) if result.error else None)})
+                     "message": metrics.get("error_message") or (error_line(result.error) if result.error else None),
+                     "from": metrics.get("reused_from")})
     return sorted(rows, key=lambda r: (-(r["score"] if r["score"] is not None else -1), r["setting"]))
 
 
@@ -362,7 +363,8 @@ def columns(plan: Plan, rows: list[dict] = ()) -> list[str]:
     """The table's columns: the common ones, with the study's own metrics before the outcome, and
     the error messages after it when a trial ended in error."""
     errors = ["message"] if any(row.get("message") for row in rows) else []
-    return COLUMNS[:-1] + list(plan.study.columns) + COLUMNS[-1:] + errors
+    reused = ["from"] if any(row.get("from") for row in rows) else []  # the study run a reused trial came from
+    return COLUMNS[:-1] + list(plan.study.columns) + COLUMNS[-1:] + reused + errors
 
 
 def markdown(rows: list[dict], names: list[str] = COLUMNS) -> str:

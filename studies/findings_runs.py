@@ -26,7 +26,7 @@ class Source:
     command: str
     started: int  # ms since the epoch
     ended: int | None
-    code: str | None = None  # digest of the gan_core that trained it (tracking.code_digest); None: not recorded
+    code: str | None = None  # digest of the gan_core that trained it (reuse.code_digest); None: not recorded
 
     @property
     def wall_minutes(self) -> float | None:

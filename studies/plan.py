@@ -45,6 +45,13 @@ class Plan:
     population: dict | None = None  # PBT settings (studies.population.settings) when the scheduler is pbt
     rung_tolerance: float = RUNG_TOLERANCE  # standard errors within which a trial below a rung's cut goes on too (halving.keep)
     grid: dict | None = None  # the study's full grid when `space` narrows it (--only): trials keep its labels
+    reuse: bool = True  # under FIFO, copy a trial already trained in the store instead of training it (studies.reuse)
+
+    @property
+    def reuses(self) -> bool:
+        """Whether trials already trained are copied: under FIFO only (ASHA's and PBT's decisions depend on
+        every trial), unless --no-reuse."""
+        return self.reuse and self.scheduler == "fifo"
 
     @property
     def columns(self) -> dict[str, str]:
@@ -148,6 +155,7 @@ def plan_dict(plan: Plan) -> dict:
         "score_smoothing": plan.smoothing,
         "resources_per_trial": {"cpu": plan.cpus_per_trial, "gpu": plan.gpus_per_trial},
         "max_failures": plan.max_failures,
+        "reuse": plan.reuses,
         "set": plan.sets,
         "ray": plan.address or "local",
         "tracking_uri": plan.tracking_uri,

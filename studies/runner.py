@@ -186,6 +186,9 @@ def parser(study: Study) -> OneLineParser:
     a("--resume", nargs="?", const="", metavar="NAME",
       help="resume the newest unfinished run of this study under --storage (or the run NAME) "
            "with the options it was started with")
+    a("--no-reuse", action="store_true",
+      help="under fifo, train every trial even when the store holds a finished run of the very same trial "
+           "(same config, seed, budget, gan_core code and machine kind), which is otherwise copied")
     a("--dry-run", action="store_true", help="print the resolved plan and exit without starting Ray")
     return p
 
@@ -254,7 +257,7 @@ def make_plan(study: Study, argv: list[str] | None) -> Plan:
                 locations.tracking_uri(args.tracking_uri), locations.storage_location(args.storage), args.dry_run,
                 tuple(argv), sets=sets,
                 population=settings(study.population, args.smoke) if args.scheduler == "pbt" else None,
-                rung_tolerance=args.rung_tolerance, grid=grid)
+                rung_tolerance=args.rung_tolerance, grid=grid, reuse=not args.no_reuse)
     if plan.population and plan.time_attr != "training_iteration":
         p.error("--max-steps: 0 makes time the budget; PBT perturbs at evaluations of a work budget")
     if plan.grace is not None and plan.grace > plan.max_t:

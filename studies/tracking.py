@@ -21,7 +21,6 @@ retries, so a server that blinks mid-study delays trials but kills none.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import os
@@ -32,12 +31,13 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
-from pathlib import Path
 
 import numpy as np
 from mlflow.entities import Metric, Param, RunStatus, RunTag
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
+
+from studies.reuse import TAG_CODE  # noqa: F401  (the parent run's tag; studies.reuse owns it)
 
 log = logging.getLogger(__name__)
 logging.getLogger("mlflow.store.db.utils").setLevel(logging.WARNING)  # "Creating initial MLflow database tables..."
@@ -51,7 +51,6 @@ TAG_GROUP = "gan.group"  # the setting without its seed: the MLflow UI's group-b
 TAG_ERROR = "gan.error"  # the one-line message of the exception that ended the trial
 TAG_EXPLOIT = "gan.exploit."  # + step: an exploit under PBT, as JSON (donor trial and run, checkpoint, weights)
 TAG_COMMAND = "gan.command"  # on a parent run: the command line that started the study
-TAG_CODE = "gan.code"  # on a parent run: digest of the gan_core that trained its trials (code_digest)
 TAG_LINEAGE = "gan.lineage"  # every exploit of the run, oldest first: "<step>:<donor trial id>" separated by spaces
 RETRIES = 6
 STEP_KEY = "step"  # logged at every evaluation, diverged ones included: the steps a run holds
@@ -141,21 +140,6 @@ def log_params(client: MlflowClient, run_id: str, params: dict) -> None:
 def reopen_parent(client: MlflowClient, run_id: str) -> None:
     """A resumed study's parent run is running again."""
     retry(client.update_run, run_id, status="RUNNING")
-
-
-def code_digest(root: str | None = None) -> str:
-    """A short digest of every file of the gan_core package at `root` (default: the one imported), what trains
-    and scores a trial: two runs with the same digest trained their trials with the same code."""
-    if root is None:
-        import gan_core
-
-        root = os.path.dirname(os.path.abspath(gan_core.__file__))
-    digest = hashlib.sha256()
-    for path in sorted(Path(root).rglob("*")):
-        name = path.relative_to(root)
-        if path.is_file() and "__pycache__" not in name.parts and path.suffix not in (".pyc", ".pyo"):
-            digest.update(name.as_posix().encode() + b"\0" + path.read_bytes())
-    return digest.hexdigest()[:12]
 
 
 def set_tags(client: MlflowClient, run_id: str, tags: dict) -> None:

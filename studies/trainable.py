@@ -48,6 +48,7 @@ from ray import tune
 
 from gan_core import TrainConfig, train
 from gan_core.train import continue_with
+from studies import reuse
 from studies.spaces import label, merge
 
 if TYPE_CHECKING:
@@ -136,13 +137,20 @@ def run_trial(trial_config: dict, study: dict, trial: dict, pool: ThreadPoolExec
     # one INFO line per checkpoint, forwarded to the driver, would bury the progress table
     logging.getLogger("ray.train._internal.storage").setLevel(logging.WARNING)
     trial_id = tune.get_context().get_trial_id()
+    where = placement(config)
+    trial["parent_run_id"] = study["parent_run_id"]
+    trial["key"] = reuse.trial_key(config.to_dict(), reuse.code_digest(), reuse.machine(where["gan.device"]))
+    where.update({reuse.TAG_KEY: trial["key"], reuse.TAG_CODE: reuse.code_digest(),
+                  reuse.TAG_MACHINE: reuse.machine(where["gan.device"])})
     # the MLflow side (a store's first open loads SQLAlchemy and checks its schema: seconds) is made in a
     # thread beside the build and the first rounds; the first evaluation waits for it
     trial["opening"] = pool.submit(open_run, study, trial_id, label(study["columns"], trial_config), config,
-                                   placement(config), trial)
+                                   where, trial)
 
-    state = None
     checkpoint = tune.get_checkpoint()
+    if study.get("reuse") and checkpoint is None and replay_reused(trial):
+        return
+    state = None
     if checkpoint is not None:
         with checkpoint.as_directory() as folder:
             state = torch.load(os.path.join(folder, STATE_FILE), weights_only=True)
@@ -173,6 +181,25 @@ def run_trial(trial_config: dict, study: dict, trial: dict, pool: ThreadPoolExec
 
     train(config, report, state)
     opened(trial)  # a trial that ends before its first evaluation still has its run
+
+
+def replay_reused(trial: dict) -> bool:
+    """Under FIFO: when a run of this very trial (same key: config, code, machine kind) already ended in the
+    store, copy it into this trial's child run and report its evaluations to Tune as they were logged,
+    instead of training (`studies.reuse`); False when there is none."""
+    from studies import reuse
+
+    log = opened(trial)
+    source = reuse.find(log.client, trial["key"], exclude_parent=trial["parent_run_id"])
+    if source is None:
+        return False
+    history = reuse.histories(log.client, source.info.run_id)
+    reuse.copy(log.client, source, log.run_id, history)
+    origin = reuse.origin_name(log.client, source)
+    for step, metrics in reuse.evaluations(history):
+        trial["progress"] = {k: metrics[k] for k in ("step", "work", "d_updates", "g_updates") if k in metrics}
+        tune.report({**metrics, "reused_from": origin})
+    return True
 
 
 def hyperparameters(config: TrainConfig) -> dict:

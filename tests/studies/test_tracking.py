@@ -12,7 +12,7 @@ from mlflow.protos.databricks_pb2 import RESOURCE_DOES_NOT_EXIST
 from mlflow.tracking import MlflowClient
 
 from local_cluster import free_port
-from studies import tracking
+from studies import reuse, tracking
 
 IMAGE = np.zeros((10, 10, 3), dtype=np.uint8)
 
@@ -222,12 +222,12 @@ def test_the_code_digest_changes_with_gan_core_and_with_nothing_else(tmp_path):
 
     copy = tmp_path / "gan_core"
     shutil.copytree(os.path.dirname(gan_core.__file__), copy, ignore=shutil.ignore_patterns("__pycache__"))
-    digest = tracking.code_digest()
+    digest = reuse.code_digest()
     assert len(digest) == 12 and int(digest, 16) >= 0
-    assert tracking.code_digest(str(copy)) == digest  # the same files, elsewhere: the same code
+    assert reuse.code_digest(str(copy)) == digest  # the same files, elsewhere: the same code
     (copy / "__pycache__").mkdir(exist_ok=True)
     (copy / "__pycache__" / "train.cpython-311.pyc").write_bytes(b"compiled")
-    assert tracking.code_digest(str(copy)) == digest  # byte code is not code
+    assert reuse.code_digest(str(copy)) == digest  # byte code is not code
     with open(copy / "losses.py", "a") as f:
         f.write("\n# an edit\n")
-    assert tracking.code_digest(str(copy)) != digest
+    assert reuse.code_digest(str(copy)) != digest
