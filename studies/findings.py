@@ -1,298 +1,411 @@
-"""FINDINGS.md: a verdict with an interval on each claim of `studies.claims`, from the study runs named.
+"""FINDINGS.md: a verdict on each claim of `studies.claims`, from the `--decide` runs named.
 
-    python -m studies.report --findings loss_family-20261203-151200 dg_ratio-20261203-131512
+    python -m studies.report --findings dg_ratio-20261208-101500 loss_family-20261208-131200
     python -m studies.report --findings findings/*.json       # again, from the exported runs alone
 
 Each run named (a parent run's name or id in the tracking store, or a file
 this command exported) is exported to `findings/<run name>.json` beside the
-output: the trials' settings, seeds, outcomes and metric histories, a few
-kilobytes, so FINDINGS.md can be rebuilt when the store is gone. A claim's
-part reads the newest run of its study that has both of its settings, and
-pools with it the seeds it lacks from the other runs named that the same
-command made but for `--seeds` (`--seeds 2,3` adds two seeds to a run of
-seeds 0 and 1; a seed run twice counts once, from the newer run). Pooling
-trusts that the code trained the same trials: where the pooled runs record
-different digests of gan_core (`gan.code`), the claim says so. The
-values are each trial's metric at the part's budget (`studies.claims`),
-compared as a study report compares settings (`studies.stats.compare`).
-A trial ASHA stopped is censored at its last evaluation; one stopped as
-collapsed keeps its last value (it failed, which is a result); a trial that
-diverged or failed has no value.
+output: settings, seeds, outcomes, budgets, metric histories, the scheduler,
+the gan_core digest and the machine kind of every trial, so FINDINGS.md can
+be rebuilt, and checked, when the store is gone.
 
-A side whose mean `quality` at the compared step is under the collapse
-bar for plausible samples (`collapse_quality`, 0.1 by default) has not taken
-off: its samples are still blobs, so a mode count or score says how soon it
-learns, not how it ends. The part then says so beside its verdict; at the
-end of a budget that means the claim needs a longer one.
+A side's trials are those whose label is exactly the side's (setting, and
+any value the side sets), from runs made under FIFO (every trial runs to its
+budget, none is censored); runs pooled for one side must agree on the
+scheduler and on the gan_core digest, or the document is refused. Its value
+is each trial's metric at the side's step (a trial that did not reach it, or
+diverged, has none and is counted). `take_off` is read off the quality curve.
+
+The looks: at `claims.LOOKS` seeds a side (6, 10, 16), each comparison is
+tested at the level Lan-DeMets' Pocock-type spending gives that look
+(`stats.look_alphas`: 0.025, 0.012, 0.014; they sum to 0.05, so over all
+looks the chance of any false verdict on a comparison is at most 5%), on the
+first n seeds of each side. The first look that decides it gives its verdict;
+one that none decides reads "undecided" with the seeds a side it would need.
+A side whose mean quality at the compared step is under the plausible-samples
+bar has not taken off: unless the claim is about failing to train, the part
+is "not testable at this budget", with the budget its quality curve points to.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import os
-import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-from gan_core import TrainConfig
 from studies import claims as claim_registry
 from studies import stats
-from studies.findings_runs import Source, export, rerun_command, rerun_note
+from studies.findings_runs import Source, export
 from studies.report_page import num
 from studies.report_runs import Trial
 
 FOLDER = "findings"  # the exported runs, beside FINDINGS.md
-CENSORED = ("stopped_early", "out_of_time", "running", "unknown")  # ended before its budget, by no fault of its own
+TAKE_OFF_BAR = 0.1  # gan_core's collapse_quality default: samples under it are not yet plausible
 NO_VALUE = ("diverged", "error")
-SEEDS_OPTION = re.compile(r"\s--seeds(?:=|\s+)\S+")
-VERDICTS = {  # (what the claim expects, the comparison's verdict) -> the part's verdict
-    ("better", "better"): "supported", ("better", "worse"): "contradicted",
-    ("same", "better"): "contradicted", ("same", "worse"): "contradicted",
-    ("not_worse", "better"): "supported", ("not_worse", "worse"): "contradicted",
+NOT_TESTABLE = "not testable at this budget"
+WORDS = {  # (what the part expects, stats.decide's verdict) -> the part's verdict
+    ("better", "supported"): "supported", ("better", "contradicted"): "contradicted",
+    ("not_worse", "supported"): "supported", ("not_worse", "contradicted"): "contradicted",
+    ("same", "equivalent"): "supported", ("same", "different"): "contradicted",
 }
-UNDECIDED = "no detectable difference at this budget"
-TAKE_OFF = TrainConfig().collapse_quality  # mean quality under which a side's samples are not yet plausible
-FEW = "too few seeds for a verdict"
+
+
+class FindingsError(ValueError):
+    """Runs that cannot be read together (another scheduler, other code): one line."""
+
+
+@dataclass
+class SideValues:
+    """One side of a part at one look: its trials, their values at the side's step, and their quality there."""
+    side: claim_registry.Side
+    step: int
+    values: dict[str, float]  # seed -> value (only trials that have one)
+    quality: float | None  # mean sample quality at `step` (the take-off check); None: no trial reached it
+    missing: list[str] = field(default_factory=list)  # seeds whose trial has no value: "seed (outcome)"
+    curve: list[tuple[int, float]] = field(default_factory=list)  # mean quality by step, for the budget estimate
+
+    @property
+    def n(self) -> int:
+        return len(self.values)
 
 
 @dataclass
 class PartResult:
+    cid: str
     part: claim_registry.Part
-    sources_a: list[Source]  # the run read for side a, then the runs whose seeds were pooled with it
+    sources_a: list[Source]
     sources_b: list[Source]
-    step: int | None = None
-    a: stats.Summary | None = None
-    b: stats.Summary | None = None
-    comparison: stats.Comparison | None = None
     verdict: str = "not run yet"
-    grounded: tuple[tuple[claim_registry.Side, float], ...] = ()  # sides not taken off, with their mean quality
+    look: int | None = None  # the look (1-based) that decided it, or the last one read
+    alpha: float | None = None  # the level that look tests at
+    a: SideValues | None = None
+    b: SideValues | None = None
+    decision: stats.Decision | None = None
+    grounded: list[SideValues] = field(default_factory=list)  # sides under the take-off bar
+    budget_hint: str = ""  # where the grounded side's quality curve points
+    looks: tuple = claim_registry.LOOKS  # seeds a side at each look of the runs read
 
-    @property
-    def source_a(self) -> Source | None:
-        return self.sources_a[0] if self.sources_a else None
 
-    @property
-    def source_b(self) -> Source | None:
-        return self.sources_b[0] if self.sources_b else None
+def budget_of(trial: Trial) -> int:
+    return int(float(trial.params.get("max_steps", 0) or 0))
 
 
 def matches(trial: Trial, side: claim_registry.Side) -> bool:
-    return all(trial.labels.get(k) == v for k, v in side.labels)
+    """The trial's label (seed aside) is exactly the side's."""
+    return {k: v for k, v in trial.labels.items() if k != "seed"} == dict(side.labels)
 
 
-def base_command(command: str) -> str:
-    """The command without its `--seeds`: runs whose commands differ only there ran the same trials on other seeds."""
-    return SEEDS_OPTION.sub("", f" {command}").strip()
+def side_sources(sources: list[Source], side: claim_registry.Side) -> list[Source]:
+    """The runs holding trials of the side, newest first; refused when they were made under another scheduler
+    than FIFO or by other gan_core code than each other."""
+    found = sorted((src for src in sources if src.runs.study == side.study
+                    and any(matches(t, side) for t in src.runs.trials)), key=lambda s: s.started, reverse=True)
+    for src in found:
+        if src.scheduler != "fifo":
+            raise FindingsError(f"{src.runs.parent_name} ran under {src.scheduler}: claims read runs where every "
+                                f"trial reached its budget (python -m studies.{side.study} --decide)")
+    codes = {src.code for src in found}
+    if len(codes) > 1:
+        raise FindingsError(f"the trials of {side.study}: {side.setting} come from runs of different gan_core "
+                            "code (" + ", ".join(f"{s.runs.parent_name}: {s.code}" for s in found)
+                            + "); rerun them with one")
+    return found
 
 
-def budgets(trials: list[Trial]) -> set[str]:
-    return {t.params.get("max_steps", "") for t in trials}
-
-
-def sources_for(sources: list[Source], side: claim_registry.Side, other: claim_registry.Side) -> list[Source]:
-    """The newest run of side's study that has side's setting (and other's, where other is in the same study),
-    then, newest first, the other runs of that study whose command (as typed today: `rerun_command`) differs
-    only in `--seeds` and whose trials of side's setting have the same budget: their seeds pool with it.
-    Empty when no run has the settings."""
-    wanted = [s for s in (side, other) if s.study == side.study]
-    found = [src for src in sources if src.runs.study == side.study
-             and all(any(matches(t, s) for t in src.runs.trials) for s in wanted)]
-    if not found:
-        return []
-    anchor = max(found, key=lambda src: src.started)
-    command, budget = base_command(rerun_command(anchor)), budgets(side_trials([anchor], side))
-    pooled = [src for src in sorted(sources, key=lambda src: src.started, reverse=True)
-              if src is not anchor and src.runs.study == side.study and base_command(rerun_command(src)) == command
-              and (trials := side_trials([src], side)) and budgets(trials) == budget]
-    return [anchor] + pooled
-
-
-def side_trials(srcs: list[Source], side: claim_registry.Side) -> list[Trial]:
-    """Side's trials from the runs in order, each seed once: from the first run that has it."""
-    taken: set[str] = set()
-    trials = []
+def side_trials(srcs: list[Source], side: claim_registry.Side) -> dict[str, Trial]:
+    """seed -> the side's trial from the newest run that has it; refused when they ran different budgets."""
+    chosen: dict[str, Trial] = {}
     for src in srcs:
-        mine = [t for t in src.runs.trials if matches(t, side) and t.seed not in taken]
-        taken |= {t.seed for t in mine}
-        trials += mine
-    return trials
+        for t in src.runs.trials:
+            if matches(t, side) and t.seed not in chosen:
+                chosen[t.seed] = t
+    budgets = {budget_of(t) for t in chosen.values()}
+    if len(budgets) > 1:
+        raise FindingsError(f"the trials of {side.study}: {side.setting} ran different budgets "
+                            f"({', '.join(map(str, sorted(budgets)))} updates); name runs of one")
+    return chosen
 
 
-def budget_step(trials: list[Trial], at: str) -> int | None:
-    """Half a trial's work for "early". For "end": the last step of the earliest-stopped censored trial (an
-    ASHA stop) where there is one, else the longest trial's end; a collapsed trial carries its last value on."""
-    if not trials:
+def take_off(trial: Trial, bar: float, budget: int) -> float:
+    """The training work at which the trial's quality first reaches the bar; one evaluation past the budget
+    when it never does (it takes off later than the budget, if ever)."""
+    for step, value in trial.history.get("quality", []):
+        if value >= bar:
+            return float(step)
+    steps = [s for s, _ in trial.history.get("quality", [])]
+    gap = steps[1] - steps[0] if len(steps) > 1 else budget
+    return float(budget + gap)
+
+
+def value(trial: Trial, side: claim_registry.Side, step: int, bar: float) -> float | None:
+    """The trial's value for the side: its metric at `step` (None when it did not get there or diverged)."""
+    if trial.status in NO_VALUE or (trial.last_step() or 0) < step:
         return None
-    if at == "early":
-        budgets = [int(float(t.params["max_steps"])) for t in trials if float(t.params.get("max_steps", 0) or 0) > 0]
-        return min(budgets) // 2 if budgets else None
-    censored = [t.last_step() for t in trials if t.status in CENSORED and t.last_step() is not None]
-    ends = [t.last_step() for t in trials if t.last_step() is not None]
-    return min(censored) if censored else (max(ends) if ends else None)
+    if side.metric in claim_registry.DERIVED:
+        work = take_off(trial, bar, step)
+        if side.metric == "take_off_g":
+            d, g = int(float(trial.params.get("d_steps", 1))), int(float(trial.params.get("g_steps", 1)))
+            work = work * g / (d + g)
+        return work
+    found = trial.at(side.metric, step)
+    return None if found is None or not math.isfinite(found) else float(found)
 
 
-def values(trials: list[Trial], metric: str, step: int) -> list[float]:
-    return [v for t in trials if t.status not in NO_VALUE and (v := t.at(metric, step)) is not None]
+def read_side(trials: dict[str, Trial], side: claim_registry.Side, seeds: list[str]) -> SideValues:
+    """The side's values on these seeds. The step is the side's `at`, else its budget's end; take-off metrics
+    are read over the whole budget, and their take-off check at its end."""
+    budget = max((budget_of(t) for t in trials.values()), default=0)
+    step = budget if side.metric in claim_registry.DERIVED or side.at is None else side.at
+    bar = take_off_bar(list(trials.values()))
+    values, missing, qualities = {}, [], []
+    for seed in seeds:
+        t = trials.get(seed)
+        v = None if t is None else value(t, side, step, bar)
+        if v is None:
+            missing.append(f"{seed} ({t.status if t else 'not run'})")
+            continue
+        values[seed] = v
+        q = t.at("quality", step)
+        if q is not None:
+            qualities.append(q)
+    chosen = [trials[s] for s in seeds if s in trials]
+    return SideValues(side, step, values, sum(qualities) / len(qualities) if qualities else None, missing,
+                      mean_curve(chosen, "quality", step))
 
 
 def take_off_bar(trials: list[Trial]) -> float:
     """The quality plausible samples reach: the trials' own `collapse_quality`, else gan_core's default."""
     bars = [float(t.params["collapse_quality"]) for t in trials if t.params.get("collapse_quality")]
-    return min(bars) if bars else TAKE_OFF
+    return min(bars) if bars else TAKE_OFF_BAR
 
 
-def grounded_sides(sides: list[tuple[claim_registry.Side, list[Trial]]], step: int) -> tuple:
-    """The sides whose mean quality at `step` is under the take-off bar, each with that mean."""
-    found = []
-    for side, trials in sides:
-        quality = values(trials, "quality", step)
-        if quality and sum(quality) / len(quality) < take_off_bar(trials):
-            found.append((side, sum(quality) / len(quality)))
-    return tuple(found)
+def mean_curve(trials: list[Trial], key: str, until: int) -> list[tuple[int, float]]:
+    by_step: dict[int, list[float]] = {}
+    for t in trials:
+        for s, v in t.history.get(key, []):
+            if s <= until:
+                by_step.setdefault(s, []).append(v)
+    return [(s, sum(v) / len(v)) for s, v in sorted(by_step.items())]
 
 
-def evaluate(part: claim_registry.Part, sources: list[Source]) -> PartResult:
-    srcs_a, srcs_b = sources_for(sources, part.a, part.b), sources_for(sources, part.b, part.a)
-    result = PartResult(part, srcs_a, srcs_b)
+def budget_hint(side: SideValues, bar: float) -> str:
+    """Where the side's mean quality curve points: the work at which a straight line through its last third
+    reaches the bar, or that it shows no sign of taking off."""
+    curve = side.curve[-max(3, len(side.curve) // 3):]
+    if len(curve) < 3:
+        return "its curve is too short to say when it would"
+    xs, ys = [s for s, _ in curve], [q for _, q in curve]
+    mx, my = sum(xs) / len(xs), sum(ys) / len(ys)
+    slope = sum((x - mx) * (y - my) for x, y in zip(xs, ys)) / sum((x - mx) ** 2 for x in xs)
+    if slope <= 1e-7 or (bar - ys[-1]) / slope > 10 * xs[-1]:
+        return (f"its quality ({num(ys[-1])} at {xs[-1]:,}) shows no sign of taking off; no budget within ten "
+                "times this one would test it")
+    reach = xs[-1] + (bar - ys[-1]) / slope
+    return f"its quality curve would reach {num(bar)} at about {int(round(reach, -2)):,} updates"
+
+
+def signed(values: dict[str, float], metric: str) -> dict[str, float]:
+    """Values oriented so that higher is better (`stats.decide` asks whether x beats y)."""
+    return {k: -v for k, v in values.items()} if metric in claim_registry.LOWER_IS_BETTER else values
+
+
+def judge(cid: str, part: claim_registry.Part, a: SideValues, b: SideValues, alpha: float,
+          about_failure: bool) -> tuple[str, stats.Decision | None, list[SideValues]]:
+    """The part's verdict at one look: not testable (a side under the take-off bar), or stats.decide's."""
+    grounded = [s for s in (a, b) if s.quality is not None and s.quality < TAKE_OFF_BAR]
+    if grounded and not about_failure:
+        return NOT_TESTABLE, None, grounded
+    x, y = signed(a.values, a.side.metric), signed(b.values, b.side.metric)
+    if part.paired:
+        common = sorted(set(x) & set(y), key=int)
+        xs, ys = [x[s] for s in common], [y[s] for s in common]
+    else:
+        xs, ys = list(x.values()), list(y.values())
+    decision = stats.decide(xs, ys, part.expect, part.margin, alpha, paired=part.paired)
+    return WORDS.get((part.expect, decision.verdict), "undecided"), decision, grounded
+
+
+def run_looks(srcs: list[Source]) -> tuple[int, ...]:
+    """The looks the runs were made with (a --decide run records them), which must agree."""
+    found = {src.looks for src in srcs}
+    if len(found) > 1:
+        raise FindingsError("runs made with different --looks cannot be pooled: "
+                            + ", ".join(f"{s.runs.parent_name}: {','.join(map(str, s.looks))}" for s in srcs))
+    return found.pop() if found else claim_registry.LOOKS
+
+
+def evaluate(cid: str, part: claim_registry.Part, sources: list[Source], looks: tuple | None = None) -> PartResult:
+    """The part's verdict over the looks its runs reached (see the module's docstring)."""
+    srcs_a, srcs_b = side_sources(sources, part.a), side_sources(sources, part.b)
+    result = PartResult(cid, part, srcs_a, srcs_b)
     if not srcs_a or not srcs_b:
         return result
+    looks = tuple(looks or run_looks(srcs_a + srcs_b))
+    result.looks = looks
     trials_a, trials_b = side_trials(srcs_a, part.a), side_trials(srcs_b, part.b)
-    result.step = budget_step(trials_a + trials_b, part.at)
-    if result.step is None:
-        result.verdict = "no values"
-        return result
-    xs, ys = values(trials_a, part.a.metric, result.step), values(trials_b, part.b.metric, result.step)
-    if not xs or not ys:
-        result.verdict = "no values"
-        return result
-    result.a, result.b = stats.summarize(xs), stats.summarize(ys)
-    result.comparison = stats.compare(xs, ys)
-    result.grounded = grounded_sides([(part.a, trials_a), (part.b, trials_b)], result.step)
-    said = result.comparison.verdict if result.comparison.verdict in ("better", "worse") else "none"
-    result.verdict = VERDICTS.get((part.expect, said), UNDECIDED)
-    if result.verdict == UNDECIDED and min(len(xs), len(ys)) < claim_registry.SEEDS:
-        result.verdict = f"{FEW} ({min(len(xs), len(ys))} seeds; it needs {claim_registry.SEEDS} a side)"
+    about_failure = claim_registry.CLAIMS[cid].about_failure
+    alphas = stats.look_alphas(list(looks))
+    for k, (n, alpha) in enumerate(zip(looks, alphas)):
+        seeds = [str(s) for s in range(n)]
+        if not all(s in trials_a for s in seeds) or not all(s in trials_b for s in seeds):
+            break  # the runs did not reach this look
+        a, b = read_side(trials_a, part.a, seeds), read_side(trials_b, part.b, seeds)
+        verdict, decision, grounded = judge(cid, part, a, b, alpha, about_failure)
+        result.look, result.alpha, result.a, result.b = k + 1, alpha, a, b
+        result.verdict, result.decision, result.grounded = verdict, decision, grounded
+        if verdict != "undecided":
+            break
+    if result.look is None:
+        have = min(len(trials_a), len(trials_b))
+        result.verdict = (f"not run yet: {have} seeds a side, the first look needs {looks[0]}"
+                          if have else "not run yet")
+    for side in result.grounded:
+        result.budget_hint = budget_hint(side, TAKE_OFF_BAR)
     return result
+
+
+def verdict_words(r: PartResult) -> str:
+    """The part's verdict as FINDINGS.md says it."""
+    p, d = r.part, r.decision
+    if r.verdict == "undecided" and d is not None:
+        need = d.seeds_needed
+        return f"undecided: needs about {need} seeds a side" if need else "undecided"
+    if p.expect == "same" and r.verdict == "supported":
+        return f"equivalent within ±{num(p.margin)}"
+    if p.expect == "same" and r.verdict == "contradicted":
+        return "different"
+    if p.expect == "better" and r.verdict == "contradicted" and d is not None and d.verdict == "contradicted" \
+            and d.p >= 0.5:
+        return f"contradicted: equivalent within ±{num(p.margin)}"
+    return r.verdict
 
 
 def claim_verdict(results: list[PartResult]) -> str:
     """Contradicted by any part, supported by all; otherwise what holds it back."""
     verdicts = [r.verdict for r in results]
     if "contradicted" in verdicts:
-        return "contradicted"
+        return "contradicted" if "supported" not in verdicts else "partly contradicted"
     if all(v == "supported" for v in verdicts):
         return "supported"
-    if all(v == "not run yet" for v in verdicts):
+    if all(v.startswith("not run yet") for v in verdicts):
         return "not run yet"
+    if all(v == NOT_TESTABLE for v in verdicts):
+        return NOT_TESTABLE
     if "supported" in verdicts:
         return "partly supported"
-    if any(v in ("not run yet", "no values") for v in verdicts):
-        return "partly run"
-    return FEW if any(v.startswith(FEW) for v in verdicts) else UNDECIDED
+    return "undecided"
 
 
-def interval(summary: stats.Summary | None) -> str:
-    if summary is None:
-        return "-"
-    return num(summary.mean) + (f" [{num(summary.ci[0])}, {num(summary.ci[1])}]" if summary.ci else "") \
-        + f" (n={summary.n})"
+def side_text(s: SideValues) -> str:
+    summary = stats.summarize(list(s.values.values())) if s.values else None
+    mean = "-" if summary is None else num(summary.mean) + (
+        f" [{num(summary.ci[0])}, {num(summary.ci[1])}]" if summary.ci else "")
+    missing = f"; no value: {', '.join(s.missing)}" if s.missing else ""
+    return f"{s.side} {mean} (n={s.n}{missing})"
 
 
 def part_line(r: PartResult) -> str:
     p = r.part
-    if r.comparison is None:
+    head = f"{p.question} (expected: {p.expect.replace('_', ' ')}; margin ±{num(p.margin)}: {p.reason})"
+    if r.a is None:
         missing = sorted({s.study for s, srcs in ((p.a, r.sources_a), (p.b, r.sources_b)) if not srcs})
         run = "; ".join(f"`{claim_registry.command(s)}`" for s in missing)
-        return f"{p.question}: {r.verdict}" + (f" (needs {run})" if run else "") + "."
-    c = r.comparison
-    ci = f" [{num(c.ci[0])}, {num(c.ci[1])}]" if c.ci else ""
-    pv = f", Mann-Whitney p = {num(c.p_value)}" if c.p_value is not None else ""
-    return (f"{p.question} (expected: {p.expect.replace('_', ' ')}, at step {r.step:,}): "
-            f"{p.a} {interval(r.a)} against {p.b} {interval(r.b)}; P(a > b) = {num(c.p)}{ci}{pv}: "
-            f"**{r.verdict}**." + take_off_note(r))
+        return f"{head}: {r.verdict}" + (f" (needs {run})" if run else "") + "."
+    look = f"look {r.look} of {len(r.looks)} ({r.looks[r.look - 1]} seeds a side, " \
+           f"level {num(r.alpha)})"
+    text = f"{head}, {look}: {side_text(r.a)} against {side_text(r.b)}"
+    d = r.decision
+    if d is not None:
+        tests = [f"P(a better than b) = {num(d.p)}", f"exact permutation p = {num(d.permutation_p)}"]
+        if p.expect == "same" and d.equivalence_p is not None:
+            tests.append(f"equivalence (TOST) p = {num(d.equivalence_p)}")
+        if p.expect == "not_worse" and d.noninferiority_p is not None:
+            tests.append(f"non-inferiority p = {num(d.noninferiority_p)}")
+        if p.expect == "better" and d.equivalence_p is not None:
+            tests.append(f"equivalence p = {num(d.equivalence_p)}")
+        diff = d.difference if p.a.metric not in claim_registry.LOWER_IS_BETTER else -d.difference
+        ci = d.difference_ci if p.a.metric not in claim_registry.LOWER_IS_BETTER else \
+            (-d.difference_ci[1], -d.difference_ci[0]) if d.difference_ci else None
+        tests.append(f"a - b = {num(diff)}" + (f" [{num(ci[0])}, {num(ci[1])}]" if ci else ""))
+        if d.seeds_needed:
+            tests.append(f"seeds a side to detect ±{num(p.margin)} at this spread: {d.seeds_needed}")
+        text += "; " + ", ".join(tests) + ("; paired by seed" if p.paired else "")
+    text += f": **{verdict_words(r)}**."
+    if r.grounded:
+        sides = " and ".join(f"{s.side.setting} (mean quality {num(s.quality)} at {s.step:,})" for s in r.grounded)
+        verb = "has" if len(r.grounded) == 1 else "have"
+        text += (f" {sides} {verb} not taken off (quality under {num(TAKE_OFF_BAR)}: its samples are not yet "
+                 f"plausible); {r.budget_hint}.")
+    return text
 
 
-def take_off_note(r: PartResult) -> str:
-    if not r.grounded:
-        return ""
-    sides = " and ".join(f"{side.setting} (mean quality {num(q)})" for side, q in r.grounded)
-    verb = "has" if len(r.grounded) == 1 else "have"
-    after = (" so this compares how soon it learns; the claim, about how training ends, needs a budget in which "
-             "it takes off before ASHA's rung (a larger --max-steps, or --scheduler fifo)"
-             if r.part.at == "end" else " so this compares how soon it learns")
-    return (f" Note: {sides} {verb} not taken off by step {r.step:,} (quality under {num(TAKE_OFF)}: its samples "
-            f"are not yet plausible),{after}.")
-
-
-def code_warning(results: list[PartResult]) -> list[str]:
-    """A line for each set of pooled runs that record different gan_core digests."""
-    lines, seen = [], set()
-    for srcs in (srcs for r in results for srcs in (r.sources_a, r.sources_b) if len(srcs) > 1):
-        if tuple(map(id, srcs)) in seen:
-            continue
-        seen.add(tuple(map(id, srcs)))
-        codes = {src.code for src in srcs if src.code}
-        if len(codes) > 1:
-            lines.append("Warning: pooled runs were trained by different gan_core code ("
-                         + ", ".join(f"{src.runs.parent_name}: {src.code}" for src in srcs if src.code)
-                         + "); pooling assumes the change left training alone: rerun one seed of the older "
-                         "command and compare its histories before trusting the verdict.")
-    return sorted(lines)
-
-
-def measured(results: list[PartResult]) -> str:
-    shown = [f"{r.part.a} {num(r.a.mean)} vs {r.part.b} {num(r.b.mean)}, P = {num(r.comparison.p)}"
-             for r in results if r.comparison]
-    return "; ".join(shown) or "-"
+def runs_used(results: list[PartResult]) -> list[Source]:
+    seen: dict[str, Source] = {}
+    for r in results:
+        for src in r.sources_a + r.sources_b:
+            seen[src.runs.parent_name] = src
+    return sorted(seen.values(), key=lambda s: s.started)
 
 
 def document(sources: list[Source], refs_command: str) -> str:
     """The whole FINDINGS.md."""
-    evaluated = {cid: [evaluate(p, sources) for p in claim.parts] for cid, claim in claim_registry.CLAIMS.items()}
+    evaluated = {cid: [evaluate(cid, p, sources) for p in claim.parts]
+                 for cid, claim in claim_registry.CLAIMS.items()}
+    looks = ", ".join(map(str, claim_registry.LOOKS))
+    alphas = ", ".join(num(a) for a in stats.look_alphas(list(claim_registry.LOOKS)))
     lines = ["# Findings: the classic reports' claims, tested over seeds", "",
              f"Generated by `{refs_command}` from the runs listed below; not edited by hand. Each claim of "
              "the classic GAN course reports (ids R1-R16, stated in `studies/claims.py`) is one or more "
-             "comparisons of two settings over seeds. Each comparison gives both means with 95% bootstrap "
-             "intervals, P(a > b) (the probability that a seed of a beats a seed of b, with its bootstrap "
-             "interval) and the two-sided Mann-Whitney p-value. A difference counts only when the interval "
-             "excludes 1/2 and p < 0.05, which needs at least 4 seeds a side (the exact test cannot go under "
-             "0.1 with 3). The verdict: **supported**, **contradicted**, or **no detectable difference at "
-             "this budget**, which is not evidence of no effect (for a claim of no difference it is the "
-             "answer the claim predicts, at this power). A side whose samples have not taken off at the "
-             f"compared step (mean quality under {num(TAKE_OFF)}) is named in a note: there the comparison "
-             "shows how soon a setting learns, not how it ends. Runs of one command that differ only in "
-             "`--seeds` pool their seeds. Scores are on the embedded datasets at 32x32 "
-             "and a CPU budget, not the reports' 64x64 faces: see each caveat.", "",
-             "| claim | verdict | measured (a vs b, P(a > b)) | study |", "|---|---|---|---|"]
+             "comparisons of two settings over seeds, every trial run to its budget (FIFO: nothing censored), "
+             "each side read at the step the part names. A part declares the smallest difference that matters "
+             "(its margin, with the reason). Seeds are added in looks of "
+             f"{looks} a side until the comparison is decided; look k tests at the level {alphas} "
+             "(Lan-DeMets' Pocock-type alpha spending; the levels sum to 0.05, so the chance of any false "
+             "verdict over the looks is at most 5%). A claim that a beats b is **supported** when an exact "
+             "permutation test (ties counted) finds a ahead, **contradicted** when it finds a behind or the two "
+             "equivalent within the margin (two one-sided tests); a claim of no difference reads **equivalent "
+             "within ±m** (TOST) or **different**; a claim that a is no worse reads supported when a "
+             "non-inferiority test says so. Otherwise the comparison is **undecided**, with the seeds a side it "
+             "would need to detect its margin at the spread seen. Sides that are the same trials are paired by "
+             "seed. A side whose samples have not taken off at the compared step (mean quality under "
+             f"{num(TAKE_OFF_BAR)}) makes the part **{NOT_TESTABLE}**, unless the claim is about failing to "
+             "train (R3, R8). Scores are on the embedded datasets at 32x32, not the reports' 64x64 faces: see "
+             "each caveat.", "",
+             "| claim | verdict | parts | study |", "|---|---|---|---|"]
     for cid, results in evaluated.items():
         studies = ", ".join(claim_registry.CLAIMS[cid].studies)
-        flag = " (a side had not taken off: see the note)" if any(r.grounded for r in results) else ""
-        lines.append(f"| [{cid}](#{cid.lower()}) | {claim_verdict(results)}{flag} | {measured(results)} | {studies} |")
-    lines += ["", "## Runs", "", "| run | command | trials | seeds | wall time |", "|---|---|---|---|---|"]
-    for src in sorted(sources, key=lambda s: s.started):
+        parts = "; ".join(verdict_words(r) for r in results)
+        lines.append(f"| [{cid}](#{cid.lower()}) | {claim_verdict(results)} | {parts} | {studies} |")
+    used = runs_used([r for results in evaluated.values() for r in results])
+    lines += ["", "## Runs", "",
+              "| run | command | trials | trained | reused | seeds | machine | gan_core | CPU-hours | wall time |",
+              "|---|---|---|---|---|---|---|---|---|---|"]
+    for src in used:
         wall = f"{src.wall_minutes:.0f} min" if src.wall_minutes is not None else "unfinished"
-        lines.append(f"| {src.runs.parent_name} | `{src.command}` | {len(src.runs.trials)} | {src.seeds} | {wall} |")
-    lines += ["", "Wall times are the parent run's, on the machine that ran it; the trials' work is fixed, so "
-              "another machine gives the same trials in another time."]
-    notes = [note for src in sorted(sources, key=lambda s: s.started) if (note := rerun_note(src))]
-    lines += ["", "Runs whose command alone no longer makes the same run (ASHA's default rung has moved from "
-              "half to three fifths of a trial's budget since, and it keeps the trials within noise of its cut "
-              "too):", ""] if notes else []
-    lines += [f"- {note}" for note in notes]
+        trained = [t for t in src.runs.trials if not src.reused(t)]
+        lines.append(f"| {src.runs.parent_name} | `{src.command}` | {len(src.runs.trials)} | {len(trained)} | "
+                     f"{len(src.runs.trials) - len(trained)} | {src.seeds} | {', '.join(src.machines) or '?'} | "
+                     f"{src.code or '?'} | {src.trial_hours:.1f} | {wall} |")
+    total = sum(src.trial_hours for src in used)
+    lines += ["", f"Training took {total:.1f} CPU-hours in all (each trained trial's wall time on one CPU thread; "
+              "a reused trial is a copy of one trained in an earlier run, and costs nothing). Trials are bitwise "
+              "reproducible on the same kind of CPU (`machine`); another kind, or a GPU, draws other digits for "
+              "the same trials, and the verdicts are what must agree."]
     for cid, claim in claim_registry.CLAIMS.items():
         results = evaluated[cid]
+        runs = ", ".join(src.runs.parent_name for src in runs_used(results)) or "none"
         lines += ["", f"## {cid}", "", f"*{claim.text}*", "",
                   "Tested by: " + ", ".join(f"`{claim_registry.command(s)}`" for s in claim.studies)
-                  + "; runs read: " + (", ".join(sorted({src.runs.parent_name for r in results
-                                                         for src in r.sources_a + r.sources_b})) or "none") + ".",
-                  ""]
+                  + f"; runs read: {runs}.", ""]
         lines += [f"- {part_line(r)}" for r in results]
-        lines += [line for warning in code_warning(results) for line in ("", warning)]
         lines += ["", f"Verdict: **{claim_verdict(results)}**.", "", f"Caveat: {claim.caveat}"]
     return "\n".join(lines) + "\n"
 
 
 def write(sources: list[Source], out: str, refs_command: str) -> tuple[str, list[str]]:
     """FINDINGS.md at `out`, each source exported beside it; returns the paths written."""
+    text = document(sources, refs_command)  # refused runs stop here, before anything is written
     folder = os.path.join(os.path.dirname(os.path.abspath(out)), FOLDER)
     os.makedirs(folder, exist_ok=True)
     exported = []
@@ -303,7 +416,7 @@ def write(sources: list[Source], out: str, refs_command: str) -> tuple[str, list
             f.write("\n")
         exported.append(path)
     with open(out, "w") as f:
-        f.write(document(sources, refs_command))
+        f.write(text)
     return out, exported
 
 
@@ -316,8 +429,8 @@ def generated_command(refs: list[str], out: str) -> str:
 
 def summary(sources: list[Source]) -> list[str]:
     counts: dict[str, int] = {}
-    for claim in claim_registry.CLAIMS.values():
-        verdict = claim_verdict([evaluate(p, sources) for p in claim.parts])
+    for cid, claim in claim_registry.CLAIMS.items():
+        verdict = claim_verdict([evaluate(cid, p, sources) for p in claim.parts])
         counts[verdict] = counts.get(verdict, 0) + 1
     return [f"{len(claim_registry.CLAIMS)} claims from {len(sources)} runs: "
             + ", ".join(f"{n} {v}" for v, n in counts.items()) + "."]

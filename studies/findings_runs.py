@@ -1,21 +1,25 @@
 """The study runs FINDINGS.md reads (`studies.findings`): a parent run and its trials from the
 tracking store, or a file `--findings` exported, so the document can be rebuilt when the store is gone.
-An export holds each trial's setting, seed, outcome, budget and metric histories, and the run's command,
-times and `gan.code` digest (where it recorded one)."""
+
+An export holds the run's command, times, scheduler (name, ASHA grace and rung tolerance where it had
+them), the looks of a `--decide` run, and the `gan.code` digest; and per trial its setting, seed,
+outcome, budget, D:G steps, wall time, machine kind, the run it was copied from (a reused trial) and
+its metric histories."""
 
 from __future__ import annotations
 
+import ast
 import json
-import math
 import os
 import re
 from dataclasses import dataclass
 
 from studies import tracking
-from studies.plan import RUNG_TOLERANCE, default_grace, recorded_tolerance
 from studies.report_runs import StudyRuns, Trial, load_study
 
-KEYS = ("score", "diversity", "quality", "modes_covered", "cond_acc", "aux_acc_real", "aux_acc_fake", "collapsed")
+KEYS = ("score", "diversity", "quality", "modes_covered", "cond_acc", "aux_acc_real", "aux_acc_fake", "collapsed",
+        "precision")
+PARAMS = ("max_steps", "budget", "d_steps", "g_steps", "collapse_quality", "dataset", "metrics")
 PARENT_NAME = re.compile(r"^(?P<study>[a-z_]+)-\d{8}-\d{6}$")
 
 
@@ -36,98 +40,43 @@ class Source:
     def seeds(self) -> int:
         return len({t.seed for t in self.runs.trials})
 
+    @property
+    def schedule(self) -> dict:
+        """The parent run's scheduler param: {"name": "fifo"}, or ASHA's with its grace and tolerance."""
+        try:
+            found = ast.literal_eval(self.runs.parent_params.get("scheduler", "{}"))
+        except (ValueError, SyntaxError):
+            found = {}
+        return found if isinstance(found, dict) else {}
 
-def rung_evaluation(source: Source) -> int | None:
-    """The evaluation at which ASHA's first rung stopped some of this run's trials (the fewest evaluations
-    a trial that ended `stopped_early` logged); None when ASHA stopped none."""
-    ends = [len(t.history.get("score", [])) for t in source.runs.trials if t.status == "stopped_early"]
-    return min(ends) if ends else None
+    @property
+    def scheduler(self) -> str:
+        return str(self.schedule.get("name", "unknown"))
 
+    @property
+    def looks(self) -> tuple[int, ...]:
+        """The seeds a side at each look of a --decide run (its parent's `decide` param); the claims' default
+        for a run that records none."""
+        from studies.claims import LOOKS
 
-def rerun_grace(source: Source) -> int | None:
-    """The `--grace` the run's command needs to make the same run today: the evaluation of its ASHA rung,
-    when that is not where today's default grace puts it (the default moved from half to three fifths of
-    the budget) and the command does not name one; None when the command alone makes it."""
-    rung = rung_evaluation(source)
-    budget = max((len(t.history.get("score", [])) for t in source.runs.trials), default=0)
-    if rung is None or names(source.command, "--grace") or timed(source) or rung == math.ceil(default_grace(budget)):
-        return None
-    return rung
+        try:
+            found = ast.literal_eval(self.runs.parent_params.get("decide", "{}"))
+        except (ValueError, SyntaxError):
+            found = {}
+        return tuple(found.get("looks", LOOKS)) if isinstance(found, dict) else LOOKS
 
+    @staticmethod
+    def reused(trial: Trial) -> bool:
+        return bool(trial.reused_from)
 
-def names(command: str, option: str) -> bool:
-    """Whether `command` gives `option` (`--x V` or `--x=V`)."""
-    return any(w == option or w.startswith(option + "=") for w in command.split())
+    @property
+    def machines(self) -> list[str]:
+        return sorted({t.machine for t in self.runs.trials if t.machine and not t.reused_from})
 
-
-def timed(source: Source) -> bool:
-    """Whether time was the run's budget (--max-steps 0): its rung is in seconds."""
-    return any(t.params.get("max_steps") == "0" for t in source.runs.trials)
-
-
-def rung_tolerance(source: Source) -> float:
-    """The `--rung-tolerance` the run's rungs decided with, from its parent's scheduler: 0 for a run that
-    records none (made before the rung kept trials within noise of its cut)."""
-    return recorded_tolerance(source.runs.parent_params.get("scheduler", "{}"))
-
-
-def rerun_tolerance(source: Source) -> float | None:
-    """The `--rung-tolerance` the run's command needs to make the same run today: the run's own, where
-    a rung stopped trials, the command names none and today's default differs; None when not needed."""
-    tolerance = rung_tolerance(source)
-    asynchronous = timed(source) or source.runs.searched  # Tune's own ASHA: no tolerance to name
-    if rung_evaluation(source) is None or names(source.command, "--rung-tolerance") or asynchronous \
-            or tolerance == RUNG_TOLERANCE:
-        return None
-    return tolerance
-
-
-def rerun_command(source: Source) -> str:
-    """The command that makes the same run today."""
-    grace, tolerance = rerun_grace(source), rerun_tolerance(source)
-    return (source.command + (f" --grace {grace}" if grace is not None else "")
-            + (f" --rung-tolerance {tolerance:g}" if tolerance is not None else ""))
-
-
-def rerun_note(source: Source) -> str | None:
-    """Where the run's command alone no longer makes the same run: what does."""
-    grace, tolerance = rerun_grace(source), rerun_tolerance(source)
-    if grace is None and tolerance is None:
-        return None
-    how = []
-    if grace is not None:
-        how.append(f" at evaluation {grace}, not where today's default puts it")
-    if tolerance is not None:
-        kept = ("only the rung's quota" if tolerance == 0 else
-                f"trials within {tolerance:g} standard errors of the cut")
-        how.append(f" keeping {kept} (today's default also keeps those within {RUNG_TOLERANCE:g} standard errors "
-                   f"of it)" if tolerance < RUNG_TOLERANCE else f" keeping {kept} (today's default: {RUNG_TOLERANCE:g})")
-    return (f"{source.runs.parent_name} stopped trials at ASHA's rung{','.join(how)}: "
-            f"`{rerun_command(source)}` makes the same run.")
-
-
-def guessed_command(runs: StudyRuns, default_seeds: int) -> str:
-    """The command of a run made before runs recorded theirs: the study, its seeds and its --set values."""
-    words = [f"python -m studies.{runs.study}"]
-    seeds = len({t.seed for t in runs.trials})
-    if seeds != default_seeds:
-        words.append(f"--seeds {seeds}")
-    sets = runs.parent_params.get("set", "{}")
-    try:
-        parsed = json.loads(sets.replace("'", '"'))
-    except ValueError:
-        parsed = {}
-    words += [f"--set {k}={v}" for k, v in parsed.items()]
-    return " ".join(words)
-
-
-def study_seeds(study: str) -> int:
-    import importlib
-
-    try:
-        return importlib.import_module(f"studies.{study}").STUDY.seeds
-    except (ImportError, AttributeError):
-        return 2
+    @property
+    def trial_hours(self) -> float:
+        """Hours of training: the wall times of the trials this run trained (not the ones it copied)."""
+        return sum(t.seconds or 0.0 for t in self.runs.trials if not t.reused_from) / 3600
 
 
 def from_store(client, ref: str) -> Source:
@@ -145,20 +94,23 @@ def from_store(client, ref: str) -> Source:
     except ValueError as err:
         raise ValueError(f"--findings: {err}") from err
     parent = client.get_run(runs.parent_id)
-    command = parent.data.tags.get(tracking.TAG_COMMAND) or guessed_command(runs, study_seeds(study))
+    command = parent.data.tags.get(tracking.TAG_COMMAND) or f"python -m studies.{study}"
     return Source(runs, command, parent.info.start_time, parent.info.end_time,
                   parent.data.tags.get(tracking.TAG_CODE))
 
 
 def export(source: Source) -> dict:
     runs = source.runs
-    code = {"code": source.code} if source.code else {}
-    return {**code, "study": runs.study, "parent_name": runs.parent_name, "parent_id": runs.parent_id,
+    schedule = source.schedule
+    return {"code": source.code, "study": runs.study, "parent_name": runs.parent_name, "parent_id": runs.parent_id,
             "command": source.command, "started": source.started, "ended": source.ended,
-            "parent_params": {k: runs.parent_params[k] for k in ("set", "trials", "scheduler")
+            "scheduler": source.scheduler, "grace": schedule.get("grace_period"),
+            "rung_tolerance": schedule.get("tolerance"),
+            "parent_params": {k: runs.parent_params[k] for k in ("set", "trials", "scheduler", "decide")
                               if k in runs.parent_params},
             "trials": [{"name": t.name, "setting": t.setting, "seed": t.seed, "status": t.status,
-                        "labels": t.labels, "params": {k: t.params[k] for k in ("max_steps", "budget") if k in t.params},
+                        "labels": t.labels, "params": {k: t.params[k] for k in PARAMS if k in t.params},
+                        "seconds": t.seconds, "machine": t.machine, "reused_from": t.reused_from,
                         "history": {k: [list(p) for p in v] for k, v in t.history.items()}}
                        for t in runs.trials]}
 
@@ -170,7 +122,8 @@ def from_export(path: str) -> Source:
 
 def from_export_data(data: dict) -> Source:
     trials = [Trial("", t["name"], t["setting"], t["seed"], t["status"], 0, t["params"], t["labels"],
-                    {k: [tuple(p) for p in v] for k, v in t["history"].items()}) for t in data["trials"]]
+                    {k: [tuple(p) for p in v] for k, v in t["history"].items()}, {}, t.get("seconds"),
+                    t.get("reused_from"), t.get("machine")) for t in data["trials"]]
     runs = StudyRuns(data["study"], "", data["parent_id"], data["parent_name"], data["parent_params"], trials)
     return Source(runs, data["command"], data["started"], data["ended"], data.get("code"))
 

@@ -11,6 +11,7 @@ import json
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from studies.claims import LOOKS
 from studies.spaces import SELECTED, label, label_columns, options
 
 if TYPE_CHECKING:
@@ -46,6 +47,8 @@ class Plan:
     rung_tolerance: float = RUNG_TOLERANCE  # standard errors within which a trial below a rung's cut goes on too (halving.keep)
     grid: dict | None = None  # the study's full grid when `space` narrows it (--only): trials keep its labels
     reuse: bool = True  # under FIFO, copy a trial already trained in the store instead of training it (studies.reuse)
+    decide: tuple = ()  # --decide: the claim parts ("R4.1", ...) whose settings run, seeds added until decided
+    looks: tuple = LOOKS  # --decide: seeds a side at each look, the last the cap
 
     @property
     def reuses(self) -> bool:
@@ -147,9 +150,10 @@ def plan_dict(plan: Plan) -> dict:
         "study": plan.study.name,
         "base_config": plan.base,
         "search_space": space,
-        **({"only": sorted({label(plan.columns, {SELECTED: point}).rsplit(" seed=", 1)[0]
+        **({"settings": sorted({label(plan.columns, {SELECTED: point}).rsplit(" seed=", 1)[0]
                             for point in options(plan.space[SELECTED])})} if plan.grid is not None else {}),
         "trials": plan.trials,
+        **({"decide": {"parts": list(plan.decide), "looks": list(plan.looks), "cap_trials": plan.trials // plan.looks[0] * plan.looks[-1]}} if plan.decide else {}),
         "scheduler": scheduler,
         "collapse_stopper": collapse,
         "score_smoothing": plan.smoothing,

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 
 from mlflow.tracking import MlflowClient
 
-from studies import tracking
+from studies import reuse, tracking
 
 TAG_GROUP = "gan.group"  # the setting without its seed, where the study tagged it
 TAG_PARENT = "mlflow.parentRunId"
@@ -39,6 +39,9 @@ class Trial:
     labels: dict[str, str]  # the `gan.setting` tag as name -> value (what tells the trial apart)
     history: dict[str, list[tuple[int, float]]] = field(default_factory=dict)  # key -> [(step, value)], by step
     images: dict[int, str] = field(default_factory=dict)  # step -> artifact path of the sample grid
+    seconds: float | None = None  # the child run's wall time (a reused trial's: the copy's)
+    reused_from: str | None = None  # the study run a reused trial was copied from (studies.reuse)
+    machine: str | None = None  # the kind of machine that trained it (studies.reuse.machine)
 
     def last_step(self) -> int | None:
         steps = [s for values in self.history.values() for s, _ in values]
@@ -130,6 +133,10 @@ def read_trial(client: MlflowClient, run, keys: tuple[str, ...]) -> Trial:
             by_step = {m.step: m.value for m in tracking.retry(client.get_metric_history, run.info.run_id, key)}
             trial.history[key] = sorted(by_step.items())
     trial.images = image_steps(client, run.info.run_id)
+    if run.info.end_time and run.info.start_time:
+        trial.seconds = (run.info.end_time - run.info.start_time) / 1000
+    trial.reused_from = tags.get(reuse.TAG_REUSED_RUN)
+    trial.machine = tags.get(reuse.TAG_MACHINE)
     return trial
 
 

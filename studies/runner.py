@@ -26,6 +26,7 @@ from gan_core.config import TrainConfig
 from gan_core.datasets import IMAGE_SIZES, FOLDER_PREFIX, dataset_choices, dataset_entry, is_dataset_name, load_dataset
 from studies import locations
 from studies.overrides import parse_sets, varied_fields
+from studies.claims import CLAIMS, LOOKS, parts_of
 from studies.plan import RUNG_TOLERANCE, Plan, describe
 from studies.population import Population, settings
 from studies.spaces import expand, label_columns, point_labels, points, sample_define_by_run, select
@@ -75,6 +76,9 @@ class Study:
         except ValueError as err:
             print(f"python -m studies.{self.name}: error: --tracking-uri: {err}", file=sys.stderr)
             return 2
+        if plan.decide:
+            from studies import decide
+            return decide.run(plan)
         from studies.execute import execute
         return execute(plan)
 
@@ -120,6 +124,17 @@ def count(text: str) -> int:
     if value < 0:
         raise argparse.ArgumentTypeError(f"{text!r} is not an integer >= 0")
     return value
+
+
+def looks_list(text: str) -> tuple[int, ...]:
+    """`6,10,16` -> (6, 10, 16): increasing seed counts, at least 2."""
+    try:
+        values = tuple(int(v) for v in text.split(","))
+    except ValueError:
+        values = ()
+    if not values or values[0] < 2 or any(b <= a for a, b in zip(values, values[1:])):
+        raise argparse.ArgumentTypeError(f"{text!r} is not increasing seed counts >= 2 (6,10,16)")
+    return values
 
 
 def seed_list(text: str) -> list[int]:
@@ -186,6 +201,12 @@ def parser(study: Study) -> OneLineParser:
     a("--resume", nargs="?", const="", metavar="NAME",
       help="resume the newest unfinished run of this study under --storage (or the run NAME) "
            "with the options it was started with")
+    a("--decide", nargs="?", const="all", metavar="R4,R10",
+      help="run the settings the classic claims' comparisons name (studies.claims; all of this study's, or those "
+           f"of the claims given) under fifo, adding seeds in looks (--looks) a side until each comparison is "
+           "decided")
+    a("--looks", type=looks_list, default=LOOKS, metavar="6,10,16",
+      help=f"--decide's seeds a side at each look, the last the cap (default {','.join(map(str, LOOKS))})")
     a("--no-reuse", action="store_true",
       help="under fifo, train every trial even when the store holds a finished run of the very same trial "
            "(same config, seed, budget, gan_core code and machine kind), which is otherwise copied")
@@ -218,10 +239,13 @@ def make_plan(study: Study, argv: list[str] | None) -> Plan:
         p.error(f"--max-failures: {args.max_failures!r} is not an integer >= 0")
     if args.scheduler == "pbt" and study.population is None:
         p.error(f"--scheduler: study {study.name} declares no population; use asha or fifo")
+    if args.decide is not None:
+        check_decide(study, p, args, argv)
     if args.only and (study.search == "optuna" or args.scheduler == "pbt"):
         why = "searches with Optuna" if study.search == "optuna" else "trains one PBT population"
         p.error(f"--only: study {study.name} {why}; --only narrows a grid under asha or fifo")
-    space_fn = (study.smoke_space or study.space) if args.smoke else study.space
+    # --decide picks its settings from the full grid, also with --smoke's tiny nets and budget
+    space_fn = (study.smoke_space or study.space) if args.smoke and args.decide is None else study.space
     try:
         sets = parse_sets(args.sets, varied_fields(space_fn if study.search == "optuna" else space_fn()))
     except ValueError as err:
@@ -258,6 +282,12 @@ def make_plan(study: Study, argv: list[str] | None) -> Plan:
                 tuple(argv), sets=sets,
                 population=settings(study.population, args.smoke) if args.scheduler == "pbt" else None,
                 rung_tolerance=args.rung_tolerance, grid=grid, reuse=not args.no_reuse)
+    if args.decide is not None:
+        try:
+            plan = decide_plan(dataclasses.replace(plan, looks=args.looks),
+                               None if args.decide == "all" else args.decide.split(","))
+        except ValueError as err:
+            p.error(f"--decide: {err}")
     if plan.population and plan.time_attr != "training_iteration":
         p.error("--max-steps: 0 makes time the budget; PBT perturbs at evaluations of a work budget")
     if plan.grace is not None and plan.grace > plan.max_t:
@@ -304,6 +334,31 @@ def narrow(space: dict, wanted: dict[str, set[str]], study: str) -> dict:
     return select(chosen)
 
 
+def check_decide(study: Study, p: OneLineParser, args, argv: list[str]) -> None:
+    """--decide runs the claims' settings under FIFO with its own seeds: refuse what would contradict that."""
+    ids = None if args.decide == "all" else [c.strip() for c in args.decide.split(",")]
+    unknown = sorted(set(ids or ()) - set(CLAIMS))
+    if unknown:
+        p.error(f"--decide: {unknown[0]!r} is not a claim; claims: {', '.join(CLAIMS)}")
+    if not parts_of(study.name, ids):
+        answered = sorted({cid for cid in CLAIMS if parts_of(study.name, [cid])}, key=lambda c: int(c[1:]))
+        p.error(f"--decide: study {study.name} answers no part of {args.decide if ids else 'any claim'}"
+                + (f"; it answers {', '.join(answered)}" if answered else ""))
+    for option, given in (("--seeds", args.seeds), ("--only", args.only), ("--num-samples", args.num_samples)):
+        if given:
+            p.error(f"--decide: picks the settings and seeds itself; drop {option}")
+    if any(a == "--scheduler" or a.startswith("--scheduler=") for a in argv) and args.scheduler != "fifo":
+        p.error(f"--decide: runs every trial to its budget (fifo); --scheduler {args.scheduler} would stop "
+                "claim trials early")
+    args.scheduler = "fifo"
+
+
+def decide_plan(plan: Plan, ids: list[str] | None) -> Plan:
+    from studies.decide import decide_plan as make
+
+    return make(plan, ids)
+
+
 def resume_plan(study: Study, p: OneLineParser, args) -> Plan:
     """The plan of the study run being resumed: its saved command line, with this
     invocation's --storage and --dry-run, and its --address when given."""
@@ -320,6 +375,9 @@ def resume_plan(study: Study, p: OneLineParser, args) -> Plan:
     except ValueError as err:
         p.error(f"--resume: {err}")
     saved = [a for a in state["argv"] if a != "--dry-run"]
+    if "--decide" in saved or any(a.startswith("--decide=") for a in saved):
+        p.error(f"--resume: {folder} is a --decide run; run its command again to continue it (its finished "
+                "trials are reused, not trained again)")
     plan = make_plan(study, [*saved, "--tracking-uri", state["tracking_uri"]])
     return dataclasses.replace(plan, address=args.address or plan.address, storage=storage, dry_run=args.dry_run,
                                argv=tuple(saved), resume={**state, "folder": folder})

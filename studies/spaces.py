@@ -95,12 +95,16 @@ def label_columns(space, grid: dict | None = None) -> dict[str, str]:
     field its first field does not determine (a loss bundle shows `loss` only,
     a ratio bundle `d_steps` and `g_steps`). A narrowed grid (`select`) shows
     the labels of `grid`, the full grid it came from, so a trial reads the same
-    whether or not its study was narrowed."""
+    whether or not its study was narrowed, then any config value a point sets
+    beyond the grid's keys (`--decide`'s claim sides: `max_steps=16800`)."""
     columns = {}
     if isinstance(space, dict) and SELECTED in space:  # a narrowed grid: the labels of the grid it narrows
         if grid is None or SELECTED in grid:
             raise ValueError("a narrowed grid's labels are its full grid's: pass the grid it was selected from")
-        return {f"{SELECTED}/{path}": name for path, name in label_columns(grid).items()}
+        columns = {f"{SELECTED}/{path}": name for path, name in label_columns(grid).items()}
+        seed = {k: columns.pop(k) for k in [f"{SELECTED}/seed"] if k in columns}
+        extra = dict.fromkeys(k for point in options(space[SELECTED]) for k in point if k not in grid)
+        return {**columns, **{f"{SELECTED}/{k}": k.lstrip("_") for k in extra}, **seed}  # values a point sets itself
     if callable(space):  # define-by-run: every name the space suggests
         import optuna
 
