@@ -265,11 +265,20 @@ def evaluate(cid: str, part: claim_registry.Part, sources: list[Source], looks: 
     return result
 
 
+def seeds_needed(r: PartResult) -> int | None:
+    """Seeds a side to decide the part at its spread: the power analysis's count, and never fewer than the
+    exact test needs to reach the level at all."""
+    d = r.decision
+    if d is None or d.seeds_needed is None:
+        return None
+    return max(d.seeds_needed, stats.fewest_seeds(d.alpha, r.part.paired))
+
+
 def verdict_words(r: PartResult) -> str:
     """The part's verdict as FINDINGS.md says it."""
     p, d = r.part, r.decision
     if r.verdict == "undecided" and d is not None:
-        need = d.seeds_needed
+        need = seeds_needed(r)
         return f"undecided: needs about {need} seeds a side" if need else "undecided"
     if p.expect == "same" and r.verdict == "supported":
         return f"equivalent within ±{num(p.margin)}"
@@ -328,8 +337,8 @@ def part_line(r: PartResult) -> str:
         ci = d.difference_ci if p.a.metric not in claim_registry.LOWER_IS_BETTER else \
             (-d.difference_ci[1], -d.difference_ci[0]) if d.difference_ci else None
         tests.append(f"a - b = {num(diff)}" + (f" [{num(ci[0])}, {num(ci[1])}]" if ci else ""))
-        if d.seeds_needed:
-            tests.append(f"seeds a side to detect ±{num(p.margin)} at this spread: {d.seeds_needed}")
+        if seeds_needed(r):
+            tests.append(f"seeds a side to detect ±{num(p.margin)} at this spread: {seeds_needed(r)}")
         text += "; " + ", ".join(tests) + ("; paired by seed" if p.paired else "")
     text += f": **{verdict_words(r)}**."
     if r.grounded:

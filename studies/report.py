@@ -176,7 +176,10 @@ def make_findings(refs: list[str], tracking_uri: str, out: str) -> list[str]:
         return MlflowClient(tracking_uri)
 
     sources = findings_runs.load_sources(client, refs)
-    path, exported = findings.write(sources, out, findings.generated_command(refs, out))
+    try:
+        path, exported = findings.write(sources, out, findings.generated_command(refs, out))
+    except findings.FindingsError as err:
+        raise ValueError(f"--findings: {err}") from None
     return findings.summary(sources) + [f"Findings: {os.path.abspath(path)} (runs exported to "
                                         f"{os.path.dirname(os.path.abspath(exported[0]))})"]
 

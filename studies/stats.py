@@ -530,3 +530,12 @@ def decide(x: Sequence[float], y: Sequence[float], expect: str, margin: float, a
     needed = (seeds_for_equivalence if expect == "same" else seeds_needed)(a, b, margin, alpha, paired=paired)
     return Decision(verdict, permutation_p=perm, equivalence_p=equiv, noninferiority_p=noninf,
                     difference_ci=_difference_ci(a, b, paired), seeds_needed=needed, **common)
+
+
+def fewest_seeds(alpha: float, paired: bool = False) -> int:
+    """The fewest seeds a side at which the exact two-sided permutation test can reach `alpha` at all: its
+    least p-value is 2 / C(2n, n) unpaired, 2 / 2**n paired (every seed on one side of every other)."""
+    n = 2
+    while (2 / 2 ** n if paired else 2 / math.comb(2 * n, n)) >= alpha:
+        n += 1
+    return n

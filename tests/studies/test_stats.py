@@ -479,3 +479,9 @@ def test_decide_with_one_value_a_side_is_undecided():
     assert (d.permutation_p, d.equivalence_p, d.noninferiority_p, d.difference_ci, d.seeds_needed) == (None,) * 5
     with pytest.raises(ValueError, match="expect"):
         stats.decide(HIGH, LOW, "worse", 0.05, 0.05)
+
+
+def test_fewest_seeds_is_where_the_exact_test_can_first_reach_the_level():
+    assert stats.fewest_seeds(0.05) == 4 and stats.fewest_seeds(0.0249) == 5  # 2/70 = 0.029, 2/252 = 0.008
+    assert stats.fewest_seeds(0.0249, paired=True) == 7  # 2/64 = 0.031, 2/128 = 0.016
+    assert stats.permutation_p([1, 2, 3, 4, 5], [6, 7, 8, 9, 10]) == pytest.approx(2 / 252)
