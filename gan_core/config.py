@@ -240,9 +240,7 @@ def _validate_combinations(c: TrainConfig) -> None:
     """What depends on the dataset, the architecture and the loss: read from their registries'
     declared facts (a folder dataset's labels.csv at most), never by loading a dataset."""
     entry = dataset_entry(c.dataset)
-    if c.image_size not in entry.image_sizes:
-        raise ValueError(f"image_size: {c.image_size!r} is not one of {', '.join(map(str, entry.image_sizes))} "
-                         f"(dataset {c.dataset!r})")
+    entry.check_image_size(c.dataset, c.image_size)
     wanted = ARCHS[c.arch].data_kind
     if entry.kind != wanted:
         fitting = ", ".join(name for name, a in ARCHS.items() if a.data_kind == entry.kind)

@@ -305,6 +305,13 @@ class DatasetEntry:
     image_sizes: tuple[int, ...] = IMAGE_SIZES  # image_size values it takes (2-D points accept and ignore them)
     source: str = "embedded"  # embedded (ships with the install), data root (TrainConfig.data_root), or folder
 
+    def check_image_size(self, name: str, image_size: int) -> None:
+        """A one-line ValueError naming `image_size` when this dataset does not take it (2-D points take, and
+        ignore, the image datasets' sizes)."""
+        if image_size not in self.image_sizes:
+            raise ValueError(f"image_size: {image_size!r} is not one of {', '.join(map(str, self.image_sizes))} "
+                             f"(dataset {name!r})")
+
 
 DATASETS: dict[str, DatasetEntry] = {
     "ring8": DatasetEntry(ring8, "points", n_modes=8),
@@ -351,7 +358,5 @@ def load_dataset(name: str, image_size: int = 32, data_root: str = "") -> Datase
     """The dataset `name` (a registered name or folder:PATH) at image_size; files are looked for
     under data_root (see gan_core.image_data.data_root). One-line ValueError naming the field."""
     entry = dataset_entry(name)
-    if entry.kind == "images" and image_size not in entry.image_sizes:
-        raise ValueError(f"image_size: {image_size!r} is not one of {', '.join(map(str, entry.image_sizes))} "
-                         f"(dataset {name!r})")
+    entry.check_image_size(name, image_size)
     return entry.load(image_size, data_root)
