@@ -1,7 +1,8 @@
 """A study's answer, from what it left in MLflow: statistics over seeds per
-setting, the best setting against each other one with a verdict, the curves,
-the sample grids over time, and for search studies Optuna's parameter
-importances.
+setting, the best setting at the common step (the largest every compared
+trial reached) and the best at the end of the budget, each against the other
+settings with a verdict, the curves, the sample grids over time, and for
+search studies Optuna's parameter importances.
 
     python -m studies.report dg_ratio                        # the newest dg_ratio run
     python -m studies.report dg_ratio --run dg_ratio-20250101-120000 --tracking-uri http://10.0.0.5:5000
@@ -12,9 +13,10 @@ child runs' metric histories and sample images), so it works against a
 cluster's server and for studies finished long ago. It writes `report.html`
 (self-contained), `report.md` and `figures/*.png` to a folder (default
 `reports/<parent run name>`), logs them under `report/` in the parent run,
-and prints three to six lines of answer and the report's path. A study
-driver calls `build_report` at its end. `--findings` writes FINDINGS.md, the
-verdict on each classic claim, from the study runs it names (`studies.findings`).
+and prints two to seven lines of answer (the top of report.md and
+report.html too) and the report's path. A study driver calls `build_report`
+at its end. `--findings` writes FINDINGS.md, the verdict on each classic
+claim, from the study runs it names (`studies.findings`).
 """
 
 from __future__ import annotations
@@ -28,8 +30,8 @@ import tempfile
 from mlflow.tracking import MlflowClient
 
 from studies import findings, findings_runs, locations, report_figures, report_pbt, report_search, tracking
-from studies.report_analysis import SCORED, Analysis, analyse, report_keys
-from studies.report_page import Figure, markdown, num, page
+from studies.report_analysis import MIN_AT_END, SCORED, Analysis, SettingStats, analyse, report_keys
+from studies.report_page import Figure, end_place, interval, markdown, num, page
 from studies.report_runs import load_study
 
 ARTIFACT_DIR = "report"  # where the report goes among the parent run's artifacts
@@ -46,13 +48,21 @@ def figures(analysis: Analysis, client: MlflowClient, scratch: str) -> list[Figu
     def load_modes(run_id: str):
         return tracking.read_modes(client, run_id, os.path.join(scratch, run_id))
 
-    step = analysis.common_step
+    step = f"{analysis.common_step:,}" if analysis.common_step is not None else "-"
+    end = ("" if analysis.one_answer or not analysis.end_steps else
+           f"; each final score of a seed that ran its whole budget, to {end_place(analysis)} (red ticks), and their "
+           f"mean (open red diamond) only where {MIN_AT_END} or more seeds did. A row's label gives the seeds at "
+           "the common step (n) and how many of its seeds ran to the end")
+    shapes = {"s": "square", "P": "plus", "*": "star"}
+    marks = ", ".join(f"{shapes.get(m, m)} {text}" for m, text in report_figures.end_markers(analysis))
     planned = [
         ("intervals", "Score by setting", f"Mean (diamond) and 95% bootstrap interval (bar) of the score at step "
-         f"{step}, each seed (dots), and the mean final score of the trials that finished (red tick).",
+         f"{step}, each seed (grey dots){end}.",
          lambda: report_figures.intervals(analysis)),
-        ("curves", "Score, diversity and quality against step", "Mean over seeds per setting, band: range over "
-         "seeds; x: a trial stopped by ASHA, v: a trial stopped as collapsed, where it ended.",
+        ("curves", "Score, diversity and quality against step", "Per setting, the mean over all of its seeds "
+         "(thick) and their range (band), drawn only over the steps where every seed is there, so it never "
+         "turns into the curve of the seeds that remain; past that, each remaining seed as its own thin line."
+         + (f" Each trial that ended short of its budget is marked where it ended: {marks}." if marks else ""),
          lambda: report_figures.curves(analysis)),
         ("samples", "Sample grids over training", "Each setting's sample grid at four evaluation steps, one seed.",
          lambda: report_figures.samples(analysis, load_image)),
@@ -61,7 +71,8 @@ def figures(analysis: Analysis, client: MlflowClient, scratch: str) -> list[Figu
          "real reference set of the same size. A line ends where its modes run out, so its length is the modes "
          "covered: a collapsed trial's line is short and starts high.",
          lambda: report_figures.modes(analysis, load_modes)),
-        ("losses", "Losses against step", "loss_d and loss_g, mean over seeds per setting.",
+        ("losses", "Losses against step", "loss_d and loss_g, drawn as the curves above: the mean over all of "
+         "a setting's seeds while every seed is there, then each remaining seed alone.",
          lambda: report_figures.losses(analysis)),
         ("schedules", "PBT schedules against work", "The learning rates and D:G ratio each member trained with, "
          "from its logged hyper-parameters; circles: exploits (the member copied another's checkpoint there).",
@@ -88,8 +99,53 @@ def _names(settings: list[str]) -> str:
     return shown + (f" and {len(settings) - LISTED} more" if len(settings) > LISTED else "")
 
 
+def _verdicts(comparisons: dict, step: str) -> str | None:
+    by_verdict: dict[str, list[str]] = {}
+    for other, comparison in comparisons.items():
+        by_verdict.setdefault(comparison.verdict, []).append(other)
+    if not by_verdict:
+        return None
+    return f"P(best > other) at {step}: " + "; ".join(
+        f"{verdict} than {_names(others)}" if verdict in ("better", "worse") else f"{verdict} against {_names(others)}"
+        for verdict, others in by_verdict.items()) + "."
+
+
+def at_end(setting: SettingStats) -> str:
+    """"bce 1:2: 0.42 over 2 of 2 seeds": its mean final score and how many of its seeds ran to the end."""
+    seeds = f"{setting.at_end} of {plural(setting.n, 'seed')}"
+    return f"{setting.setting}: {num(setting.finished['score'].mean)} over {seeds}" if setting.at_end else \
+        f"{setting.setting}: {seeds}"
+
+
+def end_lines(analysis: Analysis) -> list[str]:
+    """The answer at the end of the budget: the best among the settings with MIN_AT_END or more seeds that ran
+    to it, every setting's seeds there, P(best > other) there, and a line when it is not the common step's best."""
+    if not analysis.end_steps:
+        return ["No trial ran its whole budget: no answer at the end."]
+    place, ranked = end_place(analysis), analysis.ranked_at_end
+    unranked = [at_end(s) for s in analysis.settings if s not in ranked]
+    rest = f"; not ranked (fewer than {MIN_AT_END} seeds ran to it): {_names(unranked)}" if unranked else ""
+    best, best_end = analysis.best, analysis.best_at_end
+    if best_end is None:
+        return [f"At the end, {place}, no setting has {MIN_AT_END} or more seeds that ran to it{rest}."]
+    score = best_end.finished["score"]
+    same = " (also best at the common step)" if best_end is best else ""
+    then = f"; then {_names([at_end(s) for s in ranked[1:]])}" if len(ranked) > 1 else ""
+    lines = [f"Best at the end, {place}: {best_end.setting}{same}, score {num(score.mean)}{interval(score.ci)} "
+             f"over the {best_end.at_end} of its {plural(best_end.n, 'seed')} that ran to it{then}{rest}."]
+    lines.append(_verdicts(analysis.end_comparisons, place)
+                 or f"Only {best_end.setting} has {MIN_AT_END} or more seeds at the end: nothing to compare it "
+                 "with there.")
+    if best_end is not best:
+        ended = f"{analysis.end_step:,}" if analysis.end_step is not None else "the end of their budgets"
+        lines.append(f"The two bests differ: best at the common step {analysis.common_step:,}: {best.setting}; "
+                     f"best among those that ran to {ended}: {best_end.setting}.")
+    return lines
+
+
 def summary_lines(analysis: Analysis) -> list[str]:
-    """Three to five lines: what ran, where it is compared, the best setting, the verdicts, collapses."""
+    """Two to seven lines: what ran, the best setting at the common step and its verdicts, the best at the end
+    of the budget and its verdicts (unless the common step is the end), collapses."""
     runs, best = analysis.runs, analysis.best
     counts = {o: sum(t.status == o for t in runs.trials) for o in dict.fromkeys(t.status for t in runs.trials)}
     ended = "; " + ", ".join(f"{n} {o}" for o, n in counts.items()) if counts else ""
@@ -97,20 +153,15 @@ def summary_lines(analysis: Analysis) -> list[str]:
              f"{plural(len(analysis.settings), 'setting')}{ended}."]
     if best is None:
         return lines + ["No trial logged a score: nothing to compare."]
-    score = best.at_common["score"]
-    lines.append(f"Best: {best.setting}, score {num(score.mean)}"
-                 + (f" [{num(score.ci[0])}, {num(score.ci[1])}]" if score.ci else "")
-                 + f" over {plural(score.n, 'seed')}, at step {analysis.common_step} "
-                 "(the largest every compared trial reached).")
-    by_verdict: dict[str, list[str]] = {}
-    for other, comparison in analysis.comparisons.items():
-        by_verdict.setdefault(comparison.verdict, []).append(other)
-    if by_verdict:
-        lines.append("P(best > other): " + "; ".join(f"{verdict} than {_names(others)}" if verdict in
-                                                    ("better", "worse") else f"{verdict} against {_names(others)}"
-                                                    for verdict, others in by_verdict.items()) + ".")
-    else:
-        lines.append("Only one setting has a score: nothing to compare it with.")
+    score, step = best.at_common["score"], analysis.common_step
+    where = ("the end of the budget: every compared trial ran to it" if analysis.one_answer else
+             "the largest every compared trial reached")
+    lines.append(f"Best: {best.setting}, score {num(score.mean)}{interval(score.ci)} over {plural(score.n, 'seed')}, "
+                 f"at step {step:,} ({where}).")
+    lines.append(_verdicts(analysis.comparisons, f"step {step:,}")
+                 or "Only one setting has a score: nothing to compare it with.")
+    if not analysis.one_answer:
+        lines += end_lines(analysis)
     collapsed = sum(s.collapsed for s in analysis.settings)
     if collapsed:
         worst = max(analysis.settings, key=lambda s: s.collapsed / s.n)

@@ -2,15 +2,17 @@
 pyplot state): each function takes an `Analysis` and returns one PNG as
 bytes, or None when the study logged nothing to draw.
 
-    curves        score, diversity, quality against step: mean and range over seeds per setting;
-                  ASHA stops (x) and collapse stops (v) marked where the trial ended
-    losses        loss_d and loss_g against step, mean per setting
+    curves        score, diversity, quality against step: per setting, the mean and range over its
+                  seeds while every seed is there, then each remaining seed's own thin line; each
+                  trial that ended before its budget is marked where it ended, by how (`curve_parts`)
+    losses        loss_d and loss_g against step, drawn the same way
     samples       each setting's sample grid at four steps side by side (one seed; for 2-D data the
                   scatter of generated over real points)
     modes         datasets with known modes: samples per mode at each trial's last evaluation, modes
                   sorted from most to least drawn, beside the real reference set's
     intervals     one row per setting: mean and 95% interval of the common-step score, each seed,
-                  and the mean final score of the trials that finished
+                  each final score of the seeds that ran their whole budget, and their mean where
+                  MIN_AT_END or more did
     importances   Optuna's parameter importances (search studies)
     best_so_far   each trial's score and the best so far against trial number (search studies)
 """
@@ -18,6 +20,7 @@ bytes, or None when the study logged nothing to draw.
 from __future__ import annotations
 
 import io
+from dataclasses import dataclass
 from typing import Callable
 
 import matplotlib
@@ -26,10 +29,14 @@ matplotlib.use("Agg")  # headless: no display is ever needed
 import numpy as np  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
-from studies.report_analysis import Analysis, SettingStats, at_common_scores  # noqa: E402
+from studies.report_analysis import (MIN_AT_END, Analysis, SettingStats, Trial, at_common_scores,  # noqa: E402
+                                     end_scores)
+from studies.report_page import end_place  # noqa: E402
 
 DPI = 100
 STOP_MARKERS = {"stopped_early": ("x", "stopped by ASHA"), "collapsed": ("v", "stopped as collapsed")}
+END_MARKERS = {**STOP_MARKERS, "diverged": ("*", "diverged"), "out_of_time": ("s", "hit the wall-clock cap")}
+OTHER_END = ("P", "ended otherwise (failed, still running or unknown)")  # any other outcome short of finished
 PANEL_STEPS = 4  # sample grids per setting
 
 
@@ -44,67 +51,107 @@ def colours(analysis: Analysis) -> dict[str, tuple]:
     return {s.setting: cmap(i % cmap.N) for i, s in enumerate(analysis.settings)}
 
 
-def band(setting: SettingStats, key: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Steps, and the mean, min and max over the seeds that logged `key` at each step."""
-    by_step: dict[int, list[float]] = {}
-    for trial in setting.trials:
-        for step, value in trial.history.get(key, []):
-            by_step.setdefault(step, []).append(value)
-    steps = np.array(sorted(by_step))
-    values = [by_step[s] for s in steps]
-    return steps, np.array([np.mean(v) for v in values]), np.array([min(v) for v in values]), \
-        np.array([max(v) for v in values])
+@dataclass
+class CurveParts:
+    """What a setting's curve of one metric is drawn from. The mean (and the range) only where every one of
+    its seeds that logged the metric has a value, so it never silently becomes a one-seed curve when a seed
+    stops; past the last such step, each seed still going as its own line; each seed that ended short of its
+    budget, its last value and how it ended."""
+
+    seeds: int  # how many seeds every point of the mean is over: all of the setting's seeds that logged the metric
+    steps: np.ndarray  # the steps where all of them have a value
+    mean: np.ndarray
+    low: np.ndarray
+    high: np.ndarray
+    survivors: list[tuple[Trial, np.ndarray, np.ndarray]]  # (trial, steps, values) from the mean's last step on
+    ends: list[tuple[Trial, int, float]]  # (trial, last step, last value) of each trial that did not finish
 
 
-def _plot_key(ax, analysis: Analysis, key: str, colour: dict, stops: bool) -> bool:
-    drawn = False
+def curve_parts(setting: SettingStats, key: str) -> CurveParts:
+    """The mean segment, the survivors' segments and the marked ends of one setting's `key` curve."""
+    trials = [t for t in setting.trials if t.history.get(key)]
+    histories = [dict(t.history[key]) for t in trials]
+    shared = sorted(set.intersection(*(set(h) for h in histories))) if histories else []
+    rows = np.array([[h[s] for h in histories] for s in shared]).reshape(len(shared), max(1, len(histories)))
+    last = shared[-1] if shared else None
+    survivors = []
+    for trial, history in zip(trials, histories):
+        later = [s for s in sorted(history) if last is None or s >= last]
+        if later and later[-1] != last:
+            survivors.append((trial, np.array(later), np.array([history[s] for s in later])))
+    ends = [(t, *t.history[key][-1]) for t in trials if t.status != "finished"]
+    return CurveParts(len(trials), np.array(shared), rows.mean(axis=1), rows.min(axis=1, initial=np.inf),
+                      rows.max(axis=1, initial=-np.inf), survivors, ends)
+
+
+def end_marker(status: str) -> tuple[str, str]:
+    return END_MARKERS.get(status, OTHER_END)
+
+
+def end_markers(analysis: Analysis, keys: tuple[str, ...] = ("score", "diversity", "quality")) -> list[tuple[str, str]]:
+    """The (marker, meaning) of every kind of end the step figures of `keys` mark, in legend order."""
+    used = {end_marker(t.status) for t in analysis.runs.trials
+            if t.status != "finished" and any(t.history.get(k) for k in keys)}
+    return [m for m in (*END_MARKERS.values(), OTHER_END) if m in used]
+
+
+def _plot_key(ax, analysis: Analysis, key: str, colour: dict) -> set[str]:
+    """Draw one metric's panel; the end markers it used (their legend texts)."""
+    used: set[str] = set()
     for setting in analysis.settings:
-        steps, mean, low, high = band(setting, key)
-        if len(steps) == 0:
+        parts = curve_parts(setting, key)
+        if not parts.seeds:
             continue
-        drawn = True
-        ax.plot(steps, mean, color=colour[setting.setting], label=setting.setting, lw=1.5)
-        if setting.n > 1:
-            ax.fill_between(steps, low, high, color=colour[setting.setting], alpha=0.15, lw=0)
-        for trial in setting.trials if stops else ():
-            if trial.status in STOP_MARKERS and trial.history.get(key):
-                step, value = trial.history[key][-1]
-                ax.plot([step], [value], STOP_MARKERS[trial.status][0], color=colour[setting.setting], ms=8, mew=2)
+        c = colour[setting.setting]
+        ax.plot(parts.steps, parts.mean, color=c, label=setting.setting, lw=1.8)
+        if parts.seeds > 1:
+            ax.fill_between(parts.steps, parts.low, parts.high, color=c, alpha=0.15, lw=0)
+        for _, steps, values in parts.survivors:
+            ax.plot(steps, values, color=c, lw=0.8, alpha=0.9)
+        for trial, step, value in parts.ends:
+            marker, text = end_marker(trial.status)
+            ax.plot([step], [value], marker, color=c, ms=8, mew=2, mfc="none" if marker in "sP*" else c)
+            used.add(text)
     ax.set_title(key)
     ax.set_xlabel("step")
-    return drawn
+    return used
 
 
-def _legend(fig: Figure, ax, stops: bool) -> None:
+def _legend(fig: Figure, ax, used: set[str]) -> None:
     handles, labels = ax.get_legend_handles_labels()
-    if stops:
-        for marker, text in STOP_MARKERS.values():
-            handles.append(matplotlib.lines.Line2D([], [], ls="", marker=marker, color="0.3", ms=8, mew=2))
+    handles.append(matplotlib.lines.Line2D([], [], color="0.3", lw=0.8))
+    labels.append("one seed, after another of its setting ended")
+    for marker, text in (*END_MARKERS.values(), OTHER_END):
+        if text in used:
+            handles.append(matplotlib.lines.Line2D([], [], ls="", marker=marker, color="0.3", ms=8, mew=2,
+                                                   mfc="none" if marker in "sP*" else "0.3"))
             labels.append(text)
     fig.legend(handles, labels, loc="outside lower center", ncol=min(3, len(labels)), fontsize=8, frameon=False)
 
 
-def _step_panels(analysis: Analysis, keys: tuple[str, ...], stops: bool, title: str) -> bytes | None:
+CURVES_TITLE = ("thick: mean over all of a setting's seeds, band: their range, while every seed is there; "
+                "thin: each seed still going after one ended")
+
+
+def _step_panels(analysis: Analysis, keys: tuple[str, ...], title: str) -> bytes | None:
     keys = tuple(k for k in keys if any(k in t.history for t in analysis.runs.trials))
     if not keys:
         return None
-    fig = Figure(figsize=(4.2 * len(keys), 3.6), layout="constrained")
+    fig = Figure(figsize=(4.2 * len(keys), 3.9), layout="constrained")
     axes = fig.subplots(1, len(keys), squeeze=False)[0]
     colour = colours(analysis)
-    for ax, key in zip(axes, keys):
-        _plot_key(ax, analysis, key, colour, stops)
-    _legend(fig, axes[0], stops)
+    used = set().union(*(_plot_key(ax, analysis, key, colour) for ax, key in zip(axes, keys)))
+    _legend(fig, axes[0], used)
     fig.suptitle(title, fontsize=10)
     return png(fig)
 
 
 def curves(analysis: Analysis) -> bytes | None:
-    return _step_panels(analysis, ("score", "diversity", "quality"), True,
-                        "mean over seeds per setting; band: range over seeds")
+    return _step_panels(analysis, ("score", "diversity", "quality"), CURVES_TITLE)
 
 
 def losses(analysis: Analysis) -> bytes | None:
-    return _step_panels(analysis, ("loss_d", "loss_g"), False, "losses, mean over seeds per setting")
+    return _step_panels(analysis, ("loss_d", "loss_g"), "losses; " + CURVES_TITLE)
 
 
 def panel_steps(steps: list[int], count: int = PANEL_STEPS) -> list[int]:
@@ -186,24 +233,66 @@ def modes(analysis: Analysis, load_modes: Callable[[str], dict | None]) -> bytes
     return png(fig)
 
 
+def _once(labelled: set[str], text: str) -> str:
+    """A legend label the first time, hidden ("_") after."""
+    if text in labelled:
+        return "_"
+    labelled.add(text)
+    return text
+
+
+@dataclass
+class IntervalRow:
+    """What the interval plot draws for one setting."""
+
+    setting: SettingStats
+    seeds: list[float]  # each seed's score at the common step
+    finals: list[float]  # each final score of a seed that ran its whole budget; none when the common step is the end
+    end_mean: float | None  # their mean, only where MIN_AT_END or more seeds ran to the end
+
+
+def interval_rows(analysis: Analysis) -> list[IntervalRow]:
+    ends = not analysis.one_answer and bool(analysis.end_steps)
+    rows = []
+    for setting in analysis.settings:
+        if "score" in setting.at_common:
+            finals = end_scores(setting) if ends else []
+            rows.append(IntervalRow(setting, at_common_scores(setting, analysis.common_step), finals,
+                                    float(np.mean(finals)) if len(finals) >= MIN_AT_END else None))
+    return rows
+
+
 def intervals(analysis: Analysis) -> bytes | None:
-    rows = [s for s in analysis.settings if "score" in s.at_common]
+    """Per setting: the common-step score (each seed, the mean, its interval) and, unless the common step is
+    the end, each final score of the seeds that ran their whole budget, with their mean only where
+    MIN_AT_END or more did."""
+    rows = interval_rows(analysis)
     if not rows:
         return None
-    fig = Figure(figsize=(7.5, 0.45 * len(rows) + 1.6), layout="constrained")
+    step, ends = analysis.common_step, not analysis.one_answer and bool(analysis.end_steps)
+    fig = Figure(figsize=(7.5, 0.45 * len(rows) + 1.8), layout="constrained")
     ax = fig.subplots()
-    for y, setting in enumerate(rows):
-        summary = setting.at_common["score"]
-        seeds = at_common_scores(setting, analysis.common_step)
-        ax.plot(seeds, [y] * len(seeds), "o", color="0.6", ms=4, label="each seed" if y == 0 else None)
+    labelled: set[str] = set()
+    for y, row in enumerate(rows):
+        summary = row.setting.at_common["score"]
+        ax.plot(row.seeds, [y] * len(row.seeds), "o", color="0.6", ms=4,
+                label=_once(labelled, f"each seed at step {step:,}"))
         if summary.ci is not None:
-            ax.plot(summary.ci, [y, y], color="C0", lw=3, label="95% interval" if y == 0 else None)
-        ax.plot([summary.mean], [y], "D", color="C0", ms=7, label="mean" if y == 0 else None)
-        if "score" in setting.finished:
-            ax.plot([setting.finished["score"].mean], [y], "|", color="C3", ms=14, mew=2,
-                    label="finished trials' final (mean)" if y == 0 else None)
-    ax.set_yticks(range(len(rows)), [f"{s.setting} (n={s.at_common['score'].n})" for s in rows], fontsize=8)
+            ax.plot(summary.ci, [y, y], color="C0", lw=3, label=_once(labelled, "95% interval of the mean"))
+        ax.plot([summary.mean], [y], "D", color="C0", ms=7, label=_once(labelled, f"mean at step {step:,}"))
+        if row.finals:
+            ax.plot(row.finals, [y] * len(row.finals), "|", color="C3", ms=14, mew=2,
+                    label=_once(labelled, "each final of a seed that ran its whole budget"))
+        if row.end_mean is not None:
+            ax.plot([row.end_mean], [y], "D", color="C3", ms=7, mfc="none", mew=1.5,
+                    label=_once(labelled, f"mean of the finals ({MIN_AT_END} or more seeds)"))
+
+    def label(s: SettingStats) -> str:
+        return f"{s.setting} (n={s.at_common['score'].n}" + (f"; {s.at_end} of {s.n} at the end)" if ends else ")")
+
+    ax.set_yticks(range(len(rows)), [label(r.setting) for r in rows], fontsize=8)
     ax.invert_yaxis()
-    ax.set_xlabel(f"score at step {analysis.common_step} (reached by every compared trial)")
-    fig.legend(fontsize=7, loc="outside lower center", ncol=4, frameon=False)
+    ax.set_xlabel(f"score at step {step:,} (reached by every compared trial)"
+                  + (f"; finals at {end_place(analysis)}" if ends else ""))
+    fig.legend(fontsize=7, loc="outside lower center", ncol=3, frameon=False)
     return png(fig)

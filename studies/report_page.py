@@ -3,9 +3,11 @@ self-contained HTML page (figures embedded as base64 PNG), and the few lines
 of answer a terminal gets.
 
 Every table says what it holds: the comparison at the common step (early
-stops are censored there), the finals of the trials that ran their whole
-budget (labelled as such), outcomes and collapse rates with Wilson
-intervals, and the best setting against each other setting.
+stops are censored there), the finals at the end of the budget over the
+seeds that ran to it (with how many of each setting's seeds those are; ranked
+only from MIN_AT_END seeds), outcomes and collapse rates with Wilson
+intervals, and the best setting against each other setting at the common
+step and at the end. Under FIFO the common step is the end: one comparison.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import html
 from dataclasses import dataclass
 
 from studies import stats
-from studies.report_analysis import OUTCOMES, Analysis, SettingStats
+from studies.report_analysis import MIN_AT_END, OUTCOMES, Analysis, SettingStats
 
 
 @dataclass(frozen=True)
@@ -54,38 +56,60 @@ def collapse(setting: SettingStats) -> str:
     return f"{setting.collapsed}/{setting.n} [{num(low)}, {num(high)}]"
 
 
+def end_place(analysis: Analysis) -> str:
+    """Where the trials that ran their whole budget ended: "step 8,400", or their range under a time budget."""
+    if analysis.end_step is not None:
+        return f"step {analysis.end_step:,}"
+    return f"each trial's last step (steps {analysis.end_steps[0]:,} to {analysis.end_steps[-1]:,})"
+
+
+def _against(best: str, comparisons: dict[str, stats.Comparison], where: str, seeds: str) -> tuple:
+    rows = [[other, f"{num(c.p)}{interval(c.ci)}", num(c.p_value), c.verdict] for other, c in comparisons.items()]
+    return (f"{best} against each other setting at {where}",
+            f"P(best > other): the chance that a seed of {best} scores higher at {where} than a seed of the other "
+            f"{seeds}(ties count 1/2), [95% bootstrap interval]; p: two-sided exact Mann-Whitney test; better or "
+            "worse when the interval excludes 1/2 and p < 0.05 (two or three seeds a side can never reach it).",
+            ["other setting", "P(best > other)", "p", "verdict"], rows)
+
+
 def tables(analysis: Analysis) -> list[tuple[str, str, list[str], list[list[str]]]]:
     """(title, note, header, rows) of every table of the report."""
     cols = list(analysis.columns)
     step = analysis.common_step
     compared = [[s.setting, str(s.at_common["score"].n if "score" in s.at_common else 0)]
                 + [cell(s.at_common.get(c)) for c in cols] for s in analysis.settings]
-    finished = [[s.setting, str(s.outcomes["finished"])] + [cell(s.finished.get(c)) for c in cols]
-                for s in analysis.settings]
     ended = [[s.setting, str(s.n), outcomes(s), collapse(s)] for s in analysis.settings]
+    where = f"step {step:,}" if step is not None else "the common step"
     out = [
-        (f"Settings compared at step {step}",
+        (f"Settings compared at {where}" + (", the end of the budget" if analysis.one_answer else ""),
          "Each trial's value at its last evaluation at or before the largest step that every compared trial "
-         "reached, so early stops do not count as results. Mean over seeds [95% bootstrap interval]; "
-         "IQM where n >= 4. Best setting first.", ["setting", "n"] + cols, compared),
-        ("Finished trials only, at their end",
-         "The final values of the trials that ran their whole budget; trials stopped by ASHA or as collapsed "
-         "are left out, so these rows are not comparable with one another when outcomes differ.",
-         ["setting", "finished"] + cols, finished),
-        ("Outcomes and collapse rate",
-         "Collapsed: ended by the collapse stopper, or flagged collapsed at the last evaluation; "
-         "[95% Wilson interval].", ["setting", "trials", "outcomes", "collapsed"], ended),
-    ]
+         "reached, so early stops do not count as results" + ("; every compared trial ran its whole budget to "
+                                                                "it" if analysis.one_answer else "")
+         + ". Mean over seeds [95% bootstrap interval]; IQM where n >= 4. Best setting first.",
+         ["setting", "n"] + cols, compared)]
+    if not analysis.one_answer and analysis.end_steps:
+        place = end_place(analysis)
+        ranked = analysis.ranked_at_end
+        order = ranked + [s for s in analysis.settings if s not in ranked]
+        at_end = [[s.setting, f"{s.at_end} of {s.n}", "yes" if s in ranked else "no"]
+                  + [cell(s.finished.get(c)) for c in cols] for s in order]
+        out.append((f"At the end of the budget, {place}",
+                    "The final values of the seeds that ran their whole budget, mean [95% bootstrap interval]; "
+                    "'seeds at the end' says how many of the setting's seeds those are: the others were stopped "
+                    "(by ASHA or as collapsed), diverged or failed, and are not in these means. Ranked, best first, "
+                    f"only where {MIN_AT_END} or more seeds ran to the end (one survivor's value is not a mean); "
+                    "the settings not ranked follow.", ["setting", "seeds at the end", "ranked"] + cols, at_end))
+    out.append(("Outcomes and collapse rate",
+                "Collapsed: ended by the collapse stopper, or flagged collapsed at the last evaluation; "
+                "[95% Wilson interval].", ["setting", "trials", "outcomes", "collapsed"], ended))
     best = analysis.best
     if best is not None and analysis.comparisons:
-        rows = [[other, f"{num(c.p)}{interval(c.ci)}", num(c.p_value), c.verdict]
-                for other, c in analysis.comparisons.items()]
-        out.append((f"{best.setting} against each other setting",
-                    f"P(best > other): the chance that a seed of {best.setting} scores higher at step {step} "
-                    "than a seed of the other (ties count 1/2), [95% bootstrap interval]; p: two-sided "
-                    "Mann-Whitney test; better or worse when the interval excludes 1/2 and p < 0.05 (two or "
-                    "three seeds a side can never reach it).",
-                    ["other setting", "P(best > other)", "p", "verdict"], rows))
+        out.append(_against(best.setting, analysis.comparisons, where, ""))
+    best_end = analysis.best_at_end
+    if not analysis.one_answer and best_end is not None and analysis.end_comparisons:
+        out.append(_against(best_end.setting, analysis.end_comparisons, end_place(analysis),
+                            "among the seeds that ran their whole budget, settings with "
+                            f"{MIN_AT_END} or more such seeds only "))
     return out
 
 

@@ -4,6 +4,7 @@ rendered by headless Chromium with every embedded figure loaded."""
 
 import os
 import re
+from html import escape as html_escape
 import shutil
 import subprocess
 import sys
@@ -31,6 +32,18 @@ TRIALS = {
     "opt=rms": [(0, "finished", [0.3, 0.3, 0.35], None), (1, "diverged", [0.0], None)],
 }
 FIGURES = ("intervals", "curves", "samples", "modes", "losses")
+# A study whose best at the common step is not its best at the end (steps 10..40): ratio=1:1 leads at step 20,
+# where ratio=5:1's seed 0 was stopped by ASHA; ratio=1:2 finishes highest of the settings with two seeds at
+# the end, and ratio=5:1's lone survivor finishes higher still. FIFO: the same steps, every trial finished.
+ENDS = {
+    "ratio=1:1": [(0, "finished", [0.2, 0.5, 0.5, 0.45]), (1, "finished", [0.2, 0.6, 0.55, 0.5])],
+    "ratio=1:2": [(0, "finished", [0.1, 0.3, 0.6, 0.8]), (1, "finished", [0.1, 0.35, 0.7, 0.85])],
+    "ratio=5:1": [(0, "stopped_early", [0.1, 0.2]), (1, "finished", [0.1, 0.3, 0.9, 0.95])],
+}
+FIFO = {
+    "ratio=1:1": [(0, "finished", [0.2, 0.5, 0.6, 0.7]), (1, "finished", [0.2, 0.6, 0.7, 0.8])],
+    "ratio=1:2": [(0, "finished", [0.1, 0.3, 0.4, 0.5]), (1, "finished", [0.1, 0.35, 0.45, 0.55])],
+}
 
 
 def log_trial(client, exp_id, parent_id, setting, seed, outcome, scores, collapsed, start):
@@ -70,7 +83,21 @@ def store(tmp_path_factory):
             log_trial(client, exp_id, parent, setting, seed, outcome, scores, collapsed, start)
             start += 1
     log_search(client, folder)
+    log_ends(client, folder, "ends", ENDS)
+    log_ends(client, folder, "fifo", FIFO)
     return uri, parent, folder
+
+
+def log_ends(client, folder, study, settings):
+    """A study of `settings` (setting -> [(seed, outcome, score per evaluation at 10, 20, 30, 40)])."""
+    exp_id = client.create_experiment(study, artifact_location=(folder / study).as_uri())
+    parent = client.create_run(exp_id, run_name=f"{study}-1", tags={"role": "study"}).info.run_id
+    for setting, trials in settings.items():
+        for seed, outcome, scores in trials:
+            tags = {"mlflow.parentRunId": parent, "gan.setting": f"{setting} seed={seed}", "gan.status": outcome}
+            rid = client.create_run(exp_id, run_name=f"{setting} seed={seed}", tags=tags).info.run_id
+            client.log_batch(rid, metrics=[Metric(key, score, 0, 10 * (i + 1)) for i, score in enumerate(scores)
+                                           for key in ("score", "diversity", "loss_d")])
 
 
 def log_search(client, folder):
@@ -128,10 +155,15 @@ def test_the_numbers_of_a_known_store(store):
 def test_the_report_files_the_summary_and_the_parent_runs_artifacts(store, built):
     uri, parent, _ = store
     lines, html = built
-    assert 3 <= len(lines) <= 6 and lines[-1] == f"Report: {html}"
+    assert len(lines) == 7 and lines[-1] == f"Report: {html}"
     assert lines[1].startswith("Best: opt=adam, score 0.575 [")
     assert "better than opt=sgd" in lines[2] and "no detectable difference with 4 and 1 seeds" in lines[2]
-    assert "Collapse: 2 of 10 trials; most often opt=sgd, 2/4" in lines[3]
+    # the same setting leads at the end: said in its line, no line that the bests differ
+    assert lines[3].startswith("Best at the end, step 30: opt=adam (also best at the common step), score 0.733 [")
+    assert lines[3].endswith("over the 3 of its 4 seeds that ran to it; then opt=sgd: 0.15 over 3 of 4 seeds; not "
+                             "ranked (fewer than 2 seeds ran to it): opt=rms: 0.35 over 1 of 2 seeds.")
+    assert lines[4] == "P(best > other) at step 30: no detectable difference with 3 seeds against opt=sgd."
+    assert "Collapse: 2 of 10 trials; most often opt=sgd, 2/4" in lines[5]
     text = html.read_text()
     for name in FIGURES:
         assert re.search(rf"<img id='{name}' alt='[^']+' src='data:image/png;base64,[A-Za-z0-9+/=]{{200,}}'>", text)
@@ -139,6 +171,7 @@ def test_the_report_files_the_summary_and_the_parent_runs_artifacts(store, built
     md = (html.parent / "report.md").read_text()
     assert "| opt=adam | 4 | 0.575 [" in md and "; IQM 0.55 |" in md
     assert "| opt=sgd | 4 | 3 finished, 1 collapsed | 2/4 [" in md
+    assert "## At the end of the budget, step 30" in md and "| opt=rms | 1 of 2 | no | 0.35 |" in md
     assert "1 trial that diverged or failed has no comparable score" in md and "wall-clock" not in md
     logged = {a.path for a in MlflowClient(uri).list_artifacts(parent, "report")}
     assert {"report/report.html", "report/report.md", "report/figures"} <= logged
@@ -168,12 +201,110 @@ def test_an_older_run_by_name_and_the_command_line(store, tmp_path, capsys):
     assert report.main([STUDY, "--run", "old-run", "--tracking-uri", uri, "--out", str(tmp_path / "old")]) == 0
     out = capsys.readouterr().out.splitlines()
     assert out[0] == f"{STUDY} (old-run): 1 trial in 1 setting; 1 finished."
-    assert "nothing to compare" in out[2] and out[-1] == f"Report: {tmp_path / 'old' / 'report.html'}"
+    assert out[1].endswith("at step 30 (the end of the budget: every compared trial ran to it).")
+    assert "nothing to compare" in out[2] and len(out) == 4 and out[-1] == f"Report: {tmp_path / 'old' / 'report.html'}"
     assert report.main([STUDY, "--run", "empty-run", "--tracking-uri", uri, "--out", str(tmp_path / "e")]) == 0
     assert capsys.readouterr().out.splitlines()[:2] == [f"{STUDY} (empty-run): 0 trials in 0 settings.",
                                                         "No trial logged a score: nothing to compare."]
     assert report.main(["no_such_study", "--tracking-uri", uri]) == 2
     assert "no MLflow experiment named 'no_such_study'" in capsys.readouterr().err
+
+
+def test_the_best_at_the_common_step_and_the_best_at_the_end_are_both_named(store, tmp_path):
+    uri, _, _ = store
+    analysis = analyse(load_study(MlflowClient(uri), "ends", None, report_keys("ends")))
+    assert analysis.common_step == 20 and analysis.end_steps == (40,) and not analysis.one_answer
+    by_name = {s.setting: s for s in analysis.settings}
+    assert [s.setting for s in analysis.settings] == ["ratio=1:1", "ratio=1:2", "ratio=5:1"]  # 0.55, 0.325, 0.25
+    # at the end: 1:2 0.825 and 1:1 0.475 over both seeds; 5:1's lone survivor (0.95) is not ranked
+    assert [s.setting for s in analysis.ranked_at_end] == ["ratio=1:2", "ratio=1:1"]
+    assert by_name["ratio=1:2"].finished["score"].mean == pytest.approx(0.825)
+    assert (by_name["ratio=5:1"].at_end, by_name["ratio=5:1"].n) == (1, 2)
+    assert list(analysis.end_comparisons) == ["ratio=1:1"] and analysis.end_comparisons["ratio=1:1"].p == 1.0
+    lines, html = report.build_report(uri, "ends", None, str(tmp_path / "ends"))
+    assert lines[:3] == [
+        "ends (ends-1): 6 trials in 3 settings; 5 finished, 1 stopped_early.",
+        "Best: ratio=1:1, score 0.55 [0.5, 0.6] over 2 seeds, at step 20 (the largest every compared trial reached).",
+        "P(best > other) at step 20: no detectable difference with 2 seeds against ratio=1:2, ratio=5:1."]
+    assert lines[3:6] == [
+        "Best at the end, step 40: ratio=1:2, score 0.825 [0.8, 0.85] over the 2 of its 2 seeds that ran to it; then "
+        "ratio=1:1: 0.475 over 2 of 2 seeds; not ranked (fewer than 2 seeds ran to it): ratio=5:1: 0.95 over 1 of 2 "
+        "seeds.",
+        "P(best > other) at step 40: no detectable difference with 2 seeds against ratio=1:1.",
+        "The two bests differ: best at the common step 20: ratio=1:1; best among those that ran to 40: ratio=1:2."]
+    assert len(lines) == 7
+    md, page = (Path(html).parent / "report.md").read_text(), Path(html).read_text()
+    logged = MlflowClient(uri).download_artifacts(analysis.runs.parent_id, "report/report.md", str(tmp_path))
+    for line in lines[:-1]:  # the answer heads report.md, report.html and the parent run's report.md
+        assert f"- {line}\n" in md and f"- {line}\n" in Path(logged).read_text()
+        assert f"<li>{html_escape(line)}</li>" in page
+    assert "| ratio=1:2 | 2 of 2 | yes | 0.825 [0.8, 0.85] |" in md and "| ratio=5:1 | 1 of 2 | no | 0.95 |" in md
+    assert md.index("| ratio=1:2 | 2 of 2 |") < md.index("| ratio=1:1 | 2 of 2 |") < md.index("| ratio=5:1 | 1 of 2 |")
+    assert "## ratio=1:1 against each other setting at step 20" in md
+    assert "## ratio=1:2 against each other setting at step 40" in md
+
+
+def test_under_fifo_the_common_step_is_the_end_and_the_answer_is_said_once(store, tmp_path):
+    uri, _, _ = store
+    lines, html = report.build_report(uri, "fifo", None, str(tmp_path / "fifo"))
+    assert lines[:-1] == [
+        "fifo (fifo-1): 4 trials in 2 settings; 4 finished.",
+        "Best: ratio=1:1, score 0.75 [0.7, 0.8] over 2 seeds, at step 40 (the end of the budget: every compared "
+        "trial ran to it).",
+        "P(best > other) at step 40: no detectable difference with 2 seeds against ratio=1:2."]
+    md = (Path(html).parent / "report.md").read_text()
+    assert "## Settings compared at step 40, the end of the budget" in md and "At the end of the budget" not in md
+    assert md.count("against each other setting") == 1
+    analysis = analyse(load_study(MlflowClient(uri), "fifo", None, report_keys("fifo")))
+    assert analysis.one_answer and all(not row.finals and row.end_mean is None
+                                       for row in report_figures.interval_rows(analysis))
+
+
+def test_a_mean_curve_is_over_every_seed_and_the_survivors_are_drawn_alone(store):
+    """The figures' data: a setting's mean (and range) only where all of its seeds that logged the metric are
+    there, never over fewer; past that, each seed still going as its own segment; each seed that did not
+    finish marked at its last value with how it ended."""
+    uri, _, _ = store
+    client = MlflowClient(uri)
+    studies = {study: analyse(load_study(client, study, None, report_keys(study))) for study in (STUDY, "ends", "fifo")}
+    for analysis in studies.values():
+        for setting in analysis.settings:
+            for key in ("score", "diversity", "loss_d"):
+                parts = report_figures.curve_parts(setting, key)
+                logged = [t for t in setting.trials if t.history.get(key)]
+                assert parts.seeds == len(logged)
+                for step, mean, low, high in zip(parts.steps, parts.mean, parts.low, parts.high):
+                    values = [dict(t.history[key])[step] for t in logged]  # every seed has a value there
+                    assert (mean, low, high) == pytest.approx((np.mean(values), min(values), max(values)))
+                drawn = {t.run_id: set(parts.steps.tolist()) for t in logged}
+                for trial, steps, values in parts.survivors:
+                    assert steps[0] == parts.steps[-1] and len(steps) > 1  # it goes on from where the mean stops
+                    assert values.tolist() == [dict(trial.history[key])[s] for s in steps]
+                    drawn[trial.run_id] |= set(steps.tolist())
+                assert all(drawn[t.run_id] == {s for s, _ in t.history[key]} for t in logged)  # every point, once
+                assert sorted((t.run_id, s, v) for t, s, v in parts.ends) == sorted(
+                    (t.run_id, *t.history[key][-1]) for t in logged if t.status != "finished")
+    five = {s.setting: s for s in studies["ends"].settings}["ratio=5:1"]
+    parts = report_figures.curve_parts(five, "score")
+    assert parts.steps.tolist() == [10, 20] and parts.mean == pytest.approx([0.1, 0.25]) and parts.seeds == 2
+    [(survivor, steps, values)] = parts.survivors
+    assert survivor.seed == "1" and steps.tolist() == [20, 30, 40] and values == pytest.approx([0.3, 0.9, 0.95])
+    [(stopped, step, value)] = parts.ends
+    assert (stopped.seed, step, value) == ("0", 20, 0.2)
+    assert report_figures.end_marker(stopped.status) == ("x", "stopped by ASHA")
+    rms = {s.setting: s for s in studies[STUDY].settings}["opt=rms"]  # its seed 1 diverged after one evaluation
+    parts = report_figures.curve_parts(rms, "score")
+    assert parts.steps.tolist() == [10] and [s.tolist() for _, s, _ in parts.survivors] == [[10, 20, 30]]
+    assert [(t.status, s) for t, s, _ in parts.ends] == [("diverged", 10)]
+    fifo = report_figures.curve_parts(studies["fifo"].settings[0], "score")
+    assert fifo.steps.tolist() == [10, 20, 30, 40] and not fifo.survivors and not fifo.ends
+    # the interval plot: each final of a seed that ran to the end, their mean only from two such seeds
+    rows = {r.setting.setting: r for r in report_figures.interval_rows(studies["ends"])}
+    assert rows["ratio=5:1"].finals == [0.95] and rows["ratio=5:1"].end_mean is None
+    assert rows["ratio=5:1"].seeds == pytest.approx([0.2, 0.3])
+    assert rows["ratio=1:2"].end_mean == pytest.approx(0.825)
+    for analysis in studies.values():
+        assert report_figures.curves(analysis).startswith(b"\x89PNG") and report_figures.intervals(analysis)
 
 
 def test_a_search_study_gets_optunas_importances(store, tmp_path):
