@@ -1,6 +1,7 @@
 """FIFO against ASHA + the collapse stopper on the same trials: how much
-compute early stopping saves, whether it keeps the best configuration, and
-how soon after collapse sets in it stops a collapsed trial.
+compute early stopping saves, whether it keeps the best configuration, how
+soon after collapse sets in it stops a collapsed trial, and how often the
+collapse stopper ends a trial that FIFO shows escaping its collapse.
 
     python benchmarks/fifo_vs_asha.py                    # the mode_collapse study, ~26 min on 2 CPU cores
     python benchmarks/fifo_vs_asha.py --max-steps 6000 --grace 14 --out fifo_vs_asha_6000   # take-off early in the budget, two rungs
@@ -9,6 +10,7 @@ how soon after collapse sets in it stops a collapsed trial.
     python benchmarks/fifo_vs_asha.py --replay benchmarks/fifo_runs/label_smoothing.json --rung-tolerance 0
                                       # no runs: ASHA's rules replayed on a FIFO run's histories, in seconds
     python benchmarks/fifo_vs_asha.py --replay benchmarks/fifo_runs/*.json   # every FIFO run measured, then a line each
+    python benchmarks/fifo_vs_asha.py --false-stops benchmarks/fifo_runs/*.json   # the collapse stopper's false stops, per rule
 
 It runs the study twice into one MLflow store (`--out`, default
 ./fifo_vs_asha): once with `--scheduler fifo` (every trial to the end) and
@@ -31,10 +33,22 @@ MLflow's: the budget's unit (network updates for the default studies).
 
 `--replay` runs nothing: it gives the ASHA run of a FIFO run's trials from
 their histories alone (the collapse stopper and the synchronous rungs of
-`studies.halving`, under `--grace`, `--rung-tolerance` and
-`--collapse-persistence`), so a rule can be tried on a study without running
-it again; replayed, the FIFO runs under `benchmarks/fifo_runs/` (written by
+`studies.halving`, under `--grace`, `--rung-tolerance`, `--collapse-grace`,
+`--collapse-persistence` and `--collapse-stall`), so a rule can be tried on a
+study without running it again; replayed under the collapse stopper's rule
+they ran with (`--stopper-before`: its grace at ASHA's rung, persistence 2, no
+stall window), the FIFO runs under `benchmarks/fifo_runs/` (written by
 `--export FILE`) give exactly the updates and stops their real ASHA runs did.
+
+`--false-stops FILE...` runs nothing either: on every trial of the exports
+given (`--export`'s, or a study's `--findings` export, its trials each with the
+CPU type that trained it) that ran its whole budget, it feeds the collapse
+stopper alone each evaluation under each rule of RULES (the rule before first,
+then the candidates; `studies.stoppers` holds the default) and counts the
+trials it ends as collapsed, the false stops among them (FIFO shows the trial
+escaping: FALSE_STOP says exactly how) and the updates it saves, a table per
+rule by study, budget and CPU type (totals per CPU type when the exports name
+more than one), then a line per rule. A trial in two exports counts once.
 """
 
 from __future__ import annotations
@@ -49,10 +63,14 @@ from pathlib import Path
 from mlflow.tracking import MlflowClient
 
 from gan_core import TrainConfig
-from studies.plan import RUNG_TOLERANCE
+from studies.plan import RUNG_TOLERANCE, default_grace
+from studies.reuse import TAG_MACHINE
+from studies.stoppers import (COLLAPSE_GRACE_SHARE, COLLAPSE_PERSISTENCE, COLLAPSE_STALL, CollapseStopper,
+                              default_collapse_grace)
 
 TAKE_OFF = TrainConfig().collapse_quality  # the plausible-samples bar, when a trial's params do not say
 COLLAPSE_THRESHOLD = TrainConfig().collapse_threshold  # diversity under it is collapse-like, when params do not say
+CLIMBING_SHARE = 0.5  # a stopped trial whose FIFO diversity ends at this share of its threshold was climbing out
 
 PARAMS_IGNORED = {"max_seconds"}
 
@@ -75,7 +93,7 @@ def trials(client: MlflowClient, exp_id: str, parent) -> dict[str, dict]:
                    for name in ("score", "score_smooth", "diversity", "collapsed", "quality", "modes_covered")}
         steps = [s for s, _ in history["score"]]
         out[key] = {"params": child.data.params, "outcome": child.data.tags.get("gan.status"),
-                    "setting": child.data.tags.get("gan.setting", key),
+                    "setting": child.data.tags.get("gan.setting", key), "machine": child.data.tags.get(TAG_MACHINE),
                     "history": history, "rounds": steps[-1] if steps else 0,
                     "seconds": ((child.info.end_time or child.info.start_time) - child.info.start_time) / 1000,
                     "final": history["score"][-1][1] if history["score"] else 0.0}
@@ -179,29 +197,25 @@ def overview(rows: list[list[str]]) -> str:
     return "\n".join("| " + " | ".join(r) + " |" for r in [head, ["---"] * len(head), *rows])
 
 
-def replay(fifo: dict, grace: float | None = None, tolerance: float = RUNG_TOLERANCE, persistence: int = 2,
-           smoothing: float = 0.5) -> dict:
+def replay(fifo: dict, grace: float | None = None, tolerance: float = RUNG_TOLERANCE,
+           persistence: int = COLLAPSE_PERSISTENCE, smoothing: float = 0.5, collapse_grace: float | None = None,
+           stall: int = COLLAPSE_STALL) -> dict:
     """The ASHA run a study would make of the FIFO run's trials, replayed from their histories (on the CPU a
     trial is deterministic for its seed, so they are what the ASHA run's trials would log): the collapse
-    stopper (`CollapseStopper`, fed each evaluation) and the synchronous rungs (`studies.halving`'s
+    stopper (`CollapseStopper`, fed each evaluation; its grace `collapse_grace`, by default the study's:
+    `default_collapse_grace`) and the synchronous rungs (`studies.halving`'s
     rungs, quota, keep and noise), a trial the stopper ended before a rung counting toward its cut. Each
     trial's outcome and the step it ended at, shaped as `trials` gives an ASHA run's. Ties at a rung go
     to the trial first in `fifo`, not in Tune's trial order (exact ties are trials that never learned)."""
     from studies.halving import keep, noise, quota, rungs
-    from studies.plan import default_grace
-    from studies.stoppers import CollapseStopper
 
     def values(key: str, name: str) -> dict[int, float]:
         return {i: v for i, (_, v) in enumerate(fifo[key]["history"].get(name, []), 1)}
     count = {k: len(t["history"]["score"]) for k, t in fifo.items()}
     grace = grace or default_grace(max(count.values()))
-    stopper = CollapseStopper("training_iteration", grace, persistence)
-    ends = {}  # key -> (evaluation, outcome)
-    for k in fifo:
-        for e, flag in values(k, "collapsed").items():
-            if stopper(k, {"training_iteration": e, "collapsed": flag}) and e < count[k]:
-                ends[k] = (e, "collapsed")
-                break
+    if collapse_grace is None:
+        collapse_grace = default_collapse_grace(max(count.values()), grace)
+    ends = {k: (e, "collapsed") for k in fifo if (e := collapse_stop(fifo[k], collapse_grace, persistence, stall))}
     alive = set(fifo)
     for r, m in enumerate(rungs(grace, 2, max(count.values()))):
         alive = {k for k in alive if count[k] >= m and not (k in ends and ends[k][0] <= m)}
@@ -217,6 +231,148 @@ def replay(fifo: dict, grace: float | None = None, tolerance: float = RUNG_TOLER
         step, value = t["history"]["score"][e - 1]
         out[k] = {**t, "outcome": outcome, "rounds": step, "final": value}
     return out
+
+
+def collapse_stop(trial: dict, grace: float, persistence: int = COLLAPSE_PERSISTENCE,
+                  stall: int = COLLAPSE_STALL) -> int | None:
+    """The evaluation (1 for the first) at which the collapse stopper (`CollapseStopper`, in evaluations) ends
+    the trial, fed its history's evaluations one by one; None when it never does before the last."""
+    stopper = CollapseStopper("training_iteration", grace, persistence, stall)
+    diversity = dict(trial["history"].get("diversity", []))
+    count = len(trial["history"]["score"])
+    for e, (step, flag) in enumerate(trial["history"]["collapsed"], 1):
+        if stopper("t", {"training_iteration": e, "collapsed": flag, "diversity": diversity.get(step)}) and e < count:
+            return e
+    return None
+
+
+class StopRule:
+    """A collapse stopper's rule as --false-stops tries it: its grace as a share of a trial's evaluations
+    (None: ASHA's default rung, three fifths), the reports in a row with `collapsed`, and the reports without
+    a new diversity high (0: no such condition)."""
+
+    def __init__(self, grace_share: float | None, persistence: int, stall: int):
+        self.grace_share, self.persistence, self.stall = grace_share, persistence, stall
+
+    def grace(self, evaluations: int) -> float:
+        if self.grace_share is None:
+            return default_grace(evaluations)
+        return max(round(evaluations * self.grace_share, 9), 1)
+
+    def __str__(self) -> str:
+        grace = "ASHA's rung (3/5)" if self.grace_share is None else f"{self.grace_share:.0%} of the budget"
+        return f"grace {grace}, persistence {self.persistence}, " + (
+            f"no new diversity high over the last {self.stall} evaluations" if self.stall else "no stall window")
+
+
+RULE_BEFORE = StopRule(None, 2, 0)  # the stopper's rule until 2026-12-07
+RULE = StopRule(COLLAPSE_GRACE_SHARE, COLLAPSE_PERSISTENCE, COLLAPSE_STALL)  # today's default (studies.stoppers)
+RULES = [RULE_BEFORE, StopRule(None, 3, 0), StopRule(None, 4, 0), StopRule(None, 2, 4), StopRule(None, 2, 6),
+         StopRule(3 / 4, 2, 6), StopRule(4 / 5, 2, 0), StopRule(4 / 5, 3, 0), StopRule(4 / 5, 2, 4), RULE,
+         StopRule(4 / 5, 2, 8)]
+FALSE_STOP = (f"a trial the stopper ends before its last evaluation is a false stop when its FIFO history shows it "
+              f"escaping: diversity at or above its collapse threshold ({COLLAPSE_THRESHOLD} unless the trial's "
+              f"params say) at an evaluation after the stop (escaped), or at least {CLIMBING_SHARE:.0%} of that "
+              f"threshold at its last evaluation, the budget's end (climbing out); the others held collapsed. The "
+              f"stopper alone, on every trial that ran its whole budget, whatever ASHA's rung would have done. "
+              f"Updates saved: D + G network updates between the stop and the budget's end")
+
+
+def whole_budget(trial: dict) -> bool:
+    """Whether the trial's history runs to its budget (a FIFO trial; not one an ASHA run stopped)."""
+    steps = [s for s, _ in trial["history"].get("score", [])]
+    budget = int(float(trial["params"].get("max_steps", 0) or 0))
+    return bool(steps) and (steps[-1] >= budget if budget else trial.get("outcome", "finished") == "finished")
+
+
+def fate(trial: dict, stopped_at: int) -> str:
+    """What FIFO shows of a trial after a collapse stop at step `stopped_at`: escaped, climbing or held."""
+    if escape(trial, stopped_at) is not None:
+        return "escaped"
+    bar = float(trial["params"].get("collapse_threshold", COLLAPSE_THRESHOLD))
+    return "climbing" if trial["history"]["diversity"][-1][1] >= CLIMBING_SHARE * bar else "held"
+
+
+def false_stops(runs: list[tuple[str, float, dict]], rule: StopRule) -> list[dict]:
+    """A row per study, budget and CPU type (the trials' `machine`, where the export says it) of what
+    `rule` does to the trials that ran their whole budget: trials, stops as collapsed, false stops
+    (escaped, climbing), held, updates saved, FIFO's updates, and the false stops by name. A trial found in
+    two exports (the same study, setting, seed, budget and machine) counts once."""
+    rows, seen = {}, set()
+    for study, _, fifo in runs:
+        for t in fifo.values():
+            if not whole_budget(t):
+                continue
+            budget, machine = t["history"]["score"][-1][0] * _updates(t), t.get("machine") or "not recorded"
+            if (study, t["setting"], budget, machine) in seen:
+                continue
+            seen.add((study, t["setting"], budget, machine))
+            row = rows.setdefault((study, budget, machine), {"study": study, "budget": budget, "machine": machine,
+                                                             "trials": 0, "stopped": 0, "escaped": 0, "climbing": 0,
+                                                             "held": 0, "saved": 0, "fifo": 0, "false": []})
+            row["trials"] += 1
+            row["fifo"] += budget
+            e = collapse_stop(t, rule.grace(len(t["history"]["score"])), rule.persistence, rule.stall)
+            if e is None:
+                continue
+            step = t["history"]["score"][e - 1][0]
+            what = fate(t, step)
+            row["stopped"] += 1
+            row[what] += 1
+            row["saved"] += (t["history"]["score"][-1][0] - step) * _updates(t)
+            if what != "held":
+                when = escape(t, step)
+                row["false"].append(f"{t['setting']} ({study}, stopped at {step:,}: "
+                                    + (f"escaped at {when:,})" if when else
+                                       f"climbing, diversity {t['history']['diversity'][-1][1]:.2f} at the end)"))
+    return sorted(rows.values(), key=lambda r: (r["study"], r["budget"], r["machine"]))
+
+
+def total(rows: list[dict], label: str) -> dict:
+    """The sum of false_stops rows, named `label`."""
+    out = {"study": label, "budget": None, "machine": "", "false": [x for r in rows for x in r["false"]]}
+    for k in ("trials", "stopped", "escaped", "climbing", "held", "saved", "fifo"):
+        out[k] = sum(r[k] for r in rows)
+    return out
+
+
+COUNTS = "trials | stopped as collapsed | false stops (escaped + climbing) | held collapsed | updates saved"
+
+
+def counts(r: dict) -> str:
+    """A false_stops row's figures, as COUNTS names them."""
+    return (f"{r['trials']} | {r['stopped']} | {r['escaped'] + r['climbing']} ({r['escaped']} + {r['climbing']}) | "
+            f"{r['held']} | {r['saved']:,} ({r['saved'] / max(r['fifo'], 1):.1%})")
+
+
+def false_stop_table(runs: list[tuple[str, float, dict]], rule: StopRule) -> tuple[str, dict]:
+    """The table of `rule`'s stops, a line per study, budget and CPU type, then the totals (per CPU type
+    when the exports name more than one), and its overall total row."""
+    rows = false_stops(runs, rule)
+    machines = sorted({r["machine"] for r in rows})
+    totals = [total([r for r in rows if r["machine"] == m], f"all, {m}") for m in machines] if len(machines) > 1 else []
+    whole = total(rows, "all")
+    lines = [f"| study | updates per trial | CPU type | {COUNTS} |", "|---|---|---|---|---|---|---|---|"]
+    for r in [*rows, *totals, whole]:
+        name, budget = (f"`{r['study']}`", f"{r['budget']:,}") if r["budget"] is not None else (f"**{r['study']}**", "")
+        lines.append(f"| {name} | {budget} | {r['machine']} | {counts(r)} |")
+    lines.append(f"- false stops: {'; '.join(whole['false']) or 'none'}")
+    return "\n".join(lines), whole
+
+
+def false_stop_report(runs: list[tuple[str, float, dict]], rules: list[StopRule] = RULES) -> str:
+    """What --false-stops prints: the definition, a table per rule (the rule before first, today's marked),
+    then a line per rule."""
+    left_out = sum(not whole_budget(t) for _, _, fifo in runs for t in fifo.values())
+    out = [f"False stops of the collapse stopper: {FALSE_STOP}."
+           + (f" {left_out} trials that did not run their whole budget left out." if left_out else ""), ""]
+    summary = [f"| rule | {COUNTS} |", "|---|---|---|---|---|---|"]
+    for rule in rules:
+        table, whole = false_stop_table(runs, rule)
+        mark = " (the rule before 2026-12-07)" if rule is RULE_BEFORE else " (the default)" if rule is RULE else ""
+        out += [f"### {rule}{mark}", "", table, ""]
+        summary.append(f"| {rule}{mark} | {counts(whole)} |")
+    return "\n".join(out + ["### Every rule, in total", "", *summary])
 
 
 def top_quarter_stopped(fifo: dict, asha: dict) -> tuple[list[str], list[str]]:
@@ -294,7 +450,12 @@ def main() -> int:
     p.add_argument("--replay", nargs="*", metavar="FILE",
                    help="no runs: replay ASHA and the collapse stopper on the newest FIFO run in --out (or on each "
                         "FIFO run --export wrote to a FILE, then a line per run), under --grace, --rung-tolerance, "
-                        "--collapse-persistence")
+                        "--collapse-grace, --collapse-persistence, --collapse-stall (or --stopper-before: the "
+                        "stopper's rule before 2026-12-07, which the kept ASHA runs ran under)")
+    p.add_argument("--false-stops", nargs="+", metavar="FILE",
+                   help="no runs: the collapse stopper's false stops (trials it ends that FIFO shows escaping) under "
+                        "each candidate rule, on the trials of FIFO runs exported to FILEs (--export, or a --findings "
+                        "export), a table per rule by study, budget and CPU type")
     p.add_argument("--export", metavar="FILE", help="no runs: write the newest FIFO run in --out to FILE (json), "
                                                     "for --replay FILE")
     args, extra = p.parse_known_args()
@@ -303,16 +464,27 @@ def main() -> int:
         study, smoothing, fifo = newest_fifo(out, args.study)
         Path(args.export).write_text(json.dumps({"study": study, "smoothing": smoothing, "trials": fifo}) + "\n")
         return 0
+    if args.false_stops:
+        print(false_stop_report([load(Path(f)) for f in args.false_stops]))
+        return 0
     if args.replay is not None:
         rules = argparse.ArgumentParser(prog="--replay")
         rules.add_argument("--grace", type=float)
         rules.add_argument("--rung-tolerance", type=float, default=RUNG_TOLERANCE)
-        rules.add_argument("--collapse-persistence", type=int, default=2)
+        rules.add_argument("--collapse-grace", type=float)
+        rules.add_argument("--collapse-persistence", type=int, default=COLLAPSE_PERSISTENCE)
+        rules.add_argument("--collapse-stall", type=int, default=COLLAPSE_STALL)
+        rules.add_argument("--stopper-before", action="store_true")
         rule = rules.parse_args(extra)
         runs = [load(Path(f)) for f in args.replay] if args.replay else [newest_fifo(out, args.study)]
         rows = []
         for study, smoothing, fifo in runs:
-            asha = replay(fifo, rule.grace, rule.rung_tolerance, rule.collapse_persistence, smoothing)
+            collapse_grace, stall = rule.collapse_grace, rule.collapse_stall
+            if rule.stopper_before:  # the rule the kept ASHA runs ran under: the stopper's grace at the rung
+                collapse_grace = rule.grace or default_grace(max(len(t["history"]["score"]) for t in fifo.values()))
+                stall = RULE_BEFORE.stall
+            asha = replay(fifo, rule.grace, rule.rung_tolerance, rule.collapse_persistence, smoothing,
+                          collapse_grace, stall)
             print(summary(study, fifo, asha, "replayed from the FIFO run's histories, no wall clock"), end="\n\n")
             rows.append(overview_row(study, fifo, asha))
         if len(runs) > 1:
@@ -340,9 +512,26 @@ def newest_fifo(out: Path, study: str) -> tuple[str, float, dict]:
 
 
 def load(path: Path) -> tuple[str, float, dict]:
-    """A FIFO run --export wrote."""
+    """A FIFO run --export wrote, or a run a study's --findings exported (its trials a list, each with its
+    `machine`; a trial's eval_every is its history's spacing, its score_smooth recomputed)."""
     data = json.loads(path.read_text())
-    return data["study"], float(data["smoothing"]), data["trials"]
+    smoothing = float(data.get("smoothing", 0.5))
+    if isinstance(data["trials"], dict):
+        return data["study"], smoothing, data["trials"]
+    out = {}
+    for t in data["trials"]:
+        history = {k: [tuple(p) for p in v] for k, v in t["history"].items()}
+        steps = [s for s, _ in history.get("score", [])]
+        params = {**t["params"], "eval_every": str(steps[1] - steps[0] if len(steps) > 1 else steps[0] if steps else 1)}
+        if "score_smooth" not in history:
+            smooth, history["score_smooth"] = None, []
+            for step, score in history.get("score", []):
+                smooth = score if smooth is None else smoothing * score + (1 - smoothing) * smooth
+                history["score_smooth"].append((step, smooth))
+        out[t["name"]] = {"params": params, "outcome": t.get("status"), "setting": t["name"], "history": history,
+                          "rounds": steps[-1] if steps else 0, "final": history["score"][-1][1] if steps else 0.0,
+                          "machine": t.get("machine"), "seconds": t.get("seconds")}
+    return data["study"], smoothing, out
 
 
 if __name__ == "__main__":

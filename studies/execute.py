@@ -297,7 +297,8 @@ def run_tuner(plan: Plan, study: dict, errors: ErrorStopper):
         return tune.Tuner.restore(study["folder"], trainable, resume_unfinished=True, resume_errored=True).fit()
     reporter = tune.CLIReporter(metric_columns=PROGRESS_COLUMNS, parameter_columns=plan.columns,
                                 max_report_frequency=15, max_progress_rows=40)
-    stopper = (CollapseStopper(plan.time_attr, plan.collapse_grace_period, plan.collapse_persistence)
+    stopper = (CollapseStopper(plan.time_attr, plan.collapse_grace_period, plan.collapse_persistence,
+                               plan.collapse_stall)
                if plan.scheduler == "asha" else None)
     tuner = tune.Tuner(
         trainable,

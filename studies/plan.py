@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 from studies.claims import LOOKS
 from studies.spaces import SELECTED, label, label_columns, options
+from studies.stoppers import COLLAPSE_STALL, default_collapse_grace
 
 if TYPE_CHECKING:
     from studies.runner import Study
@@ -30,7 +31,7 @@ class Plan:
     num_samples: int
     scheduler: str
     grace: float | None  # ASHA grace period in units of time_attr; None: three fifths of max_t (default_grace)
-    collapse_grace: float | None  # time_attr units before the collapse stopper may act; None: the ASHA grace
+    collapse_grace: float | None  # time_attr units before the collapse stopper may act; None: default_collapse_grace
     collapse_persistence: int  # reports in a row with `collapsed` before the stopper acts
     smoothing: float  # weight of the newest score in score_smooth
     cpus_per_trial: float
@@ -49,6 +50,7 @@ class Plan:
     reuse: bool = True  # under FIFO, copy a trial already trained in the store instead of training it (studies.reuse)
     decide: tuple = ()  # --decide: the claim parts ("R4.1", ...) whose settings run, seeds added until decided
     looks: tuple = LOOKS  # --decide: seeds a side at each look, the last the cap
+    collapse_stall: int = COLLAPSE_STALL  # reports without a new diversity high before the stopper acts (0: none)
 
     @property
     def reuses(self) -> bool:
@@ -83,7 +85,11 @@ class Plan:
 
     @property
     def collapse_grace_period(self) -> float:
-        return self.grace_period if self.collapse_grace is None else self.collapse_grace
+        """The collapse stopper's grace: --collapse-grace, else four fifths of the budget or the ASHA grace,
+        whichever is later (`studies.stoppers`: a stop as collapsed is a verdict, and late take-offs happen)."""
+        if self.collapse_grace is None:
+            return default_collapse_grace(self.max_t, self.grace_period)
+        return self.collapse_grace
 
     @property
     def pbt_collapse_grace(self) -> float:
@@ -137,7 +143,8 @@ def plan_dict(plan: Plan) -> dict:
     if plan.scheduler == "asha" and plan.synchronous_rungs:
         scheduler.update(synchronous=True, tolerance=plan.rung_tolerance)
     collapse = ({"metric": "collapsed", "time_attr": plan.time_attr, "grace": plan.collapse_grace_period,
-                 "persistence": plan.collapse_persistence} if plan.scheduler == "asha" else None)
+                 "persistence": plan.collapse_persistence, "stall": plan.collapse_stall}
+                if plan.scheduler == "asha" else None)
     if plan.population:
         scheduler = {"name": "pbt", "synchronous": True, "metric": "score_smooth", "mode": "max",
                      "time_attr": "training_iteration", **plan.population}

@@ -28,6 +28,7 @@ from studies import locations
 from studies.overrides import parse_sets, varied_fields
 from studies.claims import CLAIMS, LOOKS, parts_of
 from studies.plan import RUNG_TOLERANCE, Plan, describe
+from studies.stoppers import COLLAPSE_PERSISTENCE, COLLAPSE_STALL
 from studies.population import Population, settings
 from studies.spaces import expand, label_columns, point_labels, points, sample_define_by_run, select
 # a study written for images gets these when pointed at a 2-D dataset
@@ -177,10 +178,14 @@ def parser(study: Study) -> OneLineParser:
            "many standard errors of the last trial kept (0: the cut alone); the synchronous rungs of a grid on a "
            "work budget only")
     a("--collapse-grace", type=float,
-      help="how long (same unit as --grace) before a collapsed trial may be stopped (default: the ASHA grace)")
-    a("--collapse-persistence", type=positive(int, "an integer >= 1"), default=2,
+      help="how long (same unit as --grace) before a collapsed trial may be stopped (default: four fifths of the "
+           "budget, or the ASHA grace when that is later)")
+    a("--collapse-persistence", type=positive(int, "an integer >= 1"), default=COLLAPSE_PERSISTENCE,
       help="evaluations in a row that must report collapsed before the stopper acts (each needs diversity low "
-           "twice running)")
+           f"twice running; default {COLLAPSE_PERSISTENCE})")
+    a("--collapse-stall", type=count, default=COLLAPSE_STALL,
+      help="evaluations over which diversity must have set no new high before the stopper acts (a trial climbing "
+           f"out of its collapse sets new highs; default {COLLAPSE_STALL}, 0: no such condition)")
     a("--smoothing", type=float, default=0.5, help="weight of the newest score in score_smooth, in (0, 1]")
     a("--cpus-per-trial", type=positive(float, "a number > 0"), default=1.0,
       help="CPUs per trial; a trial runs as many torch threads (at least one)")
@@ -281,7 +286,8 @@ def make_plan(study: Study, argv: list[str] | None) -> Plan:
                 locations.tracking_uri(args.tracking_uri), locations.storage_location(args.storage), args.dry_run,
                 tuple(argv), sets=sets,
                 population=settings(study.population, args.smoke) if args.scheduler == "pbt" else None,
-                rung_tolerance=args.rung_tolerance, grid=grid, reuse=not args.no_reuse)
+                rung_tolerance=args.rung_tolerance, grid=grid, reuse=not args.no_reuse,
+                collapse_stall=args.collapse_stall)
     if args.decide is not None:
         try:
             plan = decide_plan(dataclasses.replace(plan, looks=args.looks),

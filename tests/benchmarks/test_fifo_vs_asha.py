@@ -1,7 +1,10 @@
 """benchmarks/fifo_vs_asha.py: the count of trials ASHA stopped that FIFO ranks in its top quarter (the
-measure of an early stop that biases a study's answer), on paired trials with known outcomes."""
+measure of an early stop that biases a study's answer), on paired trials with known outcomes; the replay of
+ASHA on FIFO runs' histories; and the collapse stopper's false stops (trials it ends that FIFO shows
+escaping), per rule, on made-up histories and on the kept FIFO runs."""
 
 import importlib.util
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -104,12 +107,15 @@ def test_replay_runs_the_collapse_stopper_and_the_rungs_on_the_fifo_histories():
                     quality={"f": 0.5, "a": 0.5, "b": 0.5, "c": 0.5, "d": 0.05, "e": 0.5},
                     collapsed={"e": [0, 0, 1, 1, 0]})
     # the rung at evaluation 3 keeps 3 of 6 (f, a, b); c (0.01 behind b) and e (0.08 behind, standard error
-    # 0.05) are within two standard errors; d has not taken off; the stopper ends e at evaluation 4
-    got = fifo_vs_asha.replay(fifo, grace=3, tolerance=2.0, smoothing=1.0)
+    # 0.05) are within two standard errors; d has not taken off; a stopper from evaluation 3 with no stall
+    # window ends e at evaluation 4
+    got = fifo_vs_asha.replay(fifo, grace=3, tolerance=2.0, smoothing=1.0, collapse_grace=3, stall=0)
     assert {k: (t["outcome"], t["rounds"]) for k, t in got.items()} == {
         "f": ("finished", 500), "a": ("finished", 500), "b": ("finished", 500), "c": ("finished", 500),
         "d": ("stopped_early", 300), "e": ("collapsed", 400)}
     assert got["e"]["final"] == 0.2 and got["d"]["final"] == 0.01  # the score where each ended
+    default = fifo_vs_asha.replay(fifo, grace=3, tolerance=2.0, smoothing=1.0)  # the stopper's grace at 4 of 5,
+    assert default["e"]["outcome"] == "finished"  # and never 6 evaluations without a new diversity high
     quota_alone = fifo_vs_asha.replay(fifo, grace=3, tolerance=0.0, smoothing=1.0)
     assert {k for k, t in quota_alone.items() if t["outcome"] == "stopped_early"} == {"c", "d", "e"}
     text = fifo_vs_asha.summary("s", fifo, got, "replayed")
@@ -119,21 +125,27 @@ def test_replay_runs_the_collapse_stopper_and_the_rungs_on_the_fifo_histories():
 
 
 def test_replay_of_the_exported_fifo_runs_gives_what_their_asha_runs_did():
-    """The FIFO runs the README measures, exported. Replayed, each one that had a real ASHA run gives the
-    updates and stops that run gave (with the rung's tolerance, and with the quota alone, the rule before
-    it); for the others the README's answer is the replay's, pinned here."""
-    def used(name: str, tolerance: float, grace: float | None = None) -> tuple[int, list[str]]:
+    """The FIFO runs the README measures, exported. Replayed under the collapse stopper's rule they ran
+    with (its grace at the rung, no stall window), each one that had a real ASHA run gives the updates and
+    stops that run gave (with the rung's tolerance, and with the quota alone, the rule before it); for the
+    others the README's answer is the replay's under today's rules, pinned here."""
+    def used(name: str, tolerance: float, grace: float | None = None, before: bool = False) -> tuple[int, list[str]]:
         study, smoothing, fifo = fifo_vs_asha.load(SCRIPT.parent / "fifo_runs" / f"{name}.json")
-        asha = fifo_vs_asha.replay(fifo, grace, tolerance, 2, smoothing)
+        rung = grace or fifo_vs_asha.default_grace(max(len(t["history"]["score"]) for t in fifo.values()))
+        asha = fifo_vs_asha.replay(fifo, grace, tolerance, 2, smoothing, *((rung, 0) if before else ()))
         top, lost = fifo_vs_asha.top_quarter_stopped(fifo, asha)
         return sum(t["rounds"] for t in asha.values()), [fifo[k]["setting"] for k in lost
                                                          if asha[k]["outcome"] == "stopped_early"]
-    assert used("label_smoothing", 2.0) == (63_900, [])
-    assert used("label_smoothing", 0.0) == (54_000, ["preset=noisy seed=0"])
-    assert used("mode_collapse", 2.0) == (32_100, [])
-    assert used("mode_collapse", 0.0) == (31_950, [])
-    assert used("mode_collapse_6000", 2.0, grace=14) == (42_900, ["mitigation=label-smoothing seed=1"])
-    assert used("dg_ratio", 2.0) == used("dg_ratio", 0.0) == (132_000, [])  # FIFO's only: no real ASHA run
+    assert used("label_smoothing", 2.0, before=True) == used("label_smoothing", 2.0) == (63_900, [])
+    assert used("label_smoothing", 0.0, before=True) == (54_000, ["preset=noisy seed=0"])
+    assert used("mode_collapse", 2.0, before=True) == (32_100, [])
+    assert used("mode_collapse", 0.0, before=True) == (31_950, [])
+    assert used("mode_collapse_6000", 2.0, grace=14, before=True) == (42_900, ["mitigation=label-smoothing seed=1"])
+    # today's stopper acts from four fifths of the budget: it no longer ends BCE 1:5 seeds 0 and 1 at 5,100
+    # and 8,100 updates (1,500 more), and no stop before a rung thins its cut
+    assert used("dg_ratio", 2.0) == used("dg_ratio", 0.0) == (133_500, [])  # FIFO's only: no real ASHA run
+    assert used("mode_collapse", 2.0) == (35_850, [])
+    assert used("mode_collapse", 0.0) == (33_150, ["mitigation=pack seed=1"])  # the quota alone cuts FIFO's third
     assert used("loss_family", 2.0) == used("loss_family", 0.0) == (81_000, [])  # FIFO's only
     assert used("conditional", 2.0) == (70_800, []) and used("conditional", 0.0) == (67_500, [])  # FIFO's only
     assert used("normalization", 2.0) == used("normalization", 0.0) == (108_000, [])  # FIFO's only
@@ -161,7 +173,11 @@ def test_replay_of_several_runs_prints_each_then_the_overview():
     assert proc.stdout.count("study `") == 2
     lines = proc.stdout.strip().splitlines()
     assert lines[-2].startswith("| `label_smoothing` | 8 | 8,400 | 67,200 | 54,000 (20%) |")
-    assert lines[-1].startswith("| `mode_collapse` | 14 | 3,000 | 42,000 | 31,950 (24%) |")
+    assert lines[-1].startswith("| `mode_collapse` | 14 | 3,000 | 42,000 | 33,150 (21%) |")  # today's stopper
+    before = subprocess.run([sys.executable, str(SCRIPT), "--replay", *files, "--rung-tolerance", "0",
+                             "--stopper-before"], capture_output=True, text=True, timeout=120, cwd=SCRIPT.parents[1])
+    assert before.stdout.strip().splitlines()[-1].startswith(
+        "| `mode_collapse` | 14 | 3,000 | 42,000 | 31,950 (24%) |")  # the real ASHA run's, with the quota alone
 
 
 def test_the_readme_table_is_the_replay_of_the_committed_fifo_runs():
@@ -171,3 +187,81 @@ def test_the_readme_table_is_the_replay_of_the_committed_fifo_runs():
         rows.append(fifo_vs_asha.overview_row(study, fifo, fifo_vs_asha.replay(fifo, smoothing=smoothing)))
     readme = (SCRIPT.parents[1] / "README.md").read_text()
     assert fifo_vs_asha.overview(rows) in readme
+
+
+def stop_trial(diversity: list[float], flags: list[int], machine: str | None = None, max_steps: int = 1000,
+               threshold: str | None = None) -> dict:
+    """A trial evaluated every 100 updates (its budget `max_steps`) with these diversities and collapse flags."""
+    steps = [100 * (i + 1) for i in range(len(diversity))]
+    params = {"eval_every": "100", "budget": "updates", "max_steps": str(max_steps),
+              **({"collapse_threshold": threshold} if threshold else {})}
+    history = {"score": [(s, 0.1) for s in steps], "diversity": list(zip(steps, diversity)),
+               "collapsed": list(zip(steps, flags))}
+    return {"params": params, "history": history, "outcome": "finished", "rounds": steps[-1], "final": 0.1,
+            **({"machine": machine} if machine else {})}
+
+
+LOW, FLAGS = [0.05] * 10, [0, 0, 0, 0, 1, 1, 1, 0, 0, 0]  # collapsed at evaluations 5 to 7
+
+
+def test_false_stops_tell_the_escaped_and_the_climbing_from_the_held_per_cpu_type():
+    rule = fifo_vs_asha.StopRule(None, 2, 0)  # the stopper from ASHA's rung (6 of 10 evaluations), 2 in a row
+    fifo = {"held": stop_trial(LOW, [0, 0, 0, 0, 1, 1, 1, 1, 1, 1], machine="cpu-AVX512"),
+            "escaped": stop_trial([*LOW[:8], 0.3, 0.2], FLAGS, machine="cpu-AVX512"),  # past 0.25 at 900 only
+            "climbing": stop_trial([*LOW[:9], 0.13], FLAGS, machine="cpu-AVX2"),  # at half the threshold at the end
+            "own bar": stop_trial([*LOW[:9], 0.3], FLAGS, machine="cpu-AVX2", threshold="0.7"),  # under 0.35 at the end
+            "last only": stop_trial(LOW, [0] * 8 + [1, 1]),  # the budget ends it first: no stop
+            "cut short": stop_trial(LOW, [0, 0, 0, 0, 1, 1, 1, 1, 1, 1], max_steps=2000)}  # an ASHA run's: left out
+    for k, t in fifo.items():
+        t["setting"] = k
+    rows = fifo_vs_asha.false_stops([("s", 0.5, fifo), ("s", 0.5, {"again": fifo["held"]})], rule)  # counted once
+    got = {r["machine"]: (r["trials"], r["stopped"], r["escaped"], r["climbing"], r["held"], r["saved"]) for r in rows}
+    assert got == {"cpu-AVX2": (2, 2, 0, 1, 1, 800), "cpu-AVX512": (2, 2, 1, 0, 1, 800),
+                   "not recorded": (1, 0, 0, 0, 0, 0)}
+    table, whole = fifo_vs_asha.false_stop_table([("s", 0.5, fifo)], rule)
+    lines = table.splitlines()
+    assert lines[-5].startswith("| **all, cpu-AVX2** |  |  | 2 | 2 | 1 (0 + 1) | 1 | 800 (40.0%) |")
+    assert lines[-2] == "| **all** |  |  | 5 | 4 | 2 (1 + 1) | 2 | 1,600 (32.0%) |"
+    assert lines[-1] == ("- false stops: climbing (s, stopped at 600: climbing, diversity 0.13 at the end); "
+                         "escaped (s, stopped at 600: escaped at 900)")
+    late = fifo_vs_asha.false_stops([("s", 0.5, fifo)], fifo_vs_asha.StopRule(4 / 5, 2, 0))  # from evaluation 8
+    assert [(r["stopped"], r["held"]) for r in late] == [(0, 0), (1, 1), (0, 0)]  # only the one still collapsed
+    report = fifo_vs_asha.false_stop_report([("s", 0.5, fifo)], [rule])
+    assert "1 trials that did not run their whole budget left out." in report.splitlines()[0]
+
+
+def test_a_findings_export_gives_the_same_trials_with_their_cpu_type(tmp_path):
+    trial = stop_trial([*LOW[:8], 0.3, 0.2], FLAGS)
+    export = {"study": "s", "trials": [{"name": "loss=bce seed=0", "setting": "loss=bce", "seed": "0",
+                                        "status": "finished", "params": {"budget": "updates", "max_steps": "1000"},
+                                        "machine": "cpu-AVX2", "history": {k: [list(p) for p in v]
+                                                                           for k, v in trial["history"].items()}}]}
+    path = tmp_path / "s.json"
+    path.write_text(json.dumps(export))
+    study, smoothing, fifo = fifo_vs_asha.load(path)
+    got = fifo["loss=bce seed=0"]
+    assert (study, smoothing, got["machine"], got["params"]["eval_every"], got["rounds"]) == (
+        "s", 0.5, "cpu-AVX2", "100", 1000)
+    assert got["history"]["score_smooth"][0] == (100, 0.1)
+    rows = fifo_vs_asha.false_stops([(study, smoothing, fifo)], fifo_vs_asha.RULE_BEFORE)
+    assert [(r["machine"], r["stopped"], r["escaped"]) for r in rows] == [("cpu-AVX2", 1, 1)]
+
+
+def test_the_default_rule_makes_no_false_stop_on_the_kept_fifo_runs_as_the_benchmark_prints():
+    """The kept FIFO runs (one CPU type, 2 seeds a setting): the rule before stopped 21 trials, three of which
+    FIFO shows escaping; the default stops 15, none falsely. The benchmark's last table says so."""
+    files = sorted((SCRIPT.parent / "fifo_runs").glob("*.json"))
+    proc = subprocess.run([sys.executable, str(SCRIPT), "--false-stops", *map(str, files)],
+                          capture_output=True, text=True, timeout=120, cwd=SCRIPT.parents[1])
+    assert proc.returncode == 0, proc.stderr
+    runs = [fifo_vs_asha.load(f) for f in files]
+    printed = proc.stdout.strip().splitlines()
+    for rule, mark, figures in [(fifo_vs_asha.RULE_BEFORE, " (the rule before 2026-12-07)", (21, 1, 2)),
+                                (fifo_vs_asha.RULE, " (the default)", (15, 0, 0))]:
+        _, whole = fifo_vs_asha.false_stop_table(runs, rule)
+        assert (whole["stopped"], whole["escaped"], whole["climbing"]) == figures
+        assert f"| {rule}{mark} | {fifo_vs_asha.counts(whole)} |" in printed
+    _, before = fifo_vs_asha.false_stop_table(runs, fifo_vs_asha.RULE_BEFORE)
+    assert [f.split(" (")[0] for f in before["false"]] == [
+        "arch=vae seed=1", "loss=bce ratio=1:5 seed=1", "mitigation=pack seed=0"]
+    assert printed.index("### Every rule, in total") > printed.index(f"### {fifo_vs_asha.RULE} (the default)")

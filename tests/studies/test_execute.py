@@ -68,9 +68,10 @@ def test_diverged_and_collapsed_trials_are_recorded_and_the_study_goes_on(tmp_pa
     script = tmp_path / "study.py"
     script.write_text(textwrap.dedent(STUDY_WITH_A_DIVERGING_TRIAL))
     db = tmp_path / "m.db"
-    # ASHA's only rung is the end (grace = all 8 evaluations); the collapse stopper may act from evaluation 2
-    proc = run_study([str(script), "--grace", "8", "--collapse-grace", "2", "--tracking-uri", f"sqlite:///{db}",
-                      "--storage", str(tmp_path / "r")], cwd=tmp_path)
+    # ASHA's only rung is the end (grace = all 8 evaluations); the collapse stopper may act from evaluation 2,
+    # without waiting for diversity to stall (its rule is tests/studies/test_stoppers.py's)
+    proc = run_study([str(script), "--grace", "8", "--collapse-grace", "2", "--collapse-stall", "0",
+                      "--tracking-uri", f"sqlite:///{db}", "--storage", str(tmp_path / "r")], cwd=tmp_path)
     client = MlflowClient(f"sqlite:///{db}")
     _, parents, children = runs_of(client, "divergence_check")
     by_case = {c.data.params["collapse_threshold"] + c.data.params["loss"]: c for c in children}
