@@ -21,6 +21,7 @@ STUDY = Study(
     smoke=SMOKE,
     smoke_space=training_tips.smoke_space,
     columns=("quality", "d_skip_rate"),
+    data_kinds=("images",),  # the adaptive-D row mirrors images (hflip), as the reports paired it
 )
 
 if __name__ == "__main__":
