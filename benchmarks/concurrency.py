@@ -19,7 +19,7 @@ import sys
 
 from gan_core import TrainConfig
 from packed import packed_rates
-from studies.runner import CPU_IMAGES, SMOKE
+from studies.declare.study import CPU_IMAGES, SMOKE
 
 
 def main() -> int:

@@ -33,7 +33,7 @@ MLflow's: the budget's unit (network updates for the default studies).
 
 `--replay` runs nothing: it gives the ASHA run of a FIFO run's trials from
 their histories alone (the collapse stopper and the synchronous rungs of
-`studies.halving`, under `--grace`, `--rung-tolerance`, `--collapse-grace`,
+`studies.run.halving`, under `--grace`, `--rung-tolerance`, `--collapse-grace`,
 `--collapse-persistence` and `--collapse-stall`), so a rule can be tried on a
 study without running it again; replayed under the collapse stopper's rule
 they ran with (`--stopper-before`: its grace at ASHA's rung, persistence 2, no
@@ -44,7 +44,7 @@ stall window), the FIFO runs under `benchmarks/fifo_runs/` (written by
 given (`--export`'s, or a study's `--findings` export, its trials each with the
 CPU type that trained it) that ran its whole budget, it feeds the collapse
 stopper alone each evaluation under each rule of RULES (the rule before first,
-then the candidates; `studies.stoppers` holds the default) and counts the
+then the candidates; `studies.run.stoppers` holds the default) and counts the
 trials it ends as collapsed, the false stops among them (FIFO shows the trial
 escaping: FALSE_STOP says exactly how) and the updates it saves, a table per
 rule by study, budget and CPU type (totals per CPU type when the exports name
@@ -63,10 +63,10 @@ from pathlib import Path
 from mlflow.tracking import MlflowClient
 
 from gan_core import TrainConfig
-from studies.plan import RUNG_TOLERANCE, default_grace
-from studies.reuse import TAG_MACHINE
-from studies.stoppers import (COLLAPSE_GRACE_SHARE, COLLAPSE_PERSISTENCE, COLLAPSE_STALL, CollapseStopper,
-                              default_collapse_grace)
+from studies.plan.plan import (COLLAPSE_GRACE_SHARE, COLLAPSE_PERSISTENCE, COLLAPSE_STALL, RUNG_TOLERANCE,
+                                default_collapse_grace, default_grace)
+from studies.run.reuse import TAG_MACHINE
+from studies.run.stoppers import CollapseStopper
 
 TAKE_OFF = TrainConfig().collapse_quality  # the plausible-samples bar, when a trial's params do not say
 COLLAPSE_THRESHOLD = TrainConfig().collapse_threshold  # diversity under it is collapse-like, when params do not say
@@ -203,11 +203,11 @@ def replay(fifo: dict, grace: float | None = None, tolerance: float = RUNG_TOLER
     """The ASHA run a study would make of the FIFO run's trials, replayed from their histories (on the CPU a
     trial is deterministic for its seed, so they are what the ASHA run's trials would log): the collapse
     stopper (`CollapseStopper`, fed each evaluation; its grace `collapse_grace`, by default the study's:
-    `default_collapse_grace`) and the synchronous rungs (`studies.halving`'s
+    `default_collapse_grace`) and the synchronous rungs (`studies.run.halving`'s
     rungs, quota, keep and noise), a trial the stopper ended before a rung counting toward its cut. Each
     trial's outcome and the step it ended at, shaped as `trials` gives an ASHA run's. Ties at a rung go
     to the trial first in `fifo`, not in Tune's trial order (exact ties are trials that never learned)."""
-    from studies.halving import keep, noise, quota, rungs
+    from studies.run.halving import keep, noise, quota, rungs
 
     def values(key: str, name: str) -> dict[int, float]:
         return {i: v for i, (_, v) in enumerate(fifo[key]["history"].get(name, []), 1)}
@@ -266,7 +266,7 @@ class StopRule:
 
 
 RULE_BEFORE = StopRule(None, 2, 0)  # the stopper's rule until 2026-12-07
-RULE = StopRule(COLLAPSE_GRACE_SHARE, COLLAPSE_PERSISTENCE, COLLAPSE_STALL)  # today's default (studies.stoppers)
+RULE = StopRule(COLLAPSE_GRACE_SHARE, COLLAPSE_PERSISTENCE, COLLAPSE_STALL)  # today's default (studies.run.stoppers)
 RULES = [RULE_BEFORE, StopRule(None, 3, 0), StopRule(None, 4, 0), StopRule(None, 2, 4), StopRule(None, 2, 6),
          StopRule(3 / 4, 2, 6), StopRule(4 / 5, 2, 0), StopRule(4 / 5, 3, 0), StopRule(4 / 5, 2, 4), RULE,
          StopRule(4 / 5, 2, 8)]

@@ -25,7 +25,7 @@ import torch
 
 from gan_core import TrainConfig
 from packed import bare_rate, packed_rates
-from studies.runner import CPU_IMAGES, SMOKE
+from studies.declare.study import CPU_IMAGES, SMOKE
 
 
 def main() -> int:

@@ -31,7 +31,7 @@ from gan_core.datasets import load_dataset
 from gan_core.steps import one_round
 from gan_core.train import build, evaluate
 from studies.__main__ import all_studies
-from studies.runner import make_plan
+from studies.declare.cli import make_plan
 
 
 def measure(config: TrainConfig, rounds: int | None) -> tuple[float, float, int]:

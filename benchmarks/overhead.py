@@ -7,7 +7,7 @@ checkpoints, side by side in one run.
     python benchmarks/overhead.py --max-steps 6000 --tracking-uri http://127.0.0.1:5000
 
 The bare side is `gan_core.train` with a `report` that only notes the time.
-The study side is `studies.execute.execute` on a one-setting, one-seed plan
+The study side is `studies.run.execute.execute` on a one-setting, one-seed plan
 (FIFO, sqlite MLflow store and Tune storage in a temporary folder), with
 Ray started first (once per study, timed on its own). To see where a trial's
 time goes, the trial runs the real `gan_trainable` inside a wrapper that
@@ -44,7 +44,8 @@ from pathlib import Path
 import torch
 
 from gan_core import train
-from studies.runner import CPU_IMAGES, SMOKE, Study, make_plan
+from studies.declare.study import CPU_IMAGES, SMOKE, Study
+from studies.declare.cli import make_plan
 
 MARKS_ENV = "GAN_STUDIES_BENCH_MARKS"  # where the trial's wrapper writes its timestamps
 # dg_ratio's 1:1 BCE setting; 3,000 updates (1,500 rounds) are about two minutes on one CPU thread
@@ -53,7 +54,7 @@ STUDY = Study(name="overhead", summary="one trial, for benchmarks/overhead.py", 
 # in a fresh process: the imports a trial needs, then opening the study's MLflow store as a trial does
 FRESH = """import sys, time
 t = time.perf_counter()
-import studies.trainable
+import studies.run.trainable
 t2 = time.perf_counter()
 from mlflow.tracking import MlflowClient
 MlflowClient(sys.argv[1]).search_experiments(max_results=1)
@@ -85,9 +86,9 @@ def timed(module, name: str, marks: dict, key: str) -> None:
 
 
 def timed_trainable(trial_config: dict, study: dict) -> None:
-    """`studies.trainable.gan_trainable` as it is, with timestamps around the calls that matter."""
+    """`studies.run.trainable.gan_trainable` as it is, with timestamps around the calls that matter."""
     marks = {"enter": time.time(), "process_start": process_start()}
-    import studies.trainable as trainable
+    import studies.run.trainable as trainable
     from gan_core import steps
 
     marks["imported"] = time.time()
@@ -95,7 +96,7 @@ def timed_trainable(trial_config: dict, study: dict) -> None:
 
     def open_run(*args, **kwargs):  # the trial's MLflow side, in its thread: MLflow is imported there
         start = time.time()
-        from studies import tracking
+        from studies.run import tracking
 
         timed(tracking, "find_or_create_child", marks, "run")
         timed(tracking, "log_metrics", marks, "metrics")
@@ -159,7 +160,7 @@ def bare(config) -> dict:
 def study(plan, folder: Path) -> dict:
     """The one-trial study through `execute`, Ray started first; the trial's timestamps and the launch."""
     import ray
-    from studies import execute as ex
+    from studies.run import execute as ex
 
     os.environ[MARKS_ENV] = str(folder / "marks.json")
     tick = time.time()
@@ -189,7 +190,7 @@ def study(plan, folder: Path) -> dict:
 
 
 def fresh_process(uri: str) -> tuple[float, float]:
-    """Seconds a fresh process takes to import what a trial needs before its first round (`studies.trainable`:
+    """Seconds a fresh process takes to import what a trial needs before its first round (`studies.run.trainable`:
     torch, Ray Tune, gan_core), then to import MLflow, open the study's store (an existing one) and make one call."""
     out = subprocess.run([sys.executable, "-c", FRESH, uri], capture_output=True, text=True, check=True)
     imports, store = out.stdout.strip().splitlines()[-1].split()
@@ -275,7 +276,7 @@ def main() -> int:
         argv += ["--max-steps", str(args.max_steps)] if args.max_steps else []
         plan = make_plan(STUDY, argv)
         config = plan.configs[0]
-        from studies.execute import warm_scorer
+        from studies.run.execute import warm_scorer
 
         warm_scorer(plan.base)  # decoded images and the reference classifier cached, as for any study
         b = bare(config)

@@ -12,7 +12,7 @@ workers), with a sqlite file or a PostgreSQL database behind it; PostgreSQL
 (`initdb` and `pg_ctl` from Debian's `postgresql`, `psycopg2` for MLflow) is
 started by the script as a local server on 127.0.0.1 and stopped after it.
 
-Each simulated trial starts as `studies.trainable` does (find or create its
+Each simulated trial starts as `studies.run.trainable` does (find or create its
 child run, its placement tags), then makes `--evaluations` evaluations, one
 every `--interval` seconds from a random phase (a bounded loop: it stops by
 itself), each with the calls `tracking.TrialLog.evaluation` makes (`tracking.log_metrics`: the
@@ -20,7 +20,7 @@ metrics batch; `tracking.log_image`: the stepped sample grid, which MLflow
 stores as the PNG and a compressed preview) and a real payload: the metrics and sample grid of one
 evaluation of the default study config, made once before the trials start.
 It prints p50 and p99 latency of those calls (with the retries
-`studies.tracking` makes), the attempts that failed and were retried, the
+`studies.run.tracking` makes), the attempts that failed and were retried, the
 calls that failed for good, and the evaluation steps missing when the runs
 are read back (metrics by the `step` key, images by their step).
 
@@ -141,7 +141,7 @@ def start_postgres(folder: Path) -> tuple[list[str], str]:
 # --- one simulated trial ----------------------------------------------------------------------
 
 class Retries(logging.Handler):
-    """Counts the attempts `studies.tracking.retry` failed and retried (it logs a warning for each)."""
+    """Counts the attempts `studies.run.tracking.retry` failed and retried (it logs a warning for each)."""
 
     def __init__(self):
         super().__init__(logging.WARNING)
@@ -168,7 +168,7 @@ def simulated_trial(i: int, uri: str, ids: dict, payload: dict, evaluations: int
     """One trial's tracking calls: start as a trial does, then a bounded loop of evaluations."""
     from mlflow.tracking import MlflowClient
 
-    from studies import tracking
+    from studies.run import tracking
 
     sys.stdout = open(os.devnull, "w")  # MLflow prints a "View run" line per finished run
     retries = Retries()
@@ -212,7 +212,7 @@ def real_payload(quick: bool) -> dict:
     import torch
 
     from gan_core import TrainConfig, train
-    from studies.runner import CPU_IMAGES, SMOKE
+    from studies.declare.study import CPU_IMAGES, SMOKE
 
     torch.set_num_threads(1)
     base = {**CPU_IMAGES, **(SMOKE if quick else {})}
@@ -227,7 +227,7 @@ def load(uri: str, n: int, payload: dict, evaluations: int, interval: float, fol
     """N simulated trials at once against the server at uri; their latencies, failures and lost steps."""
     from mlflow.tracking import MlflowClient
 
-    from studies import tracking
+    from studies.run import tracking
 
     client = MlflowClient(uri)
     exp = tracking.experiment_id(client, f"tracking_load_{n}_{time.time_ns()}")

@@ -5,13 +5,14 @@ import pkgutil
 
 import studies
 
-SHARED = {"runner", "execute", "trainable", "tracking", "resume", "cluster_config"}
+TOOLS = {"cluster_config"}  # modules of studies/ that are not study declarations
 
 
 def all_studies() -> dict:
+    """Every study declaration: the modules of studies/ (not its packages) that declare a STUDY."""
     found = {}
     for module in pkgutil.iter_modules(studies.__path__):
-        if module.name not in SHARED and not module.name.startswith("_"):
+        if not module.ispkg and module.name not in TOOLS and not module.name.startswith("_"):
             study = getattr(importlib.import_module(f"studies.{module.name}"), "STUDY", None)
             if study is not None:
                 found[study.name] = study

@@ -13,7 +13,7 @@ a quarter of the width (~5 DCGAN rounds a round).
 import sys
 
 from search_spaces import architecture
-from studies.runner import CPU_IMAGES, SMOKE, Study
+from studies.declare.study import CPU_IMAGES, SMOKE, Study
 
 STUDY = Study(
     name="architecture",
@@ -28,4 +28,6 @@ STUDY = Study(
 )
 
 if __name__ == "__main__":
-    sys.exit(STUDY.main())
+    from studies.declare.cli import main
+
+    sys.exit(main(STUDY))

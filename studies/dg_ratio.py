@@ -20,7 +20,7 @@ this budget. Two seeds a side give intervals, never a verdict: `--seeds 4`.
 import sys
 
 from search_spaces import dg_ratio
-from studies.runner import CPU_IMAGES, SMOKE, Study
+from studies.declare.study import CPU_IMAGES, SMOKE, Study
 
 STUDY = Study(
     name="dg_ratio",
@@ -33,4 +33,6 @@ STUDY = Study(
 )
 
 if __name__ == "__main__":
-    sys.exit(STUDY.main())
+    from studies.declare.cli import main
+
+    sys.exit(main(STUDY))

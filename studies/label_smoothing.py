@@ -11,7 +11,7 @@ seeds.
 import sys
 
 from search_spaces import label_smoothing
-from studies.runner import CPU_IMAGES, SMOKE, Study
+from studies.declare.study import CPU_IMAGES, SMOKE, Study
 
 STUDY = Study(
     name="label_smoothing",
@@ -24,4 +24,6 @@ STUDY = Study(
 )
 
 if __name__ == "__main__":
-    sys.exit(STUDY.main())
+    from studies.declare.cli import main
+
+    sys.exit(main(STUDY))

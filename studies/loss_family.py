@@ -13,7 +13,7 @@ the same training work per trial: 8,400 network updates, whatever the ratio.
 import sys
 
 from search_spaces import loss_family
-from studies.runner import CPU_IMAGES, SMOKE, Study
+from studies.declare.study import CPU_IMAGES, SMOKE, Study
 
 STUDY = Study(
     name="loss_family",
@@ -26,4 +26,6 @@ STUDY = Study(
 )
 
 if __name__ == "__main__":
-    sys.exit(STUDY.main())
+    from studies.declare.cli import main
+
+    sys.exit(main(STUDY))

@@ -17,7 +17,7 @@ the same work: 3,000 network updates (1,000 rounds of one D and two G updates).
 import sys
 
 from search_spaces import mode_collapse
-from studies.runner import CPU_IMAGES, SMOKE, Study
+from studies.declare.study import CPU_IMAGES, SMOKE, Study
 
 STUDY = Study(
     name="mode_collapse",
@@ -32,4 +32,6 @@ STUDY = Study(
 )
 
 if __name__ == "__main__":
-    sys.exit(STUDY.main())
+    from studies.declare.cli import main
+
+    sys.exit(main(STUDY))

@@ -4,7 +4,7 @@ learning rates and D:G ratios; every 1,200 updates (four evaluations) after a
 burn-in of 3,600 (past take-off, about 2,700 updates at 1:1 here) the bottom
 quarter by `score_smooth`, and any member flagged collapsed, copy a top member's
 checkpoint and go on with its learning rates and ratio moved one step
-(`studies.population`). Each child run logs the schedule it trained with and
+(`studies.run.population`). Each child run logs the schedule it trained with and
 every exploit (see the README, Follow a PBT lineage).
 
     python -m studies.pbt                # 8 members x 12,000 updates: about the work of `tune` under ASHA
@@ -15,8 +15,8 @@ every exploit (see the README, Follow a PBT lineage).
 import sys
 
 from search_spaces import pbt
-from studies.population import Population
-from studies.runner import CPU_IMAGES, SMOKE, Study
+from studies.run.population import Population
+from studies.declare.study import CPU_IMAGES, SMOKE, Study
 
 STUDY = Study(
     name="pbt",
@@ -30,4 +30,6 @@ STUDY = Study(
 )
 
 if __name__ == "__main__":
-    sys.exit(STUDY.main())
+    from studies.declare.cli import main
+
+    sys.exit(main(STUDY))

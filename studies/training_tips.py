@@ -10,7 +10,7 @@ round (claim R12), over two seeds.
 import sys
 
 from search_spaces import training_tips
-from studies.runner import CPU_IMAGES, SMOKE, Study
+from studies.declare.study import CPU_IMAGES, SMOKE, Study
 
 STUDY = Study(
     name="training_tips",
@@ -25,4 +25,6 @@ STUDY = Study(
 )
 
 if __name__ == "__main__":
-    sys.exit(STUDY.main())
+    from studies.declare.cli import main
+
+    sys.exit(main(STUDY))

@@ -171,8 +171,8 @@ def get(url: str, timeout: float = 10) -> bytes:
 
 
 def test_the_study_ends_with_its_report(newcomer):
-    from studies.report_analysis import analyse, report_keys
-    from studies.report_runs import load_study
+    from studies.report.analysis import analyse, report_keys
+    from studies.report.runs import load_study
 
     smoke = newcomer.outputs["python -m studies.dg_ratio --smoke"].stdout
     html = Path(re.search(r"^Report: (.*report\.html)$", smoke, re.M).group(1))

@@ -43,7 +43,7 @@ def test_every_dataset_and_study_is_documented():
 def test_findings_is_generated_from_the_committed_exports(tmp_path):
     """FINDINGS.md is never typed by hand: its header's command, run on the exported runs committed beside
     it, writes it again byte for byte; the README links it."""
-    from studies import report
+    from studies.report import build as report
 
     assert "(FINDINGS.md)" in README
     text = (ROOT / "FINDINGS.md").read_text()

@@ -12,7 +12,7 @@ from gan_core.config import TrainConfig
 from gan_core.datasets import dataset_entry, load_dataset
 from gan_core.train import train
 from studies.dg_ratio import STUDY
-from studies.runner import make_plan
+from studies.declare.cli import make_plan
 
 TINY = dict(arch="dcgan", nz=8, ngf=4, ndf=4, batch_size=8, eval_samples=32, max_steps=1, eval_every=1)
 

@@ -9,7 +9,7 @@ from gan_core import heads, layers
 from gan_core.config import TrainConfig
 from gan_core.losses import LOSSES, Loss, wasserstein_d, wasserstein_g
 from search_spaces import conditional, loss_family, normalization, tune
-from studies.spaces import expand, merge
+from studies.declare.spaces import expand, merge
 
 TUNE_VALUES = {"clip_value": 0.02, "opt_d": "adam", "gp_weight": 5.0, "_real_label_low": 0.8, "lr_d": 1e-4,
                "lr_g": 1e-4, "_beta1": 0.5, "d_steps": 2, "_critic_norm": "layer", "norm_d": "spectral"}

@@ -1,14 +1,14 @@
-"""studies.claims: every claim R1-R16 is stated, every part declares its margin and why, and every side of
+"""studies.report.claims: every claim R1-R16 is stated, every part declares its margin and why, and every side of
 every part names a setting its study's grid has (with the values it sets) and a metric the trials log or
 the findings derive: a typo would leave a claim "not run yet" for ever."""
 
 import pytest
 
-from studies import claims
+from studies.report import claims
 from studies.__main__ import all_studies
-from studies.decide import side_points
-from studies.report_analysis import COMMON, study_columns
-from studies.runner import make_plan
+from studies.run.decide import side_points
+from studies.report.analysis import COMMON, study_columns
+from studies.declare.cli import make_plan
 
 STUDIES = all_studies()
 SIDES = [(cid, i, which, getattr(part, which)) for cid, claim in claims.CLAIMS.items()

@@ -27,7 +27,7 @@ import pytest
 from mlflow.tracking import MlflowClient
 
 import local_cluster as lc
-from studies import tracking
+from studies.run import tracking
 from test_execute import runs_of, trial_table
 
 pytestmark = pytest.mark.slow
@@ -39,7 +39,7 @@ EVERY = 100  # rounds between evaluations of the two-trial studies: few images, 
 TWO_TRIALS = """
 import sys
 from ray import tune
-from studies.runner import Study
+from studies.declare.study import Study
 
 STUDY = Study(
     name="{name}",
@@ -49,7 +49,8 @@ STUDY = Study(
     space=lambda: {{"loss": tune.grid_search(["bce", "hinge"])}},
     seeds=1,
 )
-sys.exit(STUDY.main())
+from studies.declare.cli import main
+sys.exit(main(STUDY))
 """
 
 

@@ -20,7 +20,7 @@ ENV = {**os.environ, "RAY_AUTH_MODE": "disabled", "RAY_DEDUP_LOGS": "0"}
 STUDY = """
 import sys
 from ray import tune
-from studies.runner import Study
+from studies.declare.study import Study
 
 STUDY = Study(
     name="errors_check",
@@ -30,7 +30,8 @@ STUDY = Study(
     space=lambda: {"where": tune.grid_search(CASES)},
     seeds=1,
 )
-sys.exit(STUDY.main())
+from studies.declare.cli import main
+sys.exit(main(STUDY))
 """
 CUDA_ERROR = "ValueError: device: 'cuda' asked for but torch sees no CUDA device; use auto or cpu"
 

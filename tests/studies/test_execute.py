@@ -44,7 +44,7 @@ def trial_table(client, parent_id):
 STUDY_WITH_A_DIVERGING_TRIAL = """
 import sys
 from ray import tune
-from studies.runner import Study
+from studies.declare.study import Study
 
 STUDY = Study(
     name="divergence_check",
@@ -60,7 +60,8 @@ STUDY = Study(
     ])},
     seeds=1,
 )
-sys.exit(STUDY.main())
+from studies.declare.cli import main
+sys.exit(main(STUDY))
 """
 
 
@@ -95,7 +96,7 @@ def test_diverged_and_collapsed_trials_are_recorded_and_the_study_goes_on(tmp_pa
 STUDY_OF_THREE_COPIES = """
 import sys
 from ray import tune
-from studies.runner import Study
+from studies.declare.study import Study
 
 STUDY = Study(
     name="reuse_check",
@@ -105,7 +106,8 @@ STUDY = Study(
     space=lambda: {"setup": tune.grid_search([{"_copy": "first"}, {"_copy": "second"}, {"_copy": "third"}])},
     seeds=1,
 )
-sys.exit(STUDY.main())
+from studies.declare.cli import main
+sys.exit(main(STUDY))
 """
 
 

@@ -1,4 +1,4 @@
-"""studies.findings: verdicts on the claims from runs with known values, in memory and through a real sqlite
+"""studies.report.findings: verdicts on the claims from runs with known values, in memory and through a real sqlite
 MLflow store (`python -m studies.report --findings`), recomputed independently with scipy and statsmodels,
 and FINDINGS.md rebuilt from its exports alone."""
 
@@ -11,12 +11,12 @@ from mlflow.entities import Metric
 from mlflow.tracking import MlflowClient
 from statsmodels.stats.weightstats import ttost_ind
 
-from studies import claims, findings, findings_runs, report, stats
-from studies.report_runs import StudyRuns, Trial
+from studies.report import claims, findings, findings_page, sources as findings_runs, build as report, stats, verdicts
+from studies.report.runs import StudyRuns, Trial
 
 BUDGET = 8400
 STEPS = (2100, 4200, 6300, 8400)
-ALPHAS = stats.look_alphas(list(claims.LOOKS))
+ALPHAS = verdicts.look_alphas(list(claims.LOOKS))
 BCE = [0.30, 0.31, 0.29, 0.32, 0.28, 0.30, 0.31, 0.29, 0.30, 0.33, 0.28, 0.31, 0.30, 0.29, 0.32, 0.30]
 WGAN = [0.10, 0.12, 0.09, 0.11, 0.13, 0.10, 0.12, 0.11, 0.10, 0.09, 0.12, 0.11, 0.10, 0.13, 0.10, 0.12]
 LSGAN = [0.30, 0.29, 0.31, 0.30, 0.31, 0.29, 0.30, 0.32, 0.28, 0.30, 0.31, 0.29, 0.30, 0.31, 0.30, 0.29]
@@ -101,7 +101,7 @@ def test_a_side_that_never_took_off_makes_a_part_not_testable_unless_the_claim_i
     result = findings.evaluate("R15", part("R15"), [grounded])
     assert result.verdict == findings.NOT_TESTABLE and result.decision is None
     assert [s.side.setting for s in result.grounded] == ["loss=wgan"]
-    line = findings.part_line(result)
+    line = findings_page.part_line(result)
     assert "loss=wgan (mean quality 0.05 at 8,400) has not taken off" in line and "no sign of taking off" in line
     tips = source("training_tips", [trial("tip=baseline", s, 0.3) for s in range(6)]
                   + [trial("tip=sgd-both", s, 0.001, quality=0.002) for s in range(6)])
@@ -161,7 +161,7 @@ def test_runs_that_cannot_be_pooled_are_refused(spoil, words):
 
 
 def test_the_document_lists_every_claim_run_and_caveat():
-    text = findings.document([loss_family()], "python -m studies.report --findings findings/x.json")
+    text = findings_page.document([loss_family()], "python -m studies.report --findings findings/x.json")
     for cid, claim in claims.CLAIMS.items():
         assert f"| [{cid}](#{cid.lower()}) |" in text and f"## {cid}\n" in text and claim.caveat in text
     assert "| [R15](#r15) | supported | supported |" in text and "| [R3](#r3) | not run yet |" in text

@@ -9,8 +9,8 @@ import pytest
 from ray.tune.experiment import Trial
 from ray.tune.schedulers import TrialScheduler
 
-from studies.halving import SyncHalving, keep, noise, quota, rungs
-from studies.plan import default_grace
+from studies.run.halving import SyncHalving, keep, noise, quota, rungs
+from studies.plan.plan import default_grace
 
 
 def test_the_default_rung_comes_at_three_fifths_of_the_budget():

@@ -4,7 +4,7 @@ import os
 
 import pytest
 
-from studies import locations
+from studies.declare import locations
 
 
 @pytest.mark.parametrize("given, resolved", [

@@ -3,7 +3,7 @@
 import pytest
 
 from search_spaces import dg_ratio, tune
-from studies.overrides import FIELDS, parse_sets, parse_value, varied_fields
+from studies.declare.overrides import FIELDS, parse_sets, parse_value, varied_fields
 
 
 @pytest.mark.parametrize("name, text, value", [

@@ -14,9 +14,9 @@ from mlflow.tracking import MlflowClient
 from ray.tune.experiment import Trial
 from ray.tune.schedulers.pbt import _PBTTrialState
 
-from studies.population import CollapsePBT, Population
-from studies.runner import Study
-from studies.trainable import STATE_FILE, weights_digest
+from studies.run.population import CollapsePBT, Population
+from studies.declare.study import Study
+from studies.run.trainable import STATE_FILE, weights_digest
 
 SETTINGS = {"interval": 1, "burn_in": 1, "quantile": 0.25, "resample": 0.25, "mutations": {"lr_d": [1e-4, 2e-4]}}
 
@@ -63,7 +63,7 @@ def test_an_exploit_copies_the_donors_weights_and_the_history_stays_one_value_pe
     uri, storage = f"sqlite:///{tmp_path / 'm.db'}", tmp_path / "r"
     ray.init(num_cpus=2, num_gpus=0, include_dashboard=False)
     try:
-        assert TWINS.main(["--tracking-uri", uri, "--storage", str(storage)]) == 0
+        assert cli_main(TWINS, ["--tracking-uri", uri, "--storage", str(storage)]) == 0
     finally:
         ray.shutdown()
     client = MlflowClient(uri)
@@ -108,7 +108,7 @@ def test_an_exploit_copies_the_donors_weights_and_the_history_stays_one_value_pe
 
 def test_pbt_needs_a_work_budget(capsys):
     from studies.pbt import STUDY
-    from studies.runner import make_plan
+    from studies.declare.cli import main as cli_main, make_plan
 
     with pytest.raises(SystemExit) as stop:
         make_plan(STUDY, ["--max-steps", "0", "--max-seconds", "60"])

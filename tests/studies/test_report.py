@@ -15,10 +15,11 @@ import pytest
 from mlflow.entities import Metric
 from mlflow.tracking import MlflowClient
 
-from studies import report, report_figures, stats, tracking
-from studies.report_analysis import analyse, report_keys
-from studies.report_runs import load_study
-from studies.report_search import param_importances
+from studies.report import build as report, figures as report_figures, stats
+from studies.run import tracking
+from studies.report.analysis import analyse, report_keys
+from studies.report.runs import load_study
+from studies.report.search import param_importances
 
 ROOT = Path(__file__).resolve().parents[2]
 STUDY = "training_tips"  # a real study's name: its own columns (quality, d_skip_rate) are shown

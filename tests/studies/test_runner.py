@@ -11,12 +11,13 @@ from mlflow.tracking import MlflowClient
 from ray import tune
 
 from local_cluster import free_port
-from studies import resume, tracking
+from studies.run import resume, tracking
 from studies.__main__ import all_studies
-from studies.execute import as_started
-from studies.plan import plan_dict
-from studies.runner import Study, make_plan
-from studies.spaces import expand, label, label_columns, options
+from studies.run.execute import as_started
+from studies.plan.plan import plan_dict
+from studies.declare.study import Study
+from studies.declare.cli import main as cli_main, make_plan
+from studies.declare.spaces import expand, label, label_columns, options
 
 STUDIES = all_studies()
 
@@ -35,13 +36,13 @@ def test_every_study_dry_run_resolves(name, extra, capsys):
     study = STUDIES[name]
     if "grid25" in extra and "points" not in study.data_kinds:
         with pytest.raises(SystemExit) as stop:
-            study.main(["--dry-run", *extra])
+            cli_main(study, ["--dry-run", *extra])
         assert stop.value.code == 2
         assert "--dataset: 'grid25' holds points; study" in capsys.readouterr().err
         return
     if "--seeds" in extra and study.search == "optuna":
         extra = extra[:2]
-    assert study.main(["--dry-run", *extra]) == 0
+    assert cli_main(study, ["--dry-run", *extra]) == 0
     out = capsys.readouterr().out
     plan = make_plan(study, ["--dry-run", *extra])
     assert f"trials: {plan.trials}" in out and plan.trials >= (2 if "--smoke" in extra else 4)
@@ -200,7 +201,7 @@ def test_a_bad_only_is_one_line_and_exit_2(only, message):
 def test_only_is_refused_where_there_is_no_grid_to_narrow(capsys):
     for name in ("tune", "pbt"):
         with pytest.raises(SystemExit) as stop:
-            STUDIES[name].main(["--only", "loss=bce", "--dry-run"])
+            cli_main(STUDIES[name], ["--only", "loss=bce", "--dry-run"])
         assert stop.value.code == 2
         assert f"--only: study {name} " in capsys.readouterr().err
 

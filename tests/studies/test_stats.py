@@ -1,4 +1,4 @@
-"""studies.stats against values computed another way: scipy's Mann-Whitney U, trimmed mean and
+"""studies.report.stats against values computed another way: scipy's Mann-Whitney U, trimmed mean and
 bootstrap, the exact bootstrap distribution enumerated over every resample, and published Wilson
 intervals; the permutation tests against every split (sign flip) enumerated and scipy's exact
 Mann-Whitney and Wilcoxon tests; TOST against Welch's t by hand and scipy's t-tests on shifted data;
@@ -12,7 +12,7 @@ import pytest
 import scipy.integrate
 import scipy.stats
 
-from studies import stats
+from studies.report import stats, verdicts
 
 X = [0.12, 0.30, 0.31, 0.55, 0.90]
 Y = [0.05, 0.30, 0.33, 0.41]
@@ -120,13 +120,13 @@ def test_wilson_refuses_impossible_counts():
 
 
 def test_verdicts_follow_the_interval_and_the_test():
-    assert stats.verdict((0.6, 1.0), 3, 3, 0.01) == "better"
-    assert stats.verdict((0.0, 0.45), 3, 3, 0.01) == "worse"
-    assert stats.verdict((0.3, 0.9), 3, 3, 0.01) == "no detectable difference with 3 seeds"
-    assert stats.verdict((0.6, 1.0), 3, 3, 0.10) == "no detectable difference with 3 seeds"
-    assert stats.verdict((0.6, 1.0), 3, 3) == "no detectable difference with 3 seeds"
-    assert stats.verdict((0.5, 0.9), 2, 3, 0.01) == "no detectable difference with 2 and 3 seeds"
-    assert stats.verdict(None, 1, 1) == "no detectable difference with 1 seed"
+    assert verdicts.verdict((0.6, 1.0), 3, 3, 0.01) == "better"
+    assert verdicts.verdict((0.0, 0.45), 3, 3, 0.01) == "worse"
+    assert verdicts.verdict((0.3, 0.9), 3, 3, 0.01) == "no detectable difference with 3 seeds"
+    assert verdicts.verdict((0.6, 1.0), 3, 3, 0.10) == "no detectable difference with 3 seeds"
+    assert verdicts.verdict((0.6, 1.0), 3, 3) == "no detectable difference with 3 seeds"
+    assert verdicts.verdict((0.5, 0.9), 2, 3, 0.01) == "no detectable difference with 2 and 3 seeds"
+    assert verdicts.verdict(None, 1, 1) == "no detectable difference with 1 seed"
 
 
 def test_mann_whitney_p_matches_the_exact_distribution():
@@ -135,26 +135,26 @@ def test_mann_whitney_p_matches_the_exact_distribution():
     from math import comb
     for n, m in [(2, 2), (3, 3), (4, 4), (5, 3)]:
         high, low = [1.0 + i for i in range(n)], [-1.0 - j for j in range(m)]
-        assert stats.mann_whitney_p(high, low) == pytest.approx(2 / comb(n + m, n))
-    assert stats.mann_whitney_p(X, Y) == pytest.approx(scipy.stats.mannwhitneyu(X, Y).pvalue)
-    assert stats.mann_whitney_p([0.5, 0.5], [0.5, 0.5]) == 1.0
-    assert stats.mann_whitney_p([0.9], [0.1, 0.2]) is None
+        assert verdicts.mann_whitney_p(high, low) == pytest.approx(2 / comb(n + m, n))
+    assert verdicts.mann_whitney_p(X, Y) == pytest.approx(scipy.stats.mannwhitneyu(X, Y).pvalue)
+    assert verdicts.mann_whitney_p([0.5, 0.5], [0.5, 0.5]) == 1.0
+    assert verdicts.mann_whitney_p([0.9], [0.1, 0.2]) is None
 
 
 def test_compare_clearly_separated_and_overlapping_settings():
     high, low = [0.8, 0.85, 0.9, 0.95], [0.1, 0.2, 0.15, 0.05]
-    assert stats.compare(high, low) == stats.Comparison(1.0, (1.0, 1.0), pytest.approx(2 / 70), "better")
-    assert stats.compare(low, high).verdict == "worse"
-    mixed = stats.compare(X, Y)
+    assert verdicts.compare(high, low) == verdicts.Comparison(1.0, (1.0, 1.0), pytest.approx(2 / 70), "better")
+    assert verdicts.compare(low, high).verdict == "worse"
+    mixed = verdicts.compare(X, Y)
     assert mixed.verdict == "no detectable difference with 5 and 4 seeds"
     assert mixed.ci[0] < 0.5 < mixed.ci[1]
-    assert stats.compare([0.9], [0.1]) == stats.Comparison(1.0, None, None, "no detectable difference with 1 seed")
+    assert verdicts.compare([0.9], [0.1]) == verdicts.Comparison(1.0, None, None, "no detectable difference with 1 seed")
 
 
 def test_two_seeds_a_side_never_give_a_verdict():
     """The bootstrap interval is [1, 1] when both seeds beat both (a chance of 1 in 3 with no real
     difference); the exact test's p-value is 1/3, so the verdict stays open."""
-    comparison = stats.compare([0.30, 0.25], [0.10, 0.05])
+    comparison = verdicts.compare([0.30, 0.25], [0.10, 0.05])
     assert comparison.ci == (1.0, 1.0) and comparison.p_value == pytest.approx(1 / 3)
     assert comparison.verdict == "no detectable difference with 2 seeds"
 
@@ -181,31 +181,31 @@ def enumerated_two_sided_p(x, y, statistic):
 
 def test_permutation_p_of_four_tied_seeds_above_four_is_two_in_seventy():
     tied, below = [1.0, 1.0, 1.0, 1.0], [0.1, 0.2, 0.3, 0.4]
-    assert stats.permutation_p(tied, below) == pytest.approx(2 / 70, abs=1e-15)
-    assert stats.permutation_p(below, tied) == pytest.approx(2 / 70, abs=1e-15)
+    assert verdicts.permutation_p(tied, below) == pytest.approx(2 / 70, abs=1e-15)
+    assert verdicts.permutation_p(below, tied) == pytest.approx(2 / 70, abs=1e-15)
     # scipy's Mann-Whitney falls back to the normal approximation with ties: the number FINDINGS.md once showed
     assert scipy.stats.mannwhitneyu(tied, below).pvalue == pytest.approx(0.0211, abs=5e-5)
-    assert stats.permutation_p([1.0, 2.0, 3.0, 4.0], [0.1, 0.2, 0.3, 0.4]) == pytest.approx(2 / 70, abs=1e-15)
+    assert verdicts.permutation_p([1.0, 2.0, 3.0, 4.0], [0.1, 0.2, 0.3, 0.4]) == pytest.approx(2 / 70, abs=1e-15)
 
 
 def test_permutation_p_of_identical_sides_is_one():
-    assert stats.permutation_p([0.2, 0.5, 0.9], [0.2, 0.5, 0.9]) == 1.0
-    assert stats.permutation_p([0.5, 0.5], [0.5, 0.5, 0.5]) == 1.0
-    assert stats.permutation_p([0.2, 0.5, 0.9, 0.4], [0.2, 0.5, 0.9, 0.4], paired=True) == 1.0
+    assert verdicts.permutation_p([0.2, 0.5, 0.9], [0.2, 0.5, 0.9]) == 1.0
+    assert verdicts.permutation_p([0.5, 0.5], [0.5, 0.5, 0.5]) == 1.0
+    assert verdicts.permutation_p([0.2, 0.5, 0.9, 0.4], [0.2, 0.5, 0.9, 0.4], paired=True) == 1.0
 
 
 @pytest.mark.parametrize("x, y", [([1, 2, 2, 3, 5], [2, 2, 4, 0]), ([0.3, 0.3, 0.3], [0.3, 0.1, 0.1, 0.5]),
                                   ([4, 4, 5, 6, 6, 6], [1, 4, 6, 2, 2]), (X, Y)])
 def test_permutation_p_matches_every_split_enumerated(x, y):
     expected = enumerated_two_sided_p(x, y, stats.prob_improvement)
-    assert stats.permutation_p(x, y) == pytest.approx(expected, abs=1e-12)
+    assert verdicts.permutation_p(x, y) == pytest.approx(expected, abs=1e-12)
 
 
 def test_permutation_p_without_ties_is_the_exact_mann_whitney_test():
     rng = np.random.default_rng(3)
     for n, m in [(4, 6), (5, 5), (7, 3)]:
         x, y = rng.normal(size=n), rng.normal(0.8, 1, size=m)
-        assert stats.permutation_p(x, y) == pytest.approx(
+        assert verdicts.permutation_p(x, y) == pytest.approx(
             scipy.stats.mannwhitneyu(x, y, method="exact").pvalue, abs=1e-12)
 
 
@@ -213,8 +213,8 @@ def test_permutation_p_past_the_exact_cap_is_a_seeded_monte_carlo_estimate():
     rng = np.random.default_rng(4)
     x, y = rng.normal(size=11), rng.normal(1.0, 1, size=11)  # C(22, 11) = 705,432 splits: over EXACT_MAX
     exact = scipy.stats.mannwhitneyu(x, y, method="exact").pvalue
-    got = stats.permutation_p(x, y)
-    assert got == pytest.approx(exact, abs=0.004) and got == stats.permutation_p(x, y)
+    got = verdicts.permutation_p(x, y)
+    assert got == pytest.approx(exact, abs=0.004) and got == verdicts.permutation_p(x, y)
 
 
 def test_paired_permutation_p_is_the_exact_wilcoxon_signed_rank_test():
@@ -222,10 +222,10 @@ def test_paired_permutation_p_is_the_exact_wilcoxon_signed_rank_test():
     for n in (5, 6, 8, 10):
         x = rng.normal(size=n)
         y = x - rng.normal(0.7, 1, size=n)
-        assert stats.permutation_p(x, y, paired=True) == pytest.approx(
+        assert verdicts.permutation_p(x, y, paired=True) == pytest.approx(
             scipy.stats.wilcoxon(x, y, method="exact").pvalue, abs=1e-12)
     # every pair won: 2 of 2^6 sign patterns are as extreme, either way
-    assert stats.permutation_p([2, 3, 4, 5, 6, 7], [1, 1, 1, 1, 1, 1], paired=True) == pytest.approx(2 / 64)
+    assert verdicts.permutation_p([2, 3, 4, 5, 6, 7], [1, 1, 1, 1, 1, 1], paired=True) == pytest.approx(2 / 64)
 
 
 def test_paired_permutation_p_with_tied_differences_matches_every_sign_flip():
@@ -238,17 +238,17 @@ def test_paired_permutation_p_with_tied_differences_matches_every_sign_flip():
     null = np.array([w_plus(d * signs) for signs in itertools.product([1, -1], repeat=len(d))])
     observed = w_plus(d)
     expected = min(1.0, 2 * min(np.mean(null >= observed), np.mean(null <= observed)))
-    assert stats.permutation_p(x, y, paired=True) == pytest.approx(expected, abs=1e-12)
+    assert verdicts.permutation_p(x, y, paired=True) == pytest.approx(expected, abs=1e-12)
 
 
 def test_paired_sides_must_match():
     with pytest.raises(ValueError, match="same length"):
-        stats.permutation_p([1, 2, 3], [1, 2], paired=True)
+        verdicts.permutation_p([1, 2, 3], [1, 2], paired=True)
 
 
 def test_compare_reports_the_exact_tie_aware_p_value():
-    assert stats.compare([1.0, 1.0, 1.0, 1.0], [0.1, 0.2, 0.3, 0.4]).p_value == pytest.approx(2 / 70)
-    assert stats.compare([1.0, 1.0, 1.0], [0.1, 0.2, 0.3, 0.4]).p_value == pytest.approx(2 / 35)
+    assert verdicts.compare([1.0, 1.0, 1.0, 1.0], [0.1, 0.2, 0.3, 0.4]).p_value == pytest.approx(2 / 70)
+    assert verdicts.compare([1.0, 1.0, 1.0], [0.1, 0.2, 0.3, 0.4]).p_value == pytest.approx(2 / 35)
 
 
 # equivalence and non-inferiority: Welch's t by hand and scipy's t-tests on shifted data
@@ -264,10 +264,10 @@ def test_equivalence_p_is_tost_with_welchs_t_by_hand():
     lower = scipy.stats.t.sf((-1.5 + 2) / se, df)  # H0: d <= -2
     upper = scipy.stats.t.cdf((-1.5 - 2) / se, df)  # H0: d >= 2
     assert lower == pytest.approx(0.3088, abs=1e-4) and upper < lower
-    assert stats.equivalence_p(WX, WY, 2.0) == pytest.approx(lower, rel=1e-10)
-    assert stats.noninferiority_p(WX, WY, 2.0) == pytest.approx(lower, rel=1e-10)
+    assert verdicts.equivalence_p(WX, WY, 2.0) == pytest.approx(lower, rel=1e-10)
+    assert verdicts.noninferiority_p(WX, WY, 2.0) == pytest.approx(lower, rel=1e-10)
     # a wide margin: both halves reject
-    assert stats.equivalence_p(WX, WY, 6.0) == pytest.approx(
+    assert verdicts.equivalence_p(WX, WY, 6.0) == pytest.approx(
         max(scipy.stats.t.sf(4.5 / se, df), scipy.stats.t.cdf(-7.5 / se, df)), rel=1e-10)
 
 
@@ -276,26 +276,26 @@ def test_equivalence_and_noninferiority_agree_with_scipy_t_tests_on_shifted_data
     x, y = np.array(X), np.array(Y)
     lower = scipy.stats.ttest_ind(x + margin, y, equal_var=False, alternative="greater").pvalue
     upper = scipy.stats.ttest_ind(x - margin, y, equal_var=False, alternative="less").pvalue
-    assert stats.equivalence_p(x, y, margin) == pytest.approx(max(lower, upper), rel=1e-9)
-    assert stats.noninferiority_p(x, y, margin) == pytest.approx(lower, rel=1e-9)
+    assert verdicts.equivalence_p(x, y, margin) == pytest.approx(max(lower, upper), rel=1e-9)
+    assert verdicts.noninferiority_p(x, y, margin) == pytest.approx(lower, rel=1e-9)
     a, b = np.array(X[:4]), np.array(Y)
     lower = scipy.stats.ttest_rel(a + margin, b, alternative="greater").pvalue
     upper = scipy.stats.ttest_rel(a - margin, b, alternative="less").pvalue
-    assert stats.equivalence_p(a, b, margin, paired=True) == pytest.approx(max(lower, upper), rel=1e-9)
-    assert stats.noninferiority_p(a, b, margin, paired=True) == pytest.approx(lower, rel=1e-9)
+    assert verdicts.equivalence_p(a, b, margin, paired=True) == pytest.approx(max(lower, upper), rel=1e-9)
+    assert verdicts.noninferiority_p(a, b, margin, paired=True) == pytest.approx(lower, rel=1e-9)
 
 
 def test_with_no_spread_the_margin_tests_take_their_limit():
-    assert stats.equivalence_p([1.0, 1.0, 1.0], [1.0, 1.0], 0.1) == 0.0
-    assert stats.equivalence_p([1.0, 1.0], [3.0, 3.0], 1.0) == 1.0
-    assert stats.equivalence_p([1.0, 1.0], [2.0, 2.0], 1.0) == 0.5
-    assert stats.noninferiority_p([1.0, 1.0], [3.0, 3.0], 1.0) == 1.0
-    assert stats.noninferiority_p([3.0, 3.0], [1.0, 1.0], 1.0) == 0.0
-    assert stats.equivalence_p([1.0, 2.0, 3.0], [1.5, 2.5, 3.5], 1.0, paired=True) == 0.0  # every pair -0.5
+    assert verdicts.equivalence_p([1.0, 1.0, 1.0], [1.0, 1.0], 0.1) == 0.0
+    assert verdicts.equivalence_p([1.0, 1.0], [3.0, 3.0], 1.0) == 1.0
+    assert verdicts.equivalence_p([1.0, 1.0], [2.0, 2.0], 1.0) == 0.5
+    assert verdicts.noninferiority_p([1.0, 1.0], [3.0, 3.0], 1.0) == 1.0
+    assert verdicts.noninferiority_p([3.0, 3.0], [1.0, 1.0], 1.0) == 0.0
+    assert verdicts.equivalence_p([1.0, 2.0, 3.0], [1.5, 2.5, 3.5], 1.0, paired=True) == 0.0  # every pair -0.5
     with pytest.raises(ValueError, match="margin"):
-        stats.equivalence_p(X, Y, 0.0)
+        verdicts.equivalence_p(X, Y, 0.0)
     with pytest.raises(ValueError, match="2 values"):
-        stats.noninferiority_p([1.0], Y, 1.0)
+        verdicts.noninferiority_p([1.0], Y, 1.0)
 
 
 # power: Cohen's tables and the noncentral t; TOST power integrated over the sample SD
@@ -317,21 +317,21 @@ def test_seeds_needed_matches_cohens_table(effect, n):
     2.4.1, and in G*Power; 394 for d = 0.2 in G*Power (Cohen's table, from an approximation, says 393); and
     the noncentral t's power just reaches 0.8 there."""
     x, y = SD_SQRT2
-    assert stats.seeds_needed(x, y, effect * 2 ** 0.5, 0.05) == n
+    assert verdicts.seeds_needed(x, y, effect * 2 ** 0.5, 0.05) == n
     assert two_sided_t_power(n, effect, 0.05) >= 0.8 > two_sided_t_power(n - 1, effect, 0.05)
 
 
 def test_seeds_needed_paired_and_at_a_looks_level():
     # differences 0 and sqrt(2): SD 1; d = 0.5 needs 34 pairs (G*Power's one-sample two-sided t-test)
-    assert stats.seeds_needed([0.0, 2 ** 0.5], [0.0, 0.0], 0.5, 0.05, paired=True) == 34
+    assert verdicts.seeds_needed([0.0, 2 ** 0.5], [0.0, 0.0], 0.5, 0.05, paired=True) == 34
     x, y = SD_SQRT2
-    n = stats.seeds_needed(x, y, 2 ** 0.5, 0.0249)  # d = 1 at the first of looks 6, 10, 16
+    n = verdicts.seeds_needed(x, y, 2 ** 0.5, 0.0249)  # d = 1 at the first of looks 6, 10, 16
     assert two_sided_t_power(n, 1.0, 0.0249) >= 0.8 > two_sided_t_power(n - 1, 1.0, 0.0249)
-    assert stats.seeds_needed(x, y, 100.0, 0.05) == 2  # beyond the solver's reach: the floor
-    assert stats.seeds_needed(x, y, 20 * 2 ** 0.5, 0.05) == 2  # where statsmodels' power is NaN
-    assert stats.seeds_needed(x, y, 5 * 2 ** 0.5, 0.05) == 3  # d = 5: power 0.72 with 2 a side
-    assert stats.seeds_needed([1.0, 1.0], [2.0, 2.0], 0.5, 0.05) is None
-    assert stats.seeds_needed([1.0], [2.0, 3.0], 0.5, 0.05) is None
+    assert verdicts.seeds_needed(x, y, 100.0, 0.05) == 2  # beyond the solver's reach: the floor
+    assert verdicts.seeds_needed(x, y, 20 * 2 ** 0.5, 0.05) == 2  # where statsmodels' power is NaN
+    assert verdicts.seeds_needed(x, y, 5 * 2 ** 0.5, 0.05) == 3  # d = 5: power 0.72 with 2 a side
+    assert verdicts.seeds_needed([1.0, 1.0], [2.0, 2.0], 0.5, 0.05) is None
+    assert verdicts.seeds_needed([1.0], [2.0, 3.0], 0.5, 0.05) is None
 
 
 def tost_power(n, sigma, margin, alpha, paired=False):
@@ -355,7 +355,7 @@ def tost_power(n, sigma, margin, alpha, paired=False):
 def test_seeds_for_equivalence_is_the_fewest_with_the_power(ratio, alpha, paired):
     x, y, sd = ([0.0, 2 ** 0.5], [0.0, 0.0], 1.0) if paired else (*SD_SQRT2, 2 ** 0.5)
     margin = sd / ratio
-    n = stats.seeds_for_equivalence(x, y, margin, alpha, paired=paired)
+    n = verdicts.seeds_for_equivalence(x, y, margin, alpha, paired=paired)
     assert tost_power(n, sd, margin, alpha, paired) >= 0.79
     assert tost_power(n - 1, sd, margin, alpha, paired) < 0.8
 
@@ -363,40 +363,40 @@ def test_seeds_for_equivalence_is_the_fewest_with_the_power(ratio, alpha, paired
 def test_seeds_for_equivalence_by_the_normal_formula_and_its_small_sample_correction():
     # 2 (z_0.95 + z_0.9)^2 = 2 (1.6449 + 1.2816)^2 = 17.13 seeds a side when the SD equals the margin
     x, y = SD_SQRT2
-    assert stats.seeds_for_equivalence(x, y, 2 ** 0.5, 0.05) == 18
+    assert verdicts.seeds_for_equivalence(x, y, 2 ** 0.5, 0.05) == 18
     # paired the formula gives 8.56 -> 9 pairs, whose power is 0.72: t quantiles ask for 11
     assert tost_power(9, 1.0, 1.0, 0.05, paired=True) < 0.75
-    assert stats.seeds_for_equivalence([0.0, 2 ** 0.5], [0.0, 0.0], 1.0, 0.05, paired=True) == 11
-    assert stats.seeds_for_equivalence([1.0, 1.0], [2.0, 2.0], 0.5, 0.05) is None
+    assert verdicts.seeds_for_equivalence([0.0, 2 ** 0.5], [0.0, 0.0], 1.0, 0.05, paired=True) == 11
+    assert verdicts.seeds_for_equivalence([1.0, 1.0], [2.0, 2.0], 0.5, 0.05) is None
 
 
 # alpha spending over looks
 
 
 def test_pocock_type_spending_function():
-    assert stats.spending(0.0) == 0.0 and stats.spending(1.0) == pytest.approx(0.05)
-    assert stats.spending(0.5) == pytest.approx(0.05 * np.log((1 + np.e) / 2))  # 0.0310
-    assert stats.spending(0.5) == pytest.approx(0.0310, abs=5e-5)
+    assert verdicts.spending(0.0) == 0.0 and verdicts.spending(1.0) == pytest.approx(0.05)
+    assert verdicts.spending(0.5) == pytest.approx(0.05 * np.log((1 + np.e) / 2))  # 0.0310
+    assert verdicts.spending(0.5) == pytest.approx(0.0310, abs=5e-5)
     ts = np.linspace(0, 1, 11)
-    spent = [stats.spending(t) for t in ts]
+    spent = [verdicts.spending(t) for t in ts]
     assert all(b > a for a, b in zip(spent, spent[1:]))
     assert spent[5] > 0.025  # front-loaded, as Pocock's boundaries are: more than half spent by half the seeds
     with pytest.raises(ValueError):
-        stats.spending(1.5)
+        verdicts.spending(1.5)
 
 
 def test_look_alphas_for_six_ten_and_sixteen_seeds():
     # t = 6/16, 10/16, 1: 0.05 ln(1 + 1.71828 t) = 0.024867, 0.036472, 0.05
-    levels = stats.look_alphas([6, 10, 16])
+    levels = verdicts.look_alphas([6, 10, 16])
     print("look alphas for 6, 10, 16 seeds:", levels)
     assert levels == [pytest.approx(0.024867, abs=1e-6), pytest.approx(0.011605, abs=1e-6),
                       pytest.approx(0.013528, abs=1e-6)]
     assert sum(levels) == pytest.approx(0.05, abs=1e-15)
-    assert sum(stats.look_alphas([3, 4, 8, 9, 20], alpha=0.01)) == pytest.approx(0.01, abs=1e-15)
-    assert stats.look_alphas([10]) == [pytest.approx(0.05)]
+    assert sum(verdicts.look_alphas([3, 4, 8, 9, 20], alpha=0.01)) == pytest.approx(0.01, abs=1e-15)
+    assert verdicts.look_alphas([10]) == [pytest.approx(0.05)]
     for bad in ([], [6, 6], [10, 6], [0, 4]):
         with pytest.raises(ValueError):
-            stats.look_alphas(bad)
+            verdicts.look_alphas(bad)
 
 
 # decide: every branch
@@ -411,50 +411,50 @@ NOISY_B = [0.40, 0.50, 0.35, 0.60, 0.30, 0.55]
 
 
 def test_decide_better_supported_when_separated():
-    d = stats.decide(HIGH, LOW, "better", 0.05, FIRST_LOOK)
+    d = verdicts.decide(HIGH, LOW, "better", 0.05, FIRST_LOOK)
     assert d.verdict == "supported" and d.p == 1.0
     assert d.permutation_p == pytest.approx(2 / 924)  # one split of C(12, 6) either way
     assert (d.n_x, d.n_y, d.alpha, d.margin, d.paired, d.expect) == (6, 6, FIRST_LOOK, 0.05, False, "better")
     assert d.difference == pytest.approx(0.3)
     welch = scipy.stats.ttest_ind(HIGH, LOW, equal_var=False).confidence_interval(0.95)
     assert d.difference_ci == (pytest.approx(welch.low), pytest.approx(welch.high))
-    assert d.seeds_needed == stats.seeds_needed(HIGH, LOW, 0.05, FIRST_LOOK)
+    assert d.seeds_needed == verdicts.seeds_needed(HIGH, LOW, 0.05, FIRST_LOOK)
 
 
 def test_decide_better_contradicted_when_behind_or_equivalent():
-    assert stats.decide(LOW, HIGH, "better", 0.05, FIRST_LOOK).verdict == "contradicted"
-    tight = stats.decide(TIGHT_A, TIGHT_B, "better", 0.05, FIRST_LOOK)
+    assert verdicts.decide(LOW, HIGH, "better", 0.05, FIRST_LOOK).verdict == "contradicted"
+    tight = verdicts.decide(TIGHT_A, TIGHT_B, "better", 0.05, FIRST_LOOK)
     assert tight.verdict == "contradicted" and tight.equivalence_p < FIRST_LOOK < tight.permutation_p
     # ahead and detected, but by 0.3 within a margin of 1: not a difference that matters
-    ahead = stats.decide(HIGH, LOW, "better", 1.0, FIRST_LOOK)
+    ahead = verdicts.decide(HIGH, LOW, "better", 1.0, FIRST_LOOK)
     assert ahead.verdict == "contradicted" and ahead.permutation_p < FIRST_LOOK and ahead.equivalence_p < FIRST_LOOK
 
 
 def test_decide_better_undecided_when_noisy_with_the_seeds_it_would_take():
-    d = stats.decide(NOISY_A, NOISY_B, "better", 0.05, FIRST_LOOK)
+    d = verdicts.decide(NOISY_A, NOISY_B, "better", 0.05, FIRST_LOOK)
     assert d.verdict == "undecided" and d.permutation_p > FIRST_LOOK and d.equivalence_p > FIRST_LOOK
     assert d.difference_ci[0] < 0 < d.difference_ci[1]
-    assert d.seeds_needed == stats.seeds_needed(NOISY_A, NOISY_B, 0.05, FIRST_LOOK) and d.seeds_needed > 100
+    assert d.seeds_needed == verdicts.seeds_needed(NOISY_A, NOISY_B, 0.05, FIRST_LOOK) and d.seeds_needed > 100
 
 
 def test_decide_same():
-    tight = stats.decide(TIGHT_A, TIGHT_B, "same", 0.05, FIRST_LOOK)
-    assert tight.verdict == "equivalent" and tight.seeds_needed == stats.seeds_for_equivalence(
+    tight = verdicts.decide(TIGHT_A, TIGHT_B, "same", 0.05, FIRST_LOOK)
+    assert tight.verdict == "equivalent" and tight.seeds_needed == verdicts.seeds_for_equivalence(
         TIGHT_A, TIGHT_B, 0.05, FIRST_LOOK)
-    assert stats.decide(HIGH, LOW, "same", 0.05, FIRST_LOOK).verdict == "different"
-    noisy = stats.decide(NOISY_A, NOISY_B, "same", 0.05, FIRST_LOOK)
-    assert noisy.verdict == "undecided" and noisy.seeds_needed == stats.seeds_for_equivalence(
+    assert verdicts.decide(HIGH, LOW, "same", 0.05, FIRST_LOOK).verdict == "different"
+    noisy = verdicts.decide(NOISY_A, NOISY_B, "same", 0.05, FIRST_LOOK)
+    assert noisy.verdict == "undecided" and noisy.seeds_needed == verdicts.seeds_for_equivalence(
         NOISY_A, NOISY_B, 0.05, FIRST_LOOK)
-    both = stats.decide(HIGH, LOW, "same", 1.0, FIRST_LOOK)  # a difference detected, smaller than the margin
+    both = verdicts.decide(HIGH, LOW, "same", 1.0, FIRST_LOOK)  # a difference detected, smaller than the margin
     assert both.verdict == "equivalent" and both.permutation_p < FIRST_LOOK
 
 
 def test_decide_not_worse():
-    assert stats.decide(TIGHT_A, TIGHT_B, "not_worse", 0.05, FIRST_LOOK).verdict == "supported"
-    assert stats.decide(HIGH, LOW, "not_worse", 0.05, FIRST_LOOK).verdict == "supported"
-    assert stats.decide(LOW, HIGH, "not_worse", 0.05, FIRST_LOOK).verdict == "contradicted"
-    assert stats.decide(LOW, HIGH, "not_worse", 1.0, FIRST_LOOK).verdict == "supported"  # behind by under 1
-    d = stats.decide(NOISY_A, NOISY_B, "not_worse", 0.05, FIRST_LOOK)
+    assert verdicts.decide(TIGHT_A, TIGHT_B, "not_worse", 0.05, FIRST_LOOK).verdict == "supported"
+    assert verdicts.decide(HIGH, LOW, "not_worse", 0.05, FIRST_LOOK).verdict == "supported"
+    assert verdicts.decide(LOW, HIGH, "not_worse", 0.05, FIRST_LOOK).verdict == "contradicted"
+    assert verdicts.decide(LOW, HIGH, "not_worse", 1.0, FIRST_LOOK).verdict == "supported"  # behind by under 1
+    d = verdicts.decide(NOISY_A, NOISY_B, "not_worse", 0.05, FIRST_LOOK)
     assert d.verdict == "undecided" and d.noninferiority_p == pytest.approx(
         scipy.stats.ttest_ind(np.add(NOISY_A, 0.05), NOISY_B, equal_var=False, alternative="greater").pvalue)
 
@@ -462,26 +462,26 @@ def test_decide_not_worse():
 def test_decide_paired():
     # every pair won by 0.1 to 0.3: the signed-rank test's floor 2/64 is under 0.05 but not under 0.0249
     x, y = [0.6, 0.7, 0.65, 0.8, 0.75, 0.9], [0.4, 0.5, 0.55, 0.5, 0.6, 0.65]
-    at_05, at_first = stats.decide(x, y, "better", 0.05, 0.05, paired=True), \
-        stats.decide(x, y, "better", 0.05, FIRST_LOOK, paired=True)
+    at_05, at_first = verdicts.decide(x, y, "better", 0.05, 0.05, paired=True), \
+        verdicts.decide(x, y, "better", 0.05, FIRST_LOOK, paired=True)
     assert at_05.verdict == "supported" and at_first.verdict == "undecided"
     assert at_05.permutation_p == pytest.approx(2 / 64) and at_05.p == 1.0 and at_05.paired
     rel = scipy.stats.ttest_rel(x, y).confidence_interval(0.95)
     assert at_05.difference_ci == (pytest.approx(rel.low), pytest.approx(rel.high))
-    assert at_05.seeds_needed == stats.seeds_needed(x, y, 0.05, 0.05, paired=True)
+    assert at_05.seeds_needed == verdicts.seeds_needed(x, y, 0.05, 0.05, paired=True)
     with pytest.raises(ValueError, match="same length"):
-        stats.decide(x, y[:5], "better", 0.05, 0.05, paired=True)
+        verdicts.decide(x, y[:5], "better", 0.05, 0.05, paired=True)
 
 
 def test_decide_with_one_value_a_side_is_undecided():
-    d = stats.decide([0.9], LOW, "better", 0.05, 0.05)
+    d = verdicts.decide([0.9], LOW, "better", 0.05, 0.05)
     assert d.verdict == "undecided" and d.p == 1.0 and d.n_x == 1
     assert (d.permutation_p, d.equivalence_p, d.noninferiority_p, d.difference_ci, d.seeds_needed) == (None,) * 5
     with pytest.raises(ValueError, match="expect"):
-        stats.decide(HIGH, LOW, "worse", 0.05, 0.05)
+        verdicts.decide(HIGH, LOW, "worse", 0.05, 0.05)
 
 
 def test_fewest_seeds_is_where_the_exact_test_can_first_reach_the_level():
-    assert stats.fewest_seeds(0.05) == 4 and stats.fewest_seeds(0.0249) == 5  # 2/70 = 0.029, 2/252 = 0.008
-    assert stats.fewest_seeds(0.0249, paired=True) == 7  # 2/64 = 0.031, 2/128 = 0.016
-    assert stats.permutation_p([1, 2, 3, 4, 5], [6, 7, 8, 9, 10]) == pytest.approx(2 / 252)
+    assert verdicts.fewest_seeds(0.05) == 4 and verdicts.fewest_seeds(0.0249) == 5  # 2/70 = 0.029, 2/252 = 0.008
+    assert verdicts.fewest_seeds(0.0249, paired=True) == 7  # 2/64 = 0.031, 2/128 = 0.016
+    assert verdicts.permutation_p([1, 2, 3, 4, 5], [6, 7, 8, 9, 10]) == pytest.approx(2 / 252)

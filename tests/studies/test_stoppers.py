@@ -1,8 +1,9 @@
 """The driver's stoppers and the outcome rule, as pure functions of Tune's results (no Ray
 session: Tune calls a stopper with a trial id and a result dict)."""
 
-from studies.execute import outcome
-from studies.stoppers import COLLAPSE_PERSISTENCE, COLLAPSE_STALL, CollapseStopper, ErrorStopper, default_collapse_grace
+from studies.run.execute import outcome
+from studies.plan.plan import COLLAPSE_PERSISTENCE, COLLAPSE_STALL, default_collapse_grace
+from studies.run.stoppers import CollapseStopper, ErrorStopper
 
 
 def test_the_collapse_stopper_waits_for_its_grace_and_persistence():

@@ -8,9 +8,9 @@ import pytest
 import ray
 from mlflow.tracking import MlflowClient
 
-from studies import claims, findings, findings_runs, report
+from studies.report import claims, findings, sources as findings_runs, build as report
 from studies.__main__ import all_studies
-from studies.runner import make_plan
+from studies.declare.cli import main as cli_main, make_plan
 
 pytestmark = pytest.mark.slow
 STUDIES = all_studies()
@@ -34,7 +34,7 @@ def test_every_study_smoke_runs_through_ray_and_mlflow(name, tmp_path, monkeypat
     monkeypatch.chdir(tmp_path)
     uri = f"sqlite:///{tmp_path / 'm.db'}"
     argv = ["--smoke", "--seeds", "1", "--tracking-uri", uri, "--storage", str(tmp_path / "r")]
-    assert STUDIES[name].main(argv) == 0
+    assert cli_main(STUDIES[name], argv) == 0
     plan = make_plan(STUDIES[name], argv)
     client = MlflowClient(uri)
     exp = client.get_experiment_by_name(name)

@@ -12,7 +12,7 @@ from mlflow.protos.databricks_pb2 import RESOURCE_DOES_NOT_EXIST
 from mlflow.tracking import MlflowClient
 
 from local_cluster import free_port
-from studies import reuse, tracking
+from studies.run import reuse, tracking
 
 IMAGE = np.zeros((10, 10, 3), dtype=np.uint8)
 

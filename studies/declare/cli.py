@@ -1,7 +1,7 @@
-"""What every study shares: its declaration, the command line, the plan, the run.
+"""A study's command line: `python -m studies.<name> [options]` -> a validated plan, then the run.
 
-A study file declares a `Study` (base config, search space, seeds, smoke
-budget) and calls `STUDY.main()`. This module turns the command line into a
+A study file declares a `Study` (`studies.declare.study`) and, run as a
+program, calls `main(STUDY)`. This module turns the command line into a
 validated plan (bad input: one line naming the option and the allowed values,
 exit 2, before Ray starts), prints it for `--dry-run`, and otherwise runs it:
 local Ray or `--address`, ASHA on the smoothed score plus a collapse stopper,
@@ -19,71 +19,17 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import sys
-from dataclasses import dataclass, field
-from typing import Callable
 
 from gan_core.config import TrainConfig
 from gan_core.datasets import IMAGE_SIZES, FOLDER_PREFIX, dataset_choices, dataset_entry, is_dataset_name, load_dataset
-from studies import locations
-from studies.overrides import parse_sets, varied_fields
-from studies.claims import CLAIMS, LOOKS, parts_of
-from studies.plan import RUNG_TOLERANCE, Plan, describe
-from studies.stoppers import COLLAPSE_PERSISTENCE, COLLAPSE_STALL
-from studies.population import Population, settings
-from studies.spaces import expand, label_columns, point_labels, points, sample_define_by_run, select
+from studies.declare import locations
+from studies.declare.overrides import parse_sets, varied_fields
+from studies.report.claims import CLAIMS, LOOKS, parts_of
+from studies.plan.plan import RUNG_TOLERANCE, Plan, describe
+from studies.plan.plan import COLLAPSE_PERSISTENCE, COLLAPSE_STALL
+from studies.declare.study import Study, settings
+from studies.declare.spaces import expand, label_columns, point_labels, points, sample_define_by_run, select
 # a study written for images gets these when pointed at a 2-D dataset
-POINTS_BASE = {"arch": "mlp", "nz": 8, "ngf": 128, "ndf": 128, "batch_size": 256,
-               "norm_g": "none", "norm_d": "none", "eval_samples": 2500}
-
-# The embedded default most studies share: a 32x32 DCGAN small enough to learn
-# stacked-digits on one CPU thread. The budget is training work, never seconds, so
-# the same command gives the same trials anywhere: 8,400 network updates (4,200
-# rounds at 1:1, 1,400 at 5:1). Measured, the 1:1 DCGAN takes off (hundreds of modes)
-# after 2,000-2,800 updates, so ASHA's one rung, at three fifths of the budget, comes after it.
-# Batch 32: take-off comes at about the same round whatever the batch, and sooner in
-# seconds. The wall-clock cap is only a safety net, far above a trial's expected time.
-CPU_IMAGES = dict(dataset="stacked-digits", arch="dcgan", image_size=32, nz=64, ngf=32, ndf=32, batch_size=32,
-                  budget="updates", max_steps=8400, eval_every=300, max_seconds=3600.0, eval_samples=1000)
-# --smoke: tiny nets, five evaluations, seconds per trial: it checks the path, not the answer
-SMOKE = dict(ngf=16, ndf=16, nz=32, batch_size=32, max_steps=60, eval_every=12, max_seconds=600.0, eval_samples=500)
-
-@dataclass(frozen=True)
-class Study:
-    name: str
-    summary: str  # one line, shown by `python -m studies`
-    base: dict  # TrainConfig fields every trial shares
-    space: Callable  # grid: `space() -> {field: domain, or bundle: grid of field dicts}`;
-    #                  optuna: define-by-run `space(trial)` that suggests fields (names
-    #                  starting with "_" are choices that are not fields themselves)
-    seeds: int = 2  # repeats of the whole space over seeds 0..seeds-1 (grid only)
-    smoke: dict = field(default_factory=dict)  # base overrides for --smoke
-    smoke_space: Callable | None = None  # a smaller space for --smoke
-    smoke_seeds: int = 1
-    search: str = "grid"  # "grid": every point of space(); "optuna": TPE over space(trial)
-    num_samples: int = 1  # Tune samples: repeats of a grid, or the number of Optuna trials
-    smoke_num_samples: int = 1
-    data_kinds: tuple = ("images", "points")  # the kinds of --dataset the question makes sense for
-    columns: tuple = ()  # metrics of the question shown in the final table beside the common ones
-    population: Population | None = None  # train the grid as one PBT population (studies.population), not under ASHA
-
-    def main(self, argv: list[str] | None = None) -> int:
-        plan = make_plan(self, argv)
-        if plan.dry_run:
-            print(describe(plan))
-            return 0
-        from studies import tracking  # MLflow and Ray load only when a study really runs
-        try:
-            tracking.check_server(plan.tracking_uri)
-        except ValueError as err:
-            print(f"python -m studies.{self.name}: error: --tracking-uri: {err}", file=sys.stderr)
-            return 2
-        if plan.decide:
-            from studies import decide
-            return decide.run(plan)
-        from studies.execute import execute
-        return execute(plan)
-
-
 class OneLineParser(argparse.ArgumentParser):
     """argparse whose errors are one line: `<study>: error: <message>`, exit 2."""
 
@@ -207,7 +153,7 @@ def parser(study: Study) -> OneLineParser:
       help="resume the newest unfinished run of this study under --storage (or the run NAME) "
            "with the options it was started with")
     a("--decide", nargs="?", const="all", metavar="R4,R10",
-      help="run the settings the classic claims' comparisons name (studies.claims; all of this study's, or those "
+      help="run the settings the classic claims' comparisons name (studies.report.claims; all of this study's, or those "
            f"of the claims given) under fifo, adding seeds in looks (--looks) a side until each comparison is "
            "decided")
     a("--looks", type=looks_list, default=LOOKS, metavar="6,10,16",
@@ -360,7 +306,7 @@ def check_decide(study: Study, p: OneLineParser, args, argv: list[str]) -> None:
 
 
 def decide_plan(plan: Plan, ids: list[str] | None) -> Plan:
-    from studies.decide import decide_plan as make
+    from studies.plan.looks import decide_plan as make
 
     return make(plan, ids)
 
@@ -374,7 +320,7 @@ def resume_plan(study: Study, p: OneLineParser, args) -> Plan:
     if extra:
         p.error(f"--resume: runs the study with the options it was started with; only --address, --storage "
                 f"and --dry-run may be given with it, not {', '.join(extra)}")
-    from studies import resume  # pyarrow, only when resuming
+    from studies.run import resume  # pyarrow, only when resuming
     storage = locations.storage_location(args.storage)
     try:
         folder, state = resume.find(storage, study.name, args.resume or None)
@@ -422,3 +368,22 @@ def absolute_dataset(name: str) -> str:
     if name.startswith(FOLDER_PREFIX) and name != FOLDER_PREFIX:
         return FOLDER_PREFIX + locations.absolute_path(name[len(FOLDER_PREFIX):])
     return name
+
+
+def main(study: Study, argv: list[str] | None = None) -> int:
+    """Run the study from the command line: plan, or dry-run, or run; the exit code."""
+    plan = make_plan(study, argv)
+    if plan.dry_run:
+        print(describe(plan))
+        return 0
+    from studies.run import tracking  # MLflow and Ray load only when a study really runs
+    try:
+        tracking.check_server(plan.tracking_uri)
+    except ValueError as err:
+        print(f"python -m studies.{study.name}: error: --tracking-uri: {err}", file=sys.stderr)
+        return 2
+    if plan.decide:
+        from studies.run import decide
+        return decide.run(plan)
+    from studies.run.execute import execute
+    return execute(plan)

@@ -8,8 +8,8 @@ member flagged collapsed, copy the state of a member of the top `quantile`
 in the study's lists (explore). Synchronous, so that a clone restores the
 donor's checkpoint taken at the very evaluation where the clone itself paused:
 its run's history goes on at the next step with nothing to overwrite (see
-`studies.trainable`), and the decisions depend only on the scores, as with the
-synchronous rungs of `studies.halving` (Python's `random`, which PBT draws
+`studies.run.trainable`), and the decisions depend only on the scores, as with the
+synchronous rungs of `studies.run.halving` (Python's `random`, which PBT draws
 from, is seeded with the study's seed).
 
 Collapse under PBT: a member whose `collapsed` flag has held at `persistence`
@@ -28,27 +28,9 @@ from typing import Callable
 from ray.tune.experiment import Trial
 from ray.tune.schedulers import PopulationBasedTraining, TrialScheduler
 
+from studies.declare.study import Population  # noqa: F401  (what a study declares; PBT runs it)
+
 ENDING_KEYS = ("error", "finished", "diverged", "timed_out")  # a result after which the member ends by itself
-
-
-@dataclass(frozen=True)
-class Population:
-    """What a study declares to train under PBT instead of ASHA."""
-    mutations: Callable  # `mutations() -> {trial config key: ordered list of values}`: explore moves to a neighbour
-    burn_in: int  # evaluations before the first exploit (after take-off: before it every score is noise)
-    interval: int  # evaluations between perturbation points
-    quantile: float = 0.25  # share of members that copy (bottom) and that are copied (top)
-    resample: float = 0.25  # chance that explore draws a value from the whole list instead of a neighbour
-    smoke_burn_in: int = 2  # --smoke: five evaluations in all, so exploits at 2 and 4
-    smoke_interval: int = 2
-
-
-def settings(population: Population, smoke: bool) -> dict:
-    """The resolved PBT settings a plan records: what `--dry-run` prints and `scheduler` builds from."""
-    return {"burn_in": population.smoke_burn_in if smoke else population.burn_in,
-            "interval": population.smoke_interval if smoke else population.interval,
-            "quantile": population.quantile, "resample": population.resample,
-            "mutations": population.mutations()}
 
 
 def checkpoints_to_keep(interval: int) -> int:

@@ -1,6 +1,6 @@
 """A study's resolved plan: what `--dry-run` prints, what the parent run records and
-what the driver (`studies.execute`) runs. Built from the command line by
-`studies.runner.make_plan`; this module parses nothing and starts nothing.
+what the driver (`studies.run.execute`) runs. Built from the command line by
+`studies.declare.cli.make_plan`; this module parses nothing and starts nothing.
 """
 
 from __future__ import annotations
@@ -9,14 +9,23 @@ import ast
 import inspect
 import json
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
-from studies.claims import LOOKS
-from studies.spaces import SELECTED, label, label_columns, options
-from studies.stoppers import COLLAPSE_STALL, default_collapse_grace
+from studies.report.claims import LOOKS
+from studies.declare.spaces import SELECTED, label, label_columns, options
+from studies.declare.study import Study
 
-if TYPE_CHECKING:
-    from studies.runner import Study
+
+
+# the collapse stopper's rule (studies.run.stoppers says why these values)
+COLLAPSE_PERSISTENCE = 2  # reports in a row with `collapsed` (--collapse-persistence's default)
+COLLAPSE_STALL = 6  # reports over which diversity set no new high (--collapse-stall's default; 0: no such condition)
+COLLAPSE_GRACE_SHARE = 4 / 5  # share of a trial's budget before the stopper may act (--collapse-grace's default)
+
+
+def default_collapse_grace(max_t: float, rung_grace: float = 0.0) -> float:
+    """The collapse stopper's grace when --collapse-grace is not given: four fifths of a trial's budget
+    (`max_t`, in the unit of `time_attr`), or ASHA's grace (`rung_grace`) when that is later."""
+    return max(round(max_t * COLLAPSE_GRACE_SHARE, 9), rung_grace, 1)  # 22.4, not 22.400000000000002
 
 
 RUNG_TOLERANCE = 2.0  # --rung-tolerance's default: a cut inside twice the noise of a difference is a coin toss
@@ -44,10 +53,10 @@ class Plan:
     argv: tuple = ()  # the command line, saved with the study for --resume
     resume: dict | None = None  # the saved study state (experiment folder, MLflow ids) when resuming
     sets: dict = field(default_factory=dict)  # the --set overrides (already in base)
-    population: dict | None = None  # PBT settings (studies.population.settings) when the scheduler is pbt
+    population: dict | None = None  # PBT settings (studies.declare.study.settings) when the scheduler is pbt
     rung_tolerance: float = RUNG_TOLERANCE  # standard errors within which a trial below a rung's cut goes on too (halving.keep)
     grid: dict | None = None  # the study's full grid when `space` narrows it (--only): trials keep its labels
-    reuse: bool = True  # under FIFO, copy a trial already trained in the store instead of training it (studies.reuse)
+    reuse: bool = True  # under FIFO, copy a trial already trained in the store instead of training it (studies.run.reuse)
     decide: tuple = ()  # --decide: the claim parts ("R4.1", ...) whose settings run, seeds added until decided
     looks: tuple = LOOKS  # --decide: seeds a side at each look, the last the cap
     collapse_stall: int = COLLAPSE_STALL  # reports without a new diversity high before the stopper acts (0: none)
@@ -75,7 +84,7 @@ class Plan:
 
     @property
     def synchronous_rungs(self) -> bool:
-        """ASHA's rungs wait for every trial (studies.halving): a grid on a work budget. An Optuna search
+        """ASHA's rungs wait for every trial (studies.run.halving): a grid on a work budget. An Optuna search
         or a time budget keeps Tune's asynchronous ASHA, which has no tolerance."""
         return self.study.search == "grid" and self.time_attr == "training_iteration"
 
@@ -86,7 +95,7 @@ class Plan:
     @property
     def collapse_grace_period(self) -> float:
         """The collapse stopper's grace: --collapse-grace, else four fifths of the budget or the ASHA grace,
-        whichever is later (`studies.stoppers`: a stop as collapsed is a verdict, and late take-offs happen)."""
+        whichever is later (`studies.run.stoppers`: a stop as collapsed is a verdict, and late take-offs happen)."""
         if self.collapse_grace is None:
             return default_collapse_grace(self.max_t, self.grace_period)
         return self.collapse_grace

@@ -16,8 +16,8 @@ import base64
 import html
 from dataclasses import dataclass
 
-from studies import stats
-from studies.report_analysis import MIN_AT_END, OUTCOMES, Analysis, SettingStats
+from studies.report import stats, verdicts
+from studies.report.analysis import MIN_AT_END, OUTCOMES, Analysis, SettingStats
 
 
 @dataclass(frozen=True)
@@ -63,7 +63,7 @@ def end_place(analysis: Analysis) -> str:
     return f"each trial's last step (steps {analysis.end_steps[0]:,} to {analysis.end_steps[-1]:,})"
 
 
-def _against(best: str, comparisons: dict[str, stats.Comparison], where: str, seeds: str) -> tuple:
+def _against(best: str, comparisons: dict[str, verdicts.Comparison], where: str, seeds: str) -> tuple:
     rows = [[other, f"{num(c.p)}{interval(c.ci)}", num(c.p_value), c.verdict] for other, c in comparisons.items()]
     return (f"{best} against each other setting at {where}",
             f"P(best > other): the chance that a seed of {best} scores higher at {where} than a seed of the other "

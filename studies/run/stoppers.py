@@ -27,16 +27,7 @@ from __future__ import annotations
 
 from ray import tune
 
-
-COLLAPSE_PERSISTENCE = 2  # reports in a row with `collapsed` (--collapse-persistence's default)
-COLLAPSE_STALL = 6  # reports over which diversity set no new high (--collapse-stall's default; 0: no such condition)
-COLLAPSE_GRACE_SHARE = 4 / 5  # share of a trial's budget before the stopper may act (--collapse-grace's default)
-
-
-def default_collapse_grace(max_t: float, rung_grace: float = 0.0) -> float:
-    """The collapse stopper's grace when --collapse-grace is not given: four fifths of a trial's budget
-    (`max_t`, in the unit of `time_attr`), or ASHA's grace (`rung_grace`) when that is later."""
-    return max(round(max_t * COLLAPSE_GRACE_SHARE, 9), rung_grace, 1)  # 22.4, not 22.400000000000002
+from studies.plan.plan import COLLAPSE_PERSISTENCE, COLLAPSE_STALL  # noqa: F401  (the rule's defaults: the plan's)
 
 
 class CollapseStopper(tune.Stopper):

@@ -34,13 +34,13 @@ from ray.tune.schedulers import ASHAScheduler, FIFOScheduler
 from ray.tune.stopper import CombinedStopper
 
 from gan_core.datasets import load_dataset
-from studies import resume, reuse, tracking
-from studies.halving import SyncHalving
-from studies.plan import Plan, plan_dict, recorded_tolerance
-from studies.population import CollapsePBT, checkpoints_to_keep
-from studies.spaces import label
-from studies.stoppers import CollapseStopper, ErrorStopper
-from studies.trainable import error_line, gan_trainable, resolve
+from studies.run import resume, reuse, tracking
+from studies.run.halving import SyncHalving
+from studies.plan.plan import Plan, plan_dict, recorded_tolerance
+from studies.run.population import CollapsePBT, checkpoints_to_keep
+from studies.declare.spaces import label
+from studies.run.stoppers import CollapseStopper, ErrorStopper
+from studies.run.trainable import error_line, gan_trainable, resolve
 
 log = logging.getLogger(__name__)
 REDUCTION_FACTOR = 2
@@ -234,7 +234,7 @@ def store_table(plan: Plan, client: MlflowClient, study: dict, results) -> dict:
 def answer(plan: Plan, parent: str) -> None:
     """The study's answer (statistics over seeds, the report's path): a report that cannot be built
     costs one line, never the study."""
-    from studies.report import build_report
+    from studies.report.build import build_report
 
     try:
         lines, _ = build_report(plan.tracking_uri, plan.study.name, parent)

@@ -1,5 +1,5 @@
 """The numbers of a study report: per setting, statistics over seeds (see
-`studies.stats`) of what the trials logged, and the best setting against each
+`studies.report.stats`) of what the trials logged, and the best setting against each
 other setting, at two places.
 
 Early stops are censored data, not results: a trial ASHA stopped at its rung
@@ -23,8 +23,8 @@ import math
 from collections import Counter
 from dataclasses import dataclass, field
 
-from studies import stats
-from studies.report_runs import StudyRuns, Trial
+from studies.report import stats, verdicts
+from studies.report.runs import StudyRuns, Trial
 
 COMMON = ("score", "diversity", "quality", "modes_covered")  # every study's columns
 FEATURE_METRICS = ("kid", "fd")  # sample-set metrics shown where a study logged them
@@ -61,10 +61,10 @@ class Analysis:
     columns: tuple[str, ...]  # the metrics summarised, score first
     common_step: int | None  # the largest step every compared trial reached
     settings: list[SettingStats]  # best first (mean score at the common step)
-    comparisons: dict[str, stats.Comparison]  # other setting -> P(best > other) on the common-step score
+    comparisons: dict[str, verdicts.Comparison]  # other setting -> P(best > other) on the common-step score
     end_steps: tuple[int, ...] = ()  # the distinct last steps of the trials that ran their whole budget, ascending
     ranked_at_end: list[SettingStats] = field(default_factory=list)  # MIN_AT_END or more seeds there, best first
-    end_comparisons: dict[str, stats.Comparison] = field(default_factory=dict)  # P(best at end > other) on finals
+    end_comparisons: dict[str, verdicts.Comparison] = field(default_factory=dict)  # P(best at end > other) on finals
     one_answer: bool = False  # every compared trial ran its whole budget to the common step: it is the end
 
     @property
@@ -171,9 +171,9 @@ def analyse(runs: StudyRuns) -> Analysis:
         for other in settings[1:]:
             theirs = at_common_scores(other, step)
             if theirs:
-                analysis.comparisons[other.setting] = stats.compare(ours, theirs)
+                analysis.comparisons[other.setting] = verdicts.compare(ours, theirs)
     if ranked:
         ours = end_scores(ranked[0])
         for other in ranked[1:]:
-            analysis.end_comparisons[other.setting] = stats.compare(ours, end_scores(other))
+            analysis.end_comparisons[other.setting] = verdicts.compare(ours, end_scores(other))
     return analysis

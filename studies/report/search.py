@@ -4,7 +4,7 @@ score against trial number.
 
 Each trial's parameters are what its `gan.setting` tag names (the values the
 space suggested, floats to 3 significant digits), its value the score at the
-report's common step (see `studies.report_analysis`: early stops are
+report's common step (see `studies.report.analysis`: early stops are
 censored). A parameter's distribution spans the values the trials took:
 integers as an int range, other numbers as a float range, anything else as a
 categorical. Optuna assesses only the parameters every trial has (a
@@ -17,8 +17,8 @@ from __future__ import annotations
 import numpy as np
 from matplotlib.figure import Figure
 
-from studies.report_analysis import SCORED, Analysis
-from studies.report_figures import STOP_MARKERS, png
+from studies.report.analysis import SCORED, Analysis
+from studies.report.figures import STOP_MARKERS, png
 
 IMPORTANCE_SEED = 0
 

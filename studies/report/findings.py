@@ -1,4 +1,4 @@
-"""FINDINGS.md: a verdict on each claim of `studies.claims`, from the `--decide` runs named.
+"""FINDINGS.md: a verdict on each claim of `studies.report.claims`, from the `--decide` runs named.
 
     python -m studies.report --findings dg_ratio-20261208-101500 loss_family-20261208-131200
     python -m studies.report --findings findings/*.json       # again, from the exported runs alone
@@ -18,7 +18,7 @@ diverged, has none and is counted). `take_off` is read off the quality curve.
 
 The looks: at `claims.LOOKS` seeds a side (6, 10, 16), each comparison is
 tested at the level Lan-DeMets' Pocock-type spending gives that look
-(`stats.look_alphas`: 0.025, 0.012, 0.014; they sum to 0.05, so over all
+(`verdicts.look_alphas`: 0.025, 0.012, 0.014; they sum to 0.05, so over all
 looks the chance of any false verdict on a comparison is at most 5%), on the
 first n seeds of each side. The first look that decides it gives its verdict;
 one that none decides reads "undecided" with the seeds a side it would need.
@@ -29,22 +29,20 @@ is "not testable at this budget", with the budget its quality curve points to.
 
 from __future__ import annotations
 
-import json
 import math
-import os
 from dataclasses import dataclass, field
 
-from studies import claims as claim_registry
-from studies import stats
-from studies.findings_runs import Source, export
-from studies.report_page import num
-from studies.report_runs import Trial
+from studies.report import claims as claim_registry
+from studies.report import stats, verdicts
+from studies.report.page import num
+from studies.report.sources import Source
+from studies.report.runs import Trial
 
 FOLDER = "findings"  # the exported runs, beside FINDINGS.md
 TAKE_OFF_BAR = 0.1  # gan_core's collapse_quality default: samples under it are not yet plausible
 NO_VALUE = ("diverged", "error")
 NOT_TESTABLE = "not testable at this budget"
-WORDS = {  # (what the part expects, stats.decide's verdict) -> the part's verdict
+WORDS = {  # (what the part expects, verdicts.decide's verdict) -> the part's verdict
     ("better", "supported"): "supported", ("better", "contradicted"): "contradicted",
     ("not_worse", "supported"): "supported", ("not_worse", "contradicted"): "contradicted",
     ("same", "equivalent"): "supported", ("same", "different"): "contradicted",
@@ -81,7 +79,7 @@ class PartResult:
     alpha: float | None = None  # the level that look tests at
     a: SideValues | None = None
     b: SideValues | None = None
-    decision: stats.Decision | None = None
+    decision: verdicts.Decision | None = None
     grounded: list[SideValues] = field(default_factory=list)  # sides under the take-off bar
     budget_hint: str = ""  # where the grounded side's quality curve points
     looks: tuple = claim_registry.LOOKS  # seeds a side at each look of the runs read
@@ -206,13 +204,13 @@ def budget_hint(side: SideValues, bar: float) -> str:
 
 
 def signed(values: dict[str, float], metric: str) -> dict[str, float]:
-    """Values oriented so that higher is better (`stats.decide` asks whether x beats y)."""
+    """Values oriented so that higher is better (`verdicts.decide` asks whether x beats y)."""
     return {k: -v for k, v in values.items()} if metric in claim_registry.LOWER_IS_BETTER else values
 
 
 def judge(cid: str, part: claim_registry.Part, a: SideValues, b: SideValues, alpha: float,
-          about_failure: bool) -> tuple[str, stats.Decision | None, list[SideValues]]:
-    """The part's verdict at one look: not testable (a side under the take-off bar), or stats.decide's."""
+          about_failure: bool) -> tuple[str, verdicts.Decision | None, list[SideValues]]:
+    """The part's verdict at one look: not testable (a side under the take-off bar), or verdicts.decide's."""
     grounded = [s for s in (a, b) if s.quality is not None and s.quality < TAKE_OFF_BAR]
     if grounded and not about_failure:
         return NOT_TESTABLE, None, grounded
@@ -222,7 +220,7 @@ def judge(cid: str, part: claim_registry.Part, a: SideValues, b: SideValues, alp
         xs, ys = [x[s] for s in common], [y[s] for s in common]
     else:
         xs, ys = list(x.values()), list(y.values())
-    decision = stats.decide(xs, ys, part.expect, part.margin, alpha, paired=part.paired)
+    decision = verdicts.decide(xs, ys, part.expect, part.margin, alpha, paired=part.paired)
     return WORDS.get((part.expect, decision.verdict), "undecided"), decision, grounded
 
 
@@ -245,7 +243,7 @@ def evaluate(cid: str, part: claim_registry.Part, sources: list[Source], looks: 
     result.looks = looks
     trials_a, trials_b = side_trials(srcs_a, part.a), side_trials(srcs_b, part.b)
     about_failure = claim_registry.CLAIMS[cid].about_failure
-    alphas = stats.look_alphas(list(looks))
+    alphas = verdicts.look_alphas(list(looks))
     for k, (n, alpha) in enumerate(zip(looks, alphas)):
         seeds = [str(s) for s in range(n)]
         if not all(s in trials_a for s in seeds) or not all(s in trials_b for s in seeds):
@@ -271,7 +269,7 @@ def seeds_needed(r: PartResult) -> int | None:
     d = r.decision
     if d is None or d.seeds_needed is None:
         return None
-    return max(d.seeds_needed, stats.fewest_seeds(d.alpha, r.part.paired))
+    return max(d.seeds_needed, verdicts.fewest_seeds(d.alpha, r.part.paired))
 
 
 def verdict_words(r: PartResult) -> str:
@@ -304,142 +302,3 @@ def claim_verdict(results: list[PartResult]) -> str:
     if "supported" in verdicts:
         return "partly supported"
     return "undecided"
-
-
-def side_text(s: SideValues) -> str:
-    summary = stats.summarize(list(s.values.values())) if s.values else None
-    mean = "-" if summary is None else num(summary.mean) + (
-        f" [{num(summary.ci[0])}, {num(summary.ci[1])}]" if summary.ci else "")
-    missing = f"; no value: {', '.join(s.missing)}" if s.missing else ""
-    return f"{s.side} {mean} (n={s.n}{missing})"
-
-
-def part_line(r: PartResult) -> str:
-    p = r.part
-    head = f"{p.question} (expected: {p.expect.replace('_', ' ')}; margin ±{num(p.margin)}: {p.reason})"
-    if r.a is None:
-        missing = sorted({s.study for s, srcs in ((p.a, r.sources_a), (p.b, r.sources_b)) if not srcs})
-        run = "; ".join(f"`{claim_registry.command(s)}`" for s in missing)
-        return f"{head}: {r.verdict}" + (f" (needs {run})" if run else "") + "."
-    look = f"look {r.look} of {len(r.looks)} ({r.looks[r.look - 1]} seeds a side, " \
-           f"level {num(r.alpha)})"
-    text = f"{head}, {look}: {side_text(r.a)} against {side_text(r.b)}"
-    d = r.decision
-    if d is not None:
-        tests = [f"P(a better than b) = {num(d.p)}", f"exact permutation p = {num(d.permutation_p)}"]
-        if p.expect == "same" and d.equivalence_p is not None:
-            tests.append(f"equivalence (TOST) p = {num(d.equivalence_p)}")
-        if p.expect == "not_worse" and d.noninferiority_p is not None:
-            tests.append(f"non-inferiority p = {num(d.noninferiority_p)}")
-        if p.expect == "better" and d.equivalence_p is not None:
-            tests.append(f"equivalence p = {num(d.equivalence_p)}")
-        diff = d.difference if p.a.metric not in claim_registry.LOWER_IS_BETTER else -d.difference
-        ci = d.difference_ci if p.a.metric not in claim_registry.LOWER_IS_BETTER else \
-            (-d.difference_ci[1], -d.difference_ci[0]) if d.difference_ci else None
-        tests.append(f"a - b = {num(diff)}" + (f" [{num(ci[0])}, {num(ci[1])}]" if ci else ""))
-        if seeds_needed(r):
-            tests.append(f"seeds a side to detect ±{num(p.margin)} at this spread: {seeds_needed(r)}")
-        text += "; " + ", ".join(tests) + ("; paired by seed" if p.paired else "")
-    text += f": **{verdict_words(r)}**."
-    if r.grounded:
-        sides = " and ".join(f"{s.side.setting} (mean quality {num(s.quality)} at {s.step:,})" for s in r.grounded)
-        verb = "has" if len(r.grounded) == 1 else "have"
-        text += (f" {sides} {verb} not taken off (quality under {num(TAKE_OFF_BAR)}: its samples are not yet "
-                 f"plausible); {r.budget_hint}.")
-    return text
-
-
-def runs_used(results: list[PartResult]) -> list[Source]:
-    seen: dict[str, Source] = {}
-    for r in results:
-        for src in r.sources_a + r.sources_b:
-            seen[src.runs.parent_name] = src
-    return sorted(seen.values(), key=lambda s: s.started)
-
-
-def document(sources: list[Source], refs_command: str) -> str:
-    """The whole FINDINGS.md."""
-    evaluated = {cid: [evaluate(cid, p, sources) for p in claim.parts]
-                 for cid, claim in claim_registry.CLAIMS.items()}
-    looks = ", ".join(map(str, claim_registry.LOOKS))
-    alphas = ", ".join(num(a) for a in stats.look_alphas(list(claim_registry.LOOKS)))
-    lines = ["# Findings: the classic reports' claims, tested over seeds", "",
-             f"Generated by `{refs_command}` from the runs listed below; not edited by hand. Each claim of "
-             "the classic GAN course reports (ids R1-R16, stated in `studies/claims.py`) is one or more "
-             "comparisons of two settings over seeds, every trial run to its budget (FIFO: nothing censored), "
-             "each side read at the step the part names. A part declares the smallest difference that matters "
-             "(its margin, with the reason). Seeds are added in looks of "
-             f"{looks} a side until the comparison is decided; look k tests at the level {alphas} "
-             "(Lan-DeMets' Pocock-type alpha spending; the levels sum to 0.05, so the chance of any false "
-             "verdict over the looks is at most 5%). A claim that a beats b is **supported** when an exact "
-             "permutation test (ties counted) finds a ahead, **contradicted** when it finds a behind or the two "
-             "equivalent within the margin (two one-sided tests); a claim of no difference reads **equivalent "
-             "within ±m** (TOST) or **different**; a claim that a is no worse reads supported when a "
-             "non-inferiority test says so. Otherwise the comparison is **undecided**, with the seeds a side it "
-             "would need to detect its margin at the spread seen. Sides that are the same trials are paired by "
-             "seed. A side whose samples have not taken off at the compared step (mean quality under "
-             f"{num(TAKE_OFF_BAR)}) makes the part **{NOT_TESTABLE}**, unless the claim is about failing to "
-             "train (R3, R8). Scores are on the embedded datasets at 32x32, not the reports' 64x64 faces: see "
-             "each caveat.", "",
-             "| claim | verdict | parts | study |", "|---|---|---|---|"]
-    for cid, results in evaluated.items():
-        studies = ", ".join(claim_registry.CLAIMS[cid].studies)
-        parts = "; ".join(verdict_words(r) for r in results)
-        lines.append(f"| [{cid}](#{cid.lower()}) | {claim_verdict(results)} | {parts} | {studies} |")
-    used = runs_used([r for results in evaluated.values() for r in results])
-    lines += ["", "## Runs", "",
-              "| run | command | trials | trained | reused | seeds | machine | gan_core | CPU-hours | wall time |",
-              "|---|---|---|---|---|---|---|---|---|---|"]
-    for src in used:
-        wall = f"{src.wall_minutes:.0f} min" if src.wall_minutes is not None else "unfinished"
-        trained = [t for t in src.runs.trials if not src.reused(t)]
-        lines.append(f"| {src.runs.parent_name} | `{src.command}` | {len(src.runs.trials)} | {len(trained)} | "
-                     f"{len(src.runs.trials) - len(trained)} | {src.seeds} | {', '.join(src.machines) or '?'} | "
-                     f"{src.code or '?'} | {src.trial_hours:.1f} | {wall} |")
-    total = sum(src.trial_hours for src in used)
-    lines += ["", f"Training took {total:.1f} CPU-hours in all (each trained trial's wall time on one CPU thread; "
-              "a reused trial is a copy of one trained in an earlier run, and costs nothing). Trials are bitwise "
-              "reproducible on the same kind of CPU (`machine`); another kind, or a GPU, draws other digits for "
-              "the same trials, and the verdicts are what must agree."]
-    for cid, claim in claim_registry.CLAIMS.items():
-        results = evaluated[cid]
-        runs = ", ".join(src.runs.parent_name for src in runs_used(results)) or "none"
-        lines += ["", f"## {cid}", "", f"*{claim.text}*", "",
-                  "Tested by: " + ", ".join(f"`{claim_registry.command(s)}`" for s in claim.studies)
-                  + f"; runs read: {runs}.", ""]
-        lines += [f"- {part_line(r)}" for r in results]
-        lines += ["", f"Verdict: **{claim_verdict(results)}**.", "", f"Caveat: {claim.caveat}"]
-    return "\n".join(lines) + "\n"
-
-
-def write(sources: list[Source], out: str, refs_command: str) -> tuple[str, list[str]]:
-    """FINDINGS.md at `out`, each source exported beside it; returns the paths written."""
-    text = document(sources, refs_command)  # refused runs stop here, before anything is written
-    folder = os.path.join(os.path.dirname(os.path.abspath(out)), FOLDER)
-    os.makedirs(folder, exist_ok=True)
-    exported = []
-    for src in sources:
-        path = os.path.join(folder, f"{src.runs.parent_name}.json")
-        with open(path, "w") as f:
-            json.dump(export(src), f, indent=None, separators=(",", ":"), sort_keys=True)
-            f.write("\n")
-        exported.append(path)
-    with open(out, "w") as f:
-        f.write(text)
-    return out, exported
-
-
-def generated_command(refs: list[str], out: str) -> str:
-    """The command that rebuilds the document from the exported runs."""
-    names = [f"{FOLDER}/{os.path.basename(r) if r.endswith('.json') else r + '.json'}" for r in refs]
-    flag = "" if os.path.basename(out) == "FINDINGS.md" else f" --out {out}"
-    return f"python -m studies.report --findings {' '.join(names)}{flag}"
-
-
-def summary(sources: list[Source]) -> list[str]:
-    counts: dict[str, int] = {}
-    for cid, claim in claim_registry.CLAIMS.items():
-        verdict = claim_verdict([evaluate(cid, p, sources) for p in claim.parts])
-        counts[verdict] = counts.get(verdict, 0) + 1
-    return [f"{len(claim_registry.CLAIMS)} claims from {len(sources)} runs: "
-            + ", ".join(f"{n} {v}" for v, n in counts.items()) + "."]

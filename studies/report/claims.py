@@ -91,7 +91,7 @@ def side(study: str, setting: str, metric: str = "score", at: int | None = None,
 
 
 def label_value(value) -> str:
-    """A config value as a trial's label shows it (`studies.spaces.label`)."""
+    """A config value as a trial's label shows it (`studies.declare.spaces.label`)."""
     return f"{value:.3g}" if isinstance(value, float) else str(value)
 
 

@@ -1,21 +1,21 @@
 """Seeds until decided: `python -m studies.<study> --decide [R4,R10]`.
 
-Runs the settings the claims' comparisons name (`studies.claims`: every part
+Runs the settings the claims' comparisons name (`studies.report.claims`: every part
 both of whose sides are in this study, or those of the claims given) under
 FIFO, so every trial reaches its budget, in looks: first `--looks`' first
 count of seeds a side (`claims.LOOKS`: 6, 10, 16), then, for the comparisons still undecided, more seeds up to
 the next look, until each is decided (or not testable at its budget) or the
 cap is reached. A decided comparison stops spending: its settings get no
 more seeds unless another undecided comparison needs them. Each look is
-tested at its own level (`studies.stats.look_alphas`: Pocock-type alpha
+tested at its own level (`studies.report.verdicts.look_alphas`: Pocock-type alpha
 spending, at most 5% chance of a false verdict over all looks), by the same
-code that writes FINDINGS.md (`studies.findings.evaluate`), so the verdicts
+code that writes FINDINGS.md (`studies.report.findings.evaluate`), so the verdicts
 printed here are the document's.
 
 One MLflow parent run holds every look's trials (one Tune experiment per
 look, `<run>-look<k>`) and records each look (`looks/look-<k>.json`: per
 comparison its seeds, level, p-values and verdict; metric `looks`). Trials
-already trained in the store are copied, not trained again (`studies.reuse`),
+already trained in the store are copied, not trained again (`studies.run.reuse`),
 so a decide run that was stopped is continued by running the same command.
 """
 
@@ -25,67 +25,18 @@ import dataclasses
 import sys
 import time
 
-from studies import claims as claim_registry
-from studies.plan import Plan
-from studies.spaces import label_columns, point_labels, points, select
-
-
-def sides_of(parts: list[tuple[str, int, claim_registry.Part]]) -> list[claim_registry.Side]:
-    return list(dict.fromkeys(s for _, _, p in parts for s in (p.a, p.b)))
-
-
-def setting_key(side: claim_registry.Side) -> tuple:
-    """What trials a side needs: its setting and the values it sets (two sides reading one metric at two
-    steps, or two metrics, of the same trials need them once)."""
-    return side.labels, side.sets
-
-
-def side_points(grid: dict, side: claim_registry.Side, seeds: range) -> list[dict]:
-    """The grid point of the side's setting, with the values it sets, once per seed; ValueError naming the
-    setting when the study's grid has no such point."""
-    columns = label_columns(grid)
-    wanted = {k: v for k, v in side.labels if k not in dict(side.sets)}
-    found = [p for p in points({k: v for k, v in grid.items() if k != "seed"})
-             if point_labels(columns, p) == wanted]
-    if len(found) != 1:
-        raise ValueError(f"claim side {side.setting!r}: study {side.study}'s grid has "
-                         f"{'no' if not found else len(found)} such setting")
-    return [{**found[0], **dict(side.sets), "seed": seed} for seed in seeds]
-
-
-def look_points(grid: dict, sides: list[claim_registry.Side], seeds: range) -> list[dict]:
-    chosen, seen = [], set()
-    for side in sides:
-        if setting_key(side) in seen:
-            continue
-        seen.add(setting_key(side))
-        chosen += side_points(grid, side, seeds)
-    return chosen
-
-
-def decide_plan(plan: Plan, ids: list[str] | None) -> Plan:
-    """The plan of a --decide run: FIFO over the first look's points of every side (its configs); every side's
-    configs up to the cap are validated now, before Ray, so a bad side fails here."""
-    from gan_core.config import TrainConfig
-    from studies.spaces import expand
-
-    parts = claim_registry.parts_of(plan.study.name, ids)
-    grid = {k: v for k, v in plan.space.items() if k != "seed"}
-    sides = sides_of(parts)
-    for values in expand(plan.base, select(look_points(grid, sides, range(plan.looks[-1])))):
-        TrainConfig.from_dict(values)  # every side at the cap is a valid trial
-    first = select(look_points(grid, sides, range(plan.looks[0])))
-    configs = [TrainConfig.from_dict(values) for values in expand(plan.base, first)]
-    return dataclasses.replace(plan, space=first, grid=plan.space, configs=configs,
-                               decide=tuple(f"{cid}.{i + 1}" for cid, i, _ in parts))
+from studies.report import claims as claim_registry
+from studies.plan.plan import Plan
+from studies.declare.spaces import label_columns, point_labels, points, select
 
 
 def run(plan: Plan) -> int:
     """Every look of the plan's comparisons, in one parent run; 0 when every look ran."""
     from mlflow.tracking import MlflowClient
 
-    from studies import execute, findings, findings_runs, report_runs, stats, tracking
-    from studies.stoppers import ErrorStopper
+    from studies.run import execute, tracking
+    from studies.report import findings, sources as findings_runs, runs as report_runs, stats, verdicts
+    from studies.run.stoppers import ErrorStopper
 
     client = MlflowClient(plan.tracking_uri)
     try:
@@ -104,7 +55,7 @@ def run(plan: Plan) -> int:
     execute.warm_scorer(plan.base)
     started = execute.start_ray(plan)
     grid = {k: v for k, v in plan.grid.items() if k != "seed"}
-    alphas = stats.look_alphas(list(plan.looks))
+    alphas = verdicts.look_alphas(list(plan.looks))
     results, pending, verdicts, previous = [], list(parts), {}, 0
     try:
         for k, (n, alpha) in enumerate(zip(plan.looks, alphas), start=1):
@@ -163,7 +114,7 @@ def look_record(cid: str, index: int, result, look: int) -> dict:
 
 
 def answer_text(parts, verdicts) -> str:
-    from studies import findings
+    from studies.report import findings
 
     lines = ["Verdicts (the same code writes FINDINGS.md from this run's export):"]
     for cid, i, part in parts:

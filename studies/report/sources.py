@@ -1,4 +1,4 @@
-"""The study runs FINDINGS.md reads (`studies.findings`): a parent run and its trials from the
+"""The study runs FINDINGS.md reads (`studies.report.findings`): a parent run and its trials from the
 tracking store, or a file `--findings` exported, so the document can be rebuilt when the store is gone.
 
 An export holds the run's command, times, scheduler (name, ASHA grace and rung tolerance where it had
@@ -14,8 +14,8 @@ import os
 import re
 from dataclasses import dataclass
 
-from studies import tracking
-from studies.report_runs import StudyRuns, Trial, load_study
+from studies.run import tracking
+from studies.report.runs import StudyRuns, Trial, load_study
 
 KEYS = ("score", "diversity", "quality", "modes_covered", "cond_acc", "aux_acc_real", "aux_acc_fake", "collapsed",
         "precision")
@@ -57,7 +57,7 @@ class Source:
     def looks(self) -> tuple[int, ...]:
         """The seeds a side at each look of a --decide run (its parent's `decide` param); the claims' default
         for a run that records none."""
-        from studies.claims import LOOKS
+        from studies.report.claims import LOOKS
 
         try:
             found = ast.literal_eval(self.runs.parent_params.get("decide", "{}"))

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from matplotlib.figure import Figure
 
-from studies.report_analysis import Analysis
-from studies.report_figures import png
+from studies.report.analysis import Analysis
+from studies.report.figures import png
 
 
 def schedules(analysis: Analysis) -> bytes | None:

@@ -16,7 +16,7 @@ cluster's server and for studies finished long ago. It writes `report.html`
 and prints two to seven lines of answer (the top of report.md and
 report.html too) and the report's path. A study driver calls `build_report`
 at its end. `--findings` writes FINDINGS.md, the verdict on each classic
-claim, from the study runs it names (`studies.findings`).
+claim, from the study runs it names (`studies.report.findings`).
 """
 
 from __future__ import annotations
@@ -29,10 +29,12 @@ import tempfile
 
 from mlflow.tracking import MlflowClient
 
-from studies import findings, findings_runs, locations, report_figures, report_pbt, report_search, tracking
-from studies.report_analysis import MIN_AT_END, SCORED, Analysis, SettingStats, analyse, report_keys
-from studies.report_page import Figure, end_place, interval, markdown, num, page
-from studies.report_runs import load_study
+from studies.report import findings, findings_page, sources as findings_runs, figures as report_figures, pbt as report_pbt, search as report_search
+from studies.declare import locations
+from studies.run import tracking
+from studies.report.analysis import MIN_AT_END, SCORED, Analysis, SettingStats, analyse, report_keys
+from studies.report.page import Figure, end_place, interval, markdown, num, page
+from studies.report.runs import load_study
 
 ARTIFACT_DIR = "report"  # where the report goes among the parent run's artifacts
 LISTED = 3  # settings named per verdict in the terminal summary
@@ -228,10 +230,10 @@ def make_findings(refs: list[str], tracking_uri: str, out: str) -> list[str]:
 
     sources = findings_runs.load_sources(client, refs)
     try:
-        path, exported = findings.write(sources, out, findings.generated_command(refs, out))
+        path, exported = findings_page.write(sources, out, findings_page.generated_command(refs, out))
     except findings.FindingsError as err:
         raise ValueError(f"--findings: {err}") from None
-    return findings.summary(sources) + [f"Findings: {os.path.abspath(path)} (runs exported to "
+    return findings_page.summary(sources) + [f"Findings: {os.path.abspath(path)} (runs exported to "
                                         f"{os.path.dirname(os.path.abspath(exported[0]))})"]
 
 

@@ -29,9 +29,9 @@ matplotlib.use("Agg")  # headless: no display is ever needed
 import numpy as np  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
-from studies.report_analysis import (MIN_AT_END, Analysis, SettingStats, Trial, at_common_scores,  # noqa: E402
+from studies.report.analysis import (MIN_AT_END, Analysis, SettingStats, Trial, at_common_scores,  # noqa: E402
                                      end_scores)
-from studies.report_page import end_place  # noqa: E402
+from studies.report.page import end_place  # noqa: E402
 
 DPI = 100
 STOP_MARKERS = {"stopped_early": ("x", "stopped by ASHA"), "collapsed": ("v", "stopped as collapsed")}

@@ -2,7 +2,7 @@
 its child runs (one per trial), their metric histories and their stepped
 sample images.
 
-    from studies.report_runs import load_study
+    from studies.report.runs import load_study
     runs = load_study(MlflowClient(uri), "dg_ratio")       # the newest parent run
     runs = load_study(client, "dg_ratio", "dg_ratio-20250101-120000")   # by run name or id
 
@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 
 from mlflow.tracking import MlflowClient
 
-from studies import reuse, tracking
+from studies.run import reuse, tracking
 
 TAG_GROUP = "gan.group"  # the setting without its seed, where the study tagged it
 TAG_PARENT = "mlflow.parentRunId"
@@ -40,8 +40,8 @@ class Trial:
     history: dict[str, list[tuple[int, float]]] = field(default_factory=dict)  # key -> [(step, value)], by step
     images: dict[int, str] = field(default_factory=dict)  # step -> artifact path of the sample grid
     seconds: float | None = None  # the child run's wall time (a reused trial's: the copy's)
-    reused_from: str | None = None  # the study run a reused trial was copied from (studies.reuse)
-    machine: str | None = None  # the kind of machine that trained it (studies.reuse.machine)
+    reused_from: str | None = None  # the study run a reused trial was copied from (studies.run.reuse)
+    machine: str | None = None  # the kind of machine that trained it (studies.run.reuse.machine)
 
     def last_step(self) -> int | None:
         steps = [s for values in self.history.values() for s, _ in values]

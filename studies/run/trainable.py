@@ -19,7 +19,7 @@ as tags of its child run: `gan.node` (Ray node id), `gan.nodes` (short ids of
 every node it started on, oldest first: more than one means it was restored
 after a failure), `gan.device`, `gan.gpu_ids` and `gan.torch_threads`.
 
-Under population-based training (`studies.population`) a trial also logs the
+Under population-based training (`studies.run.population`) a trial also logs the
 hyper-parameters it trains with at every evaluation (`lr_d`, `lr_g`, `d_steps`,
 `g_steps`), and a checkpoint it restores that another trial saved (each
 checkpoint names its trial) is an exploit: the state goes on under this
@@ -48,13 +48,13 @@ from ray import tune
 
 from gan_core import TrainConfig, train
 from gan_core.train import continue_with
-from studies import reuse
-from studies.spaces import label, merge
+from studies.run import reuse
+from studies.declare.spaces import label, merge
 
 if TYPE_CHECKING:
     from mlflow.tracking import MlflowClient
 
-    from studies.tracking import TrialLog
+    from studies.run.tracking import TrialLog
 
 STATE_FILE = "state.pt"
 
@@ -85,7 +85,7 @@ def placement(config: TrainConfig) -> dict:
 def placement_tags(client: MlflowClient, run_id: str, where: dict) -> dict:
     """`where` (see `placement`) with the node appended to the nodes of earlier starts (a trial
     restarted on the node it last ran on, after a pause at an ASHA rung, adds nothing)."""
-    from studies import tracking
+    from studies.run import tracking
 
     node = where["gan.node"]
     earlier = [n for n in tracking.retry(client.get_run, run_id).data.tags.get("gan.nodes", "").split(",") if n]
@@ -98,7 +98,7 @@ def open_run(study: dict, trial_id: str, setting: str, config: TrainConfig, wher
     MLflow itself is imported here, in the thread, not before the trial's first round."""
     from mlflow.tracking import MlflowClient
 
-    from studies import tracking
+    from studies.run import tracking
 
     client = trial["client"] = MlflowClient(study["tracking_uri"])
     run_id, existed = tracking.find_or_create_child(
@@ -186,8 +186,8 @@ def run_trial(trial_config: dict, study: dict, trial: dict, pool: ThreadPoolExec
 def replay_reused(trial: dict) -> bool:
     """Under FIFO: when a run of this very trial (same key: config, code, machine kind) already ended in the
     store, copy it into this trial's child run and report its evaluations to Tune as they were logged,
-    instead of training (`studies.reuse`); False when there is none."""
-    from studies import reuse
+    instead of training (`studies.run.reuse`); False when there is none."""
+    from studies.run import reuse
 
     log = opened(trial)
     source = reuse.find(log.client, trial["key"], exclude_parent=trial["parent_run_id"])
@@ -219,7 +219,7 @@ def weights_digest(weights: dict) -> str:
 def record_exploit(client: MlflowClient, study: dict, run_id: str, log: TrialLog, state: dict,
                    path: str, config: TrainConfig) -> None:
     """This trial restored another trial's checkpoint: say which, at which step, with which weights."""
-    from studies import tracking
+    from studies.run import tracking
 
     donor = state["trial_id"]
     donor_run = tracking.child_of_trial(client, study["experiment_id"], study["parent_run_id"], donor)
@@ -244,7 +244,7 @@ def end_with_error(err: Exception, trial: dict) -> None:
     message, details = error_line(err), traceback.format_exc()
     if trial["run_id"] is not None:
         try:
-            from studies import tracking
+            from studies.run import tracking
 
             tracking.record_error(trial["client"], trial["run_id"], message, details)
         except Exception as also:  # the store itself is failing: the driver still gets the message

@@ -67,7 +67,7 @@ def trial_key(config: dict, code: str, kind: str) -> str:
 def find(client, key: str, exclude_parent: str | None = None):
     """A finished (or diverged) child run with this key in any experiment of the store, the original
     before any copy of it; None when there is none."""
-    from studies import tracking
+    from studies.run import tracking
 
     experiments = [e.experiment_id for e in tracking.retry(client.search_experiments)]
     query = f"tags.`{TAG_KEY}` = '{key}'"
@@ -81,7 +81,7 @@ def find(client, key: str, exclude_parent: str | None = None):
 
 def histories(client, run_id: str) -> dict[str, list]:
     """Every metric's history of the run: key -> [Metric, ...] by step."""
-    from studies import tracking
+    from studies.run import tracking
 
     run = tracking.retry(client.get_run, run_id)
     return {key: sorted(tracking.retry(client.get_metric_history, run_id, key), key=lambda m: m.step)
@@ -100,7 +100,7 @@ def evaluations(history: dict[str, list]) -> list[tuple[int, dict]]:
 def copy(client, source, run_id: str, history: dict[str, list]) -> None:
     """The source run's histories (with their timestamps: a repeated copy is a no-op for the store),
     sample grids and mode histograms into run `run_id`, which then names where they came from."""
-    from studies import tracking
+    from studies.run import tracking
 
     metrics = [m for values in history.values() for m in values]
     for i in range(0, len(metrics), 1000):
@@ -119,7 +119,7 @@ def copy(client, source, run_id: str, history: dict[str, list]) -> None:
 
 def origin_name(client, source) -> str:
     """The name of the study run (parent run) that trained `source`, e.g. `dg_ratio-20261207-101500`."""
-    from studies import tracking
+    from studies.run import tracking
 
     parent = source.data.tags.get("mlflow.parentRunId")
     return tracking.retry(client.get_run, parent).info.run_name if parent else source.info.run_name
