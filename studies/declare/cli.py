@@ -27,7 +27,7 @@ from studies.declare.overrides import parse_sets, varied_fields
 from studies.report.claims import CLAIMS, LOOKS, parts_of
 from studies.plan.plan import RUNG_TOLERANCE, Plan, describe
 from studies.plan.plan import COLLAPSE_PERSISTENCE, COLLAPSE_STALL
-from studies.declare.study import Study, settings
+from studies.declare.study import POINTS_BASE, Study, settings
 from studies.declare.spaces import expand, label_columns, point_labels, points, sample_define_by_run, select
 # a study written for images gets these when pointed at a 2-D dataset
 class OneLineParser(argparse.ArgumentParser):

@@ -6,7 +6,7 @@ import pytest
 
 from studies.report import claims
 from studies.__main__ import all_studies
-from studies.run.decide import side_points
+from studies.plan.looks import side_points
 from studies.report.analysis import COMMON, study_columns
 from studies.declare.cli import make_plan
 
