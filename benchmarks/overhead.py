@@ -43,7 +43,7 @@ from pathlib import Path
 
 import torch
 
-from gan_core import train
+from gan_core.train import train
 from studies.runner import CPU_IMAGES, SMOKE, Study, make_plan
 
 MARKS_ENV = "GAN_STUDIES_BENCH_MARKS"  # where the trial's wrapper writes its timestamps

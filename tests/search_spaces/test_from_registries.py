@@ -53,5 +53,6 @@ def test_a_new_normalization_joins_the_normalization_space(monkeypatch):
 def test_a_new_conditioning_joins_the_conditional_space(monkeypatch):
     monkeypatch.setattr(heads, "CONDITIONINGS", (*heads.CONDITIONINGS, "fake-cond"))
     configs = spaces_configs({**conditional.space(), "dataset": "digits"})
-    assert [c.conditioning for c in configs] == ["none", "cgan", "cgan", "acgan", "projection", "fake-cond"]
-    assert [c.matching_aware for c in configs].count(True) == 1
+    assert [c.conditioning for c in configs] == ["none", *["cgan"] * 4, "acgan", "projection", "fake-cond"]
+    assert [c.matching_aware for c in configs].count(True) == 2  # embedded and one-hot cGAN, each also matching-aware
+    assert [c.label_input for c in configs].count("onehot") == 2
