@@ -43,9 +43,9 @@ from pathlib import Path
 
 import torch
 
-from gan_core import train
-from studies.declare.study import CPU_IMAGES, SMOKE, Study
+from gan_core.train import train
 from studies.declare.cli import make_plan
+from studies.declare.study import CPU_IMAGES, SMOKE, Study
 
 MARKS_ENV = "GAN_STUDIES_BENCH_MARKS"  # where the trial's wrapper writes its timestamps
 # dg_ratio's 1:1 BCE setting; 3,000 updates (1,500 rounds) are about two minutes on one CPU thread

@@ -22,7 +22,9 @@ import tempfile
 
 import torch
 
-from gan_core import TrainConfig, train
+from gan_core import TrainConfig
+
+from gan_core.train import train
 
 
 def images_per_second(config: TrainConfig, sec_per_round: float) -> float:

@@ -211,7 +211,8 @@ def real_payload(quick: bool) -> dict:
     """The params, metrics and sample grid of one evaluation of the default study config (or its --smoke one)."""
     import torch
 
-    from gan_core import TrainConfig, train
+    from gan_core import TrainConfig
+    from gan_core.train import train
     from studies.declare.study import CPU_IMAGES, SMOKE
 
     torch.set_num_threads(1)

@@ -55,12 +55,17 @@ import dataclasses
 import functools
 import math
 from dataclasses import dataclass
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
-import torch
+from gan_core.lazy import lazy
 
-from gan_core import classifiers, features as feature_spaces, image_data, image_folders, mode_scores
-from gan_core.image_store import ImageArray
+if TYPE_CHECKING:
+    from gan_core.image_store import ImageArray
+
+# the registry's facts read without these; a dataset's code imports them when it is built or sampled
+torch = lazy("torch")
+classifiers, feature_spaces = lazy("gan_core.classifiers"), lazy("gan_core.features")
+image_data, image_folders, mode_scores = lazy("gan_core.image_data"), lazy("gan_core.image_folders"), lazy("gan_core.mode_scores")
 
 IMAGE_SIZES = (32, 64)  # the image sides the architectures build for (their depth follows the side)
 FOLDER_PREFIX = "folder:"

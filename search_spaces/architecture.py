@@ -1,7 +1,7 @@
 """Generator/discriminator architectures, with a VAE as the non-adversarial
 baseline row. The VAE takes the learning rate usual for VAEs (Adam 1e-3)."""
 
-from ray import tune
+from search_spaces.common import grid
 
 ARCHITECTURES = [
     {"arch": "dcgan"},
@@ -15,8 +15,8 @@ ARCHITECTURES = [
 
 
 def space() -> dict:
-    return {"architecture": tune.grid_search(ARCHITECTURES)}
+    return {"architecture": grid(ARCHITECTURES)}
 
 
 def smoke_space() -> dict:
-    return {"architecture": tune.grid_search([ARCHITECTURES[1], ARCHITECTURES[4]])}
+    return {"architecture": grid([ARCHITECTURES[1], ARCHITECTURES[4]])}

@@ -3,6 +3,12 @@ ratio and D normalization its paper uses, and the label-smoothing presets.
 A loss of `gan_core.losses.LOSSES` without a recipe here trains under the
 DCGAN recipe (the `bce` one), so a new loss joins the studies unchanged."""
 
+def grid(options) -> dict:
+    """A grid over these options, as Ray Tune reads it (what `tune.grid_search` returns), without importing
+    Ray: listing the studies and printing their help load no heavy module."""
+    return {"grid_search": list(options)}
+
+
 LOSS_SETUPS = {
     # Goodfellow et al. 2014 losses under the DCGAN recipe (Radford et al. 2016): Adam 2e-4, beta1 0.5, batch norm
     "bce": {"loss": "bce", "opt_d": "adam", "opt_g": "adam", "lr_d": 2e-4, "lr_g": 2e-4,

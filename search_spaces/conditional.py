@@ -4,15 +4,15 @@ and cGAN three more times: with a matching-aware D, and with its label fed in
 raw (one-hot, no embedding layer: `label_input`), plain and matching-aware,
 as the classic reports' first conditional DCGANs did (R9)."""
 
-from ray import tune
-
-from gan_core import heads
+from search_spaces.common import grid
 
 CGAN_VARIANTS = [{"matching_aware": True}, {"label_input": "onehot"}, {"matching_aware": True, "label_input": "onehot"}]
 
 
 def conditionings() -> list[dict]:
     """Each conditioning of the registry; cgan also in each of CGAN_VARIANTS."""
+    from gan_core import heads  # the registry, read when the space is built (listing studies loads no torch)
+
     settings = []
     for name in heads.CONDITIONINGS:
         settings.append({"conditioning": name})
@@ -22,8 +22,8 @@ def conditionings() -> list[dict]:
 
 
 def space() -> dict:
-    return {"conditioning": tune.grid_search(conditionings())}
+    return {"conditioning": grid(conditionings())}
 
 
 def smoke_space() -> dict:
-    return {"conditioning": tune.grid_search([{"conditioning": "cgan"}, {"conditioning": "acgan"}])}
+    return {"conditioning": grid([{"conditioning": "cgan"}, {"conditioning": "acgan"}])}

@@ -2,9 +2,7 @@
 loss and WGAN-GP, each with the optimizer settings its paper uses (the ratio
 replaces the paper's own)."""
 
-from ray import tune
-
-from search_spaces.common import optimizer_setup
+from search_spaces.common import grid, optimizer_setup
 
 RATIOS = [(1, 5), (1, 2), (1, 1), (2, 1), (3, 1), (5, 1)]  # (d_steps, g_steps); 3:1 is the reports' (R4)
 
@@ -16,14 +14,14 @@ def ratio(d_steps: int, g_steps: int) -> dict:
 
 def space() -> dict:
     return {
-        "loss_setup": tune.grid_search([optimizer_setup("bce"), optimizer_setup("wgan-gp")]),
-        "ratio": tune.grid_search([ratio(d, g) for d, g in RATIOS]),
+        "loss_setup": grid([optimizer_setup("bce"), optimizer_setup("wgan-gp")]),
+        "ratio": grid([ratio(d, g) for d, g in RATIOS]),
     }
 
 
 def smoke_space() -> dict:
     """Two losses x the two extreme ratios: four short trials."""
     return {
-        "loss_setup": tune.grid_search([optimizer_setup("bce"), optimizer_setup("wgan-gp")]),
-        "ratio": tune.grid_search([ratio(1, 5), ratio(5, 1)]),
+        "loss_setup": grid([optimizer_setup("bce"), optimizer_setup("wgan-gp")]),
+        "ratio": grid([ratio(1, 5), ratio(5, 1)]),
     }

@@ -5,7 +5,7 @@ it, everything else fixed: the loss swapped for WGAN-GP (its penalty, same
 optimizer), PacGAN packing, minibatch stddev, one-sided label smoothing, an
 EMA of G, and DiffAugment."""
 
-from ray import tune
+from search_spaces.common import grid
 
 MITIGATIONS = [
     {"_mitigation": "none"},
@@ -19,8 +19,8 @@ MITIGATIONS = [
 
 
 def space() -> dict:
-    return {"mitigation": tune.grid_search(MITIGATIONS)}
+    return {"mitigation": grid(MITIGATIONS)}
 
 
 def smoke_space() -> dict:
-    return {"mitigation": tune.grid_search([MITIGATIONS[0], MITIGATIONS[2]])}
+    return {"mitigation": grid([MITIGATIONS[0], MITIGATIONS[2]])}

@@ -3,7 +3,7 @@ place of Adam for D, G or both, an adaptive D that skips its update while
 it is winning (with the hflip and soft labels the reports paired it with),
 and G updated before D in each round."""
 
-from ray import tune
+from search_spaces.common import grid
 
 SGD = {"lr": 0.01}  # plain SGD needs a far larger step than Adam's 2e-4
 
@@ -21,8 +21,8 @@ TIPS = [
 
 
 def space() -> dict:
-    return {"tip": tune.grid_search(TIPS)}
+    return {"tip": grid(TIPS)}
 
 
 def smoke_space() -> dict:
-    return {"tip": tune.grid_search([TIPS[0], TIPS[6]])}
+    return {"tip": grid([TIPS[0], TIPS[6]])}

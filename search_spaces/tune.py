@@ -5,10 +5,11 @@ label smoothing only for the losses with targets. The losses and what each
 takes come from `gan_core.losses.LOSSES`. It only suggests values; nothing is
 computed here."""
 
-from gan_core.losses import LOSSES
 
 
 def space(trial) -> dict:
+    from gan_core.losses import LOSSES  # the registry, read when Optuna asks (listing studies loads no torch)
+
     name = trial.suggest_categorical("loss", list(LOSSES))
     loss, constants = LOSSES[name], {}
     if loss.clip:

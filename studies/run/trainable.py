@@ -46,7 +46,9 @@ import ray
 import torch
 from ray import tune
 
-from gan_core import TrainConfig, train
+from gan_core import TrainConfig
+
+from gan_core.train import train
 from gan_core.train import continue_with
 from studies.run import reuse
 from studies.declare.spaces import label, merge

@@ -7,7 +7,9 @@ import numpy as np
 import pytest
 import torch
 
-from gan_core import TrainConfig, train
+from gan_core import TrainConfig
+
+from gan_core.train import train
 from gan_core.datasets import DATASETS, Dataset, DatasetEntry, mixture_sampler
 from gan_core.losses import LOSSES
 from gan_core.steps import d_step, g_step, targets, to_data, to_model

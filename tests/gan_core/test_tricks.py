@@ -8,7 +8,9 @@ import os
 import pytest
 import torch
 
-from gan_core import TrainConfig, train
+from gan_core import TrainConfig
+
+from gan_core.train import train
 from gan_core.augment import AUGMENTS, diff_augment, hflip, parse_policy
 from gan_core.steps import d_step, g_step, latent, one_round, to_data
 from gan_core.train import build, evaluate, generate
