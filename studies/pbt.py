@@ -15,8 +15,7 @@ every exploit (see the README, Follow a PBT lineage).
 import sys
 
 from search_spaces import pbt
-from studies.run.population import Population
-from studies.declare.study import CPU_IMAGES, SMOKE, Study
+from studies.declare.study import CPU_IMAGES, SMOKE, Population, Study
 
 STUDY = Study(
     name="pbt",

@@ -20,10 +20,8 @@ import argparse
 import dataclasses
 import sys
 
-from gan_core.config import TrainConfig
 from gan_core.datasets import IMAGE_SIZES, FOLDER_PREFIX, dataset_choices, dataset_entry, is_dataset_name, load_dataset
 from studies.declare import locations
-from studies.declare.overrides import parse_sets, varied_fields
 from studies.report.claims import CLAIMS, LOOKS, parts_of
 from studies.plan.plan import RUNG_TOLERANCE, Plan, describe
 from studies.plan.plan import COLLAPSE_PERSISTENCE, COLLAPSE_STALL
@@ -171,7 +169,10 @@ RESUME_KEEPS = {"resume", "address", "storage", "dry_run"}  # the options --resu
 def make_plan(study: Study, argv: list[str] | None) -> Plan:
     argv = list(sys.argv[1:] if argv is None else argv)
     p = parser(study)
-    args = p.parse_args(argv)
+    args = p.parse_args(argv)  # --help ends here: its text loads no torch and no Ray
+    from gan_core.config import TrainConfig
+    from studies.declare.overrides import parse_sets, varied_fields
+
     if args.resume is not None:
         return resume_plan(study, p, args)
     if args.dataset is not None and not is_dataset_name(args.dataset):
@@ -338,6 +339,8 @@ def resume_plan(study: Study, p: OneLineParser, args) -> Plan:
 def base_config(study: Study, args, sets: dict | None = None) -> dict:
     """The study's base with the command line's overrides (the options, then --set), paths made
     absolute where the user typed them (trials run in folders of their own)."""
+    from gan_core.config import TrainConfig
+
     base = {**TrainConfig().to_dict(), **study.base, **(study.smoke if args.smoke else {})}
     for key in ("image_size", "data_root", "dataset"):
         if getattr(args, key):
