@@ -8,8 +8,12 @@ in one run.
 
 Each case is `studies.runner.CPU_IMAGES` (32x32 stacked digits, batch 32, the
 1:1 DCGAN widths) with one study's setting on top: dcgan (BCE), dcgan-deep,
-upsample, resnet and vae as the architecture study trains them, and dcgan
-under the WGAN-GP, hinge and WGAN recipes (`search_spaces.common`). Every
+upsample, resnet and vae as the architecture study trains them, dcgan under
+the WGAN-GP, hinge and WGAN recipes (`search_spaces.common`), dcgan with
+the normalization study's other D norms, WGAN-GP with a batch-norm D (to
+tell its penalty from its layer norm), R1, the mode_collapse study's
+packing, minibatch stddev and DiffAugment, and the conditional study's cGAN
+(on digits). Every
 repetition trains each case twice with the same seed, once per
 `memory_format` (contiguous, channels_last; the order alternates between
 repetitions), through `gan_core.train.train` on one torch thread, over the
@@ -22,8 +26,8 @@ It prints, per case and clock, the median ms per round of each layout, the
 ratio contiguous / channels-last (above 1: channels-last is faster) as the
 median of the per-repetition ratios with their range, and whether every
 repetition of a layout gave the same losses (a seed fixes a run on the CPU
-whatever the layout). `gan_core.devices.CPU_CHANNELS_LAST` lists the cases
-measured faster channels-last.
+whatever the layout). `gan_core.devices.use_channels_last` makes
+channels-last the CPU default where it was measured faster.
 """
 
 from __future__ import annotations
@@ -51,6 +55,17 @@ CASES = {
     "dcgan wgan-gp": optimizer_setup("wgan-gp"),
     "dcgan hinge": optimizer_setup("hinge"),
     "dcgan wgan": optimizer_setup("wgan"),
+    # the normalization study's D norms under BCE, and WGAN-GP's penalty without its layer norm
+    "dcgan layer-norm D": {"norm_d": "layer"},
+    "dcgan spectral-norm D": {"norm_d": "spectral"},
+    "dcgan no-norm D": {"norm_d": "none"},
+    "dcgan wgan-gp batch-norm D": {**optimizer_setup("wgan-gp"), "norm_d": "batch"},
+    "dcgan r1": {"r1_weight": 1.0},  # the other double backward through D
+    # the mode_collapse study's mitigations that change D's input, and the conditional study's cGAN
+    "dcgan pack": {"pack": 2},
+    "dcgan mbstd": {"mbstd": True},
+    "dcgan diffaugment": {"diffaug": "color,translation,cutout"},
+    "dcgan cgan": {"dataset": "digits", "conditioning": "cgan"},
 }
 
 

@@ -110,8 +110,8 @@ class TrainConfig:
     seed: int = 0  # seeds weights, data order, noise and label sampling; same seed, same losses (CPU)
     device: str = "auto"  # auto (cuda when torch sees it; a study's trial passes the device Ray gave it) | cpu | cuda
     precision: str = "auto"  # auto (bf16 autocast on CUDA devices of compute capability >= 8.0, else fp32) | fp32 | bf16
-    memory_format: str = "auto"  # image tensors and conv weights: auto (channels_last on CUDA, and on the CPU for
-    #                              the archs measured faster so: gan_core.devices.CPU_CHANNELS_LAST) | contiguous | channels_last
+    memory_format: str = "auto"  # image tensors and conv weights: auto (channels_last on CUDA, and on the CPU where
+    #                              measured faster: gan_core.devices.use_channels_last) | contiguous | channels_last
 
     def __post_init__(self):
         for name in ("real_label", "fake_label", "betas_d", "betas_g"):

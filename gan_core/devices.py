@@ -7,10 +7,11 @@
     tensor cores; older GPUs emulate it, slowly), fp32 elsewhere; `fp32` and
     `bf16` as asked.
   * `use_channels_last(config, device_type, data_kind)`: NHWC image tensors
-    and conv weights for `memory_format` auto on CUDA, and on the CPU for
-    the (arch, loss) pairs measured faster so in the training loop
-    (`CPU_CHANNELS_LAST`, from benchmarks/channels_last.py); as asked
-    otherwise; never for 2-D points.
+    and conv weights for `memory_format` auto on CUDA, and on the CPU where
+    the training loop was measured faster so (benchmarks/channels_last.py):
+    the image archs of CPU_CHANNELS_LAST_ARCHS, but for a D update that
+    differentiates through a gradient (WGAN-GP's penalty, R1), where the
+    gain was gone; as asked otherwise; never for 2-D points.
   * `data_budget(total_bytes, share)`: what a run's dataset copy may take on
     a device: DATA_SHARE of the run's share of the device's memory (a
     trial's GPU fraction), the rest being room for the networks.
@@ -27,14 +28,16 @@ from typing import TYPE_CHECKING
 
 import torch
 
+from gan_core.losses import LOSSES
+
 if TYPE_CHECKING:
     from gan_core.config import TrainConfig
 
 BF16_CAPABILITY = (8, 0)  # CUDA compute capability from which bf16 runs natively (Ampere)
 DATA_SHARE = 0.5  # of a run's share of the device memory, what its dataset copy may take; the rest is room for
 #                   the networks, their activations and optimizer state, the evaluation and the CUDA context
-# archs whose rounds on the CPU are faster with channels-last image tensors, per loss family (benchmarks/channels_last.py)
-CPU_CHANNELS_LAST: frozenset[tuple[str, str]] = frozenset()
+# image archs whose training rounds on the CPU were measured faster channels-last (benchmarks/channels_last.py)
+CPU_CHANNELS_LAST_ARCHS = frozenset({"dcgan", "dcgan-deep", "upsample", "resnet", "vae"})
 
 
 def pick_device(name: str) -> torch.device:
@@ -57,13 +60,18 @@ def use_bf16(precision: str, device_type: str, capability: tuple[int, int] | Non
 
 def use_channels_last(config: TrainConfig, device_type: str, data_kind: str) -> bool:
     """Whether image tensors and conv weights are channels-last (NHWC): as `memory_format` asks, or for
-    `auto` on CUDA, and on the CPU for the (arch, loss) pairs measured faster so (CPU_CHANNELS_LAST).
-    2-D points have no channels: never."""
+    `auto` on CUDA, and on the CPU for the archs measured faster so (CPU_CHANNELS_LAST_ARCHS) unless D's
+    update takes a double backward. 2-D points have no channels: never."""
     if data_kind != "images" or config.memory_format == "contiguous":
         return False
     if config.memory_format == "channels_last" or device_type == "cuda":
         return True
-    return device_type == "cpu" and (config.arch, config.loss) in CPU_CHANNELS_LAST
+    return device_type == "cpu" and config.arch in CPU_CHANNELS_LAST_ARCHS and not double_backward(config)
+
+
+def double_backward(config: TrainConfig) -> bool:
+    """Whether D's update differentiates through a gradient of D: WGAN-GP's penalty, or R1."""
+    return LOSSES[config.loss].penalty == "gp" or config.r1_weight > 0
 
 
 def data_budget(total_bytes: int, share: float) -> int:
