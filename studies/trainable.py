@@ -14,10 +14,18 @@ store, the first open in a process loads SQLAlchemy and checks the schema,
 which took seconds before the first round. The first evaluation waits for it;
 an error there ends the trial as an error in the thread would have.
 
-A trial uses as many torch threads as it has CPUs, and records where it ran
-as tags of its child run: `gan.node` (Ray node id), `gan.nodes` (short ids of
-every node it started on, oldest first: more than one means it was restored
-after a failure), `gan.device`, `gan.gpu_ids` and `gan.torch_threads`.
+A trial uses as many torch threads as it has CPUs, and trains where Ray put
+it (`trial_device`): on the GPU Ray gave it, on the CPU when it asked for none
+(whatever GPUs the machine has), and on the CPU with a warning when Ray gave
+it a GPU that torch cannot see (fake GPUs, a node without the driver). Its
+share of that GPU (the trial's GPU fraction) bounds the dataset copy it makes
+there (`gan_core.devices.data_budget`). A checkpoint is read onto the CPU
+whatever device saved it (`gan_core.train.read_state`) and moved to the
+trial's device. The trial records where it ran as tags of its child run:
+`gan.node` (Ray node id), `gan.nodes` (short ids of every node it started on,
+oldest first: more than one means it was restored after a failure),
+`gan.device` (where it trained), `gan.gpu_ids` (what Ray gave it),
+`gan.device_note` (only when the two disagree: why) and `gan.torch_threads`.
 
 Under population-based training (`studies.population`) a trial also logs the
 hyper-parameters it trains with at every evaluation (`lr_d`, `lr_g`, `d_steps`,
@@ -37,6 +45,7 @@ import hashlib
 import logging
 import math
 import os
+import sys
 import tempfile
 import traceback
 from concurrent.futures import ThreadPoolExecutor, wait
@@ -47,9 +56,7 @@ import torch
 from ray import tune
 
 from gan_core import TrainConfig
-
-from gan_core.train import train
-from gan_core.train import continue_with
+from gan_core.train import continue_with, read_state, train
 from studies import reuse
 from studies.spaces import label, merge
 
@@ -76,12 +83,52 @@ def trial_threads() -> int:
     return max(1, int(cpus))
 
 
-def placement(config: TrainConfig) -> dict:
-    """Where this start of the trial runs: its node, device, GPUs, threads and process."""
-    device = config.device if config.device != "auto" else ("cuda" if torch.cuda.is_available() else "cpu")
-    return {"gan.node": ray.get_runtime_context().get_node_id(), "gan.device": device,
-            "gan.gpu_ids": ",".join(map(str, ray.get_gpu_ids())) or "none",
-            "gan.torch_threads": str(torch.get_num_threads()), "gan.pid": str(os.getpid())}
+def trial_device(asked: str, gpu_ids: list, cuda: bool) -> tuple[str, str]:
+    """The device a trial trains on, from the config's `device`, the GPU ids Ray gave the trial and
+    whether torch sees CUDA; with a note ("" when none) when it trains on the CPU despite a GPU.
+
+    `auto`: no GPU from Ray, the CPU (Ray leaves a zero-GPU trial every GPU of its machine visible;
+    training there would crowd the trials those GPUs were given to, unaccounted); a GPU, `cuda`
+    (Ray makes the GPUs it gave the only ones the process sees: cuda:0 is the first), or the CPU
+    with a note when torch sees no CUDA device. `cpu` is taken as given, and so is `cuda`, but for
+    a trial Ray gave no GPU on a machine that has one: an error, for the same crowding."""
+    if asked == "cpu":
+        return "cpu", ""
+    if asked == "cuda":
+        if cuda and not gpu_ids:
+            raise ValueError("device: 'cuda' asked for but Ray gave this trial no GPU; "
+                             "ask for one with --gpus-per-trial, or use auto or cpu")
+        return "cuda", ""
+    if gpu_ids and not cuda:
+        ids = ",".join(map(str, gpu_ids))
+        return "cpu", f"Ray gave this trial GPU {ids} but torch sees no CUDA device: training on the CPU"
+    return ("cuda" if gpu_ids else "cpu"), ""
+
+
+def this_trials_device(config: TrainConfig, trial_id: str) -> tuple[str, str, ValueError | None]:
+    """`trial_device` for this trial, its note printed as a warning line; a refusal is returned, not
+    raised, so that the trial's run, where the error is recorded, is made first."""
+    try:
+        device, note = trial_device(config.device, ray.get_gpu_ids(), torch.cuda.is_available())
+    except ValueError as err:
+        return config.device, "", err
+    if note:
+        print(f"warning: trial {trial_id}: {note}", file=sys.stderr, flush=True)
+    return device, note, None
+
+
+def trial_gpu_share() -> float:
+    """This trial's share of its GPU: the GPU fraction Ray reserved for it, at most one whole device."""
+    return min(float(tune.get_context().get_trial_resources().required_resources.get("GPU", 0)), 1.0)
+
+
+def placement(device: str, note: str) -> dict:
+    """Where this start of the trial runs: its node, device (and why, when not the GPU Ray gave it),
+    GPUs, threads and process."""
+    where = {"gan.node": ray.get_runtime_context().get_node_id(), "gan.device": device,
+             "gan.gpu_ids": ",".join(map(str, ray.get_gpu_ids())) or "none",
+             "gan.torch_threads": str(torch.get_num_threads()), "gan.pid": str(os.getpid())}
+    return {**where, "gan.device_note": note} if note else where
 
 
 def placement_tags(client: MlflowClient, run_id: str, where: dict) -> dict:
@@ -139,15 +186,18 @@ def run_trial(trial_config: dict, study: dict, trial: dict, pool: ThreadPoolExec
     # one INFO line per checkpoint, forwarded to the driver, would bury the progress table
     logging.getLogger("ray.train._internal.storage").setLevel(logging.WARNING)
     trial_id = tune.get_context().get_trial_id()
-    where = placement(config)
+    device, note, refused = this_trials_device(config, trial_id)
+    where = placement(device, note)
     trial["parent_run_id"] = study["parent_run_id"]
-    trial["key"] = reuse.trial_key(config.to_dict(), reuse.code_digest(), reuse.machine(where["gan.device"]))
-    where.update({reuse.TAG_KEY: trial["key"], reuse.TAG_CODE: reuse.code_digest(),
-                  reuse.TAG_MACHINE: reuse.machine(where["gan.device"])})
+    kind = reuse.machine(device) if refused is None else f"{device} (refused)"
+    trial["key"] = reuse.trial_key(config.to_dict(), reuse.code_digest(), kind)
+    where.update({reuse.TAG_KEY: trial["key"], reuse.TAG_CODE: reuse.code_digest(), reuse.TAG_MACHINE: kind})
     # the MLflow side (a store's first open loads SQLAlchemy and checks its schema: seconds) is made in a
     # thread beside the build and the first rounds; the first evaluation waits for it
     trial["opening"] = pool.submit(open_run, study, trial_id, label(study["columns"], trial_config), config,
                                    where, trial)
+    if refused is not None:
+        raise refused
 
     checkpoint = tune.get_checkpoint()
     if study.get("reuse") and checkpoint is None and replay_reused(trial):
@@ -155,7 +205,7 @@ def run_trial(trial_config: dict, study: dict, trial: dict, pool: ThreadPoolExec
     state = None
     if checkpoint is not None:
         with checkpoint.as_directory() as folder:
-            state = torch.load(os.path.join(folder, STATE_FILE), weights_only=True)
+            state = read_state(os.path.join(folder, STATE_FILE))
         trial["score_smooth"] = state.get("score_smooth")
         if study.get("population"):
             state = continue_with(state, config)
@@ -181,7 +231,8 @@ def run_trial(trial_config: dict, study: dict, trial: dict, pool: ThreadPoolExec
                        os.path.join(folder, STATE_FILE))
             tune.report(metrics, checkpoint=tune.Checkpoint.from_directory(folder))
 
-    train(config, report, state)
+    # the params logged are the config as the study resolved it; the run itself gets the device decided here
+    train(config.replace(device=device), report, state, device_share=trial_gpu_share() if device == "cuda" else 1.0)
     opened(trial)  # a trial that ends before its first evaluation still has its run
 
 

@@ -74,3 +74,13 @@ def test_gpu_quick_runs_on_the_cpu():
     for n in (1, 2):
         together, each, speedup = figures(rf"^{n} trials sharing the device: # images/s together, # each, #x", out)
         assert together == pytest.approx(n * each, rel=0.01) and speedup > 0
+
+
+def test_channels_last_quick_compares_both_layouts_on_both_clocks():
+    out = run("channels_last.py", "--quick")
+    for case in ("dcgan", "vae"):
+        for clock in ("cpu time", "wall clock"):
+            contiguous, last, ratio, low, high, n = figures(
+                rf"^{case} {clock}: contiguous # ms/round, channels_last # ms/round, ratio # \(range #-# over #\)", out)
+            assert contiguous > 0 and last > 0 and low <= ratio <= high and n == 2
+        assert re.search(rf"^{case} wall clock: .*; same losses each repetition: yes$", out, re.M), out
