@@ -148,7 +148,7 @@ def run_trial(trial_config: dict, study: dict, trial: dict, pool: ThreadPoolExec
                                    where, trial)
 
     checkpoint = tune.get_checkpoint()
-    if study.get("reuse") and checkpoint is None and replay_reused(trial):
+    if study.get("reuse") and checkpoint is None and may_reuse(study, trial) and replay_reused(trial):
         return
     state = None
     if checkpoint is not None:
@@ -181,6 +181,14 @@ def run_trial(trial_config: dict, study: dict, trial: dict, pool: ThreadPoolExec
 
     train(config, report, state)
     opened(trial)  # a trial that ends before its first evaluation still has its run
+
+
+def may_reuse(study: dict, trial: dict) -> bool:
+    """Whether the store may hold a finished run of this trial: its key is among those the driver found
+    (`reuse.reusable_keys`, passed as `study["reusable"]`); without that list, the store is asked. A trial
+    that could not be reused starts training at once, without waiting for its MLflow side."""
+    known = study.get("reusable")
+    return known is None or trial["key"] in known
 
 
 def replay_reused(trial: dict) -> bool:
