@@ -30,7 +30,9 @@ On the CPU a seed fixes everything: same seed, same losses; resuming from a
 reported state continues exactly as the uninterrupted run would have;
 `continue_with(state, config)` lets it continue under other learning rates and
 another D:G ratio instead (population-based training). The updates themselves
-live in `gan_core.steps`.
+live in `gan_core.steps`. A caller's own setup can wait for `started`, called
+before the first round: run in a thread, it then shares the CPU with the
+rounds (whose torch ops release the GIL) rather than with the build.
 """
 
 from __future__ import annotations
@@ -267,11 +269,15 @@ def continue_with(state: dict, config: TrainConfig) -> dict:
 
 # --- the loop --------------------------------------------------------------------
 
-def train(config: TrainConfig, report: Callable[[dict], None], state: dict | None = None) -> str:
-    """Train until max_steps budget units or max_seconds; returns "finished", "timed_out" or "diverged"."""
+def train(config: TrainConfig, report: Callable[[dict], None], state: dict | None = None,
+          started: Callable[[], None] | None = None) -> str:
+    """Train until max_steps budget units or max_seconds; returns "finished", "timed_out" or "diverged".
+    `started()`, when given, is called once the run is built (and `state` loaded), before the first round."""
     run = build(config)
     if state is not None:
         load_state(run, state)
+    if started is not None:
+        started()
     start = time.monotonic() - run.elapsed
     if state is not None and _end(run, start) is not None:
         return _end(run, start)  # the saved run had already used its whole budget
