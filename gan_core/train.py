@@ -30,7 +30,12 @@ On the CPU a seed fixes everything: same seed, same losses; resuming from a
 reported state continues exactly as the uninterrupted run would have;
 `continue_with(state, config)` lets it continue under other learning rates and
 another D:G ratio instead (population-based training). The updates themselves
-live in `gan_core.steps`.
+live in `gan_core.steps`. A caller's own setup can wait for `started`, called
+once the run is built, before the first round, with a preview: the sample grid
+of the untrained G (a fresh start only; None on a resume), drawn without
+touching any random stream of training. Run in a thread, the caller's setup
+then shares the CPU with the rounds (whose torch ops release the GIL) rather
+than with the build.
 
 Devices: the run trains on `config.device` (a study's trial passes the device
 Ray gave it); what follows from the device (precision, memory format, the
@@ -177,6 +182,14 @@ def picture(run: Run, samples: torch.Tensor):
     return image_grid(samples[:GRID_SAMPLES])
 
 
+def preview(run: Run):
+    """The sample grid (or scatter) of G as it is now, from the evaluation noise stream; every random stream of
+    training is left as it was (a G with dropout draws from the global one, which is forked here)."""
+    with torch.random.fork_rng(devices=[run.device] if run.device.type == "cuda" else []):
+        samples, _ = generate(run, GRID_SAMPLES, run.config.seed + EVAL_SEED_OFFSET)
+    return picture(run, samples)
+
+
 def label_accuracy(predicted: torch.Tensor, wanted: torch.Tensor, multi_label: bool) -> float:
     """Class ids: share equal. Multi-hot tags: share of the wanted tags present. Compared where the
     labels were read (the reference model's device), wherever the wanted ones were drawn."""
@@ -285,12 +298,16 @@ def continue_with(state: dict, config: TrainConfig) -> dict:
 # --- the loop --------------------------------------------------------------------
 
 def train(config: TrainConfig, report: Callable[[dict], None], state: dict | None = None,
-          device_share: float = 1.0) -> str:
+          device_share: float = 1.0, started: Callable[[object], None] | None = None) -> str:
     """Train until max_steps budget units or max_seconds; returns "finished", "timed_out" or "diverged".
-    `device_share`: the share of the device's memory the run may plan for (a trial's GPU fraction)."""
+    `device_share`: the share of the device's memory the run may plan for (a trial's GPU fraction).
+    `started(preview)`, when given, is called once the run is built (and `state` loaded), before the first
+    round: `preview` is the untrained G's sample grid on a fresh start, None on a resume."""
     run = build(config, device_share)
     if state is not None:
         load_state(run, state)
+    if started is not None:
+        started(preview(run) if state is None else None)
     start = time.monotonic() - run.elapsed
     if state is not None and _end(run, start) is not None:
         return _end(run, start)  # the saved run had already used its whole budget

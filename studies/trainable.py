@@ -9,10 +9,14 @@ histograms (`modes.json`, replaced at each evaluation). What ASHA ranks is `scor
 the checkpoint so a restored trial continues the same average.
 
 The MLflow side of a trial (the import, client, child run, tags) is opened in a thread
-beside the build (dataset, nets, scorer) and the first rounds: with a sqlite
-store, the first open in a process loads SQLAlchemy and checks the schema,
-which took seconds before the first round. The first evaluation waits for it;
-an error there ends the trial as an error in the thread would have.
+beside the first rounds: with a sqlite store, the first open in a process loads
+SQLAlchemy and checks the schema, which took seconds before the first round.
+The thread starts once the run is built (`train`'s `started`): beside the
+build, mostly imports (torch's first optimizer imports torch._dynamo), it
+only took turns with it for the GIL. The first evaluation waits for it; an
+error there ends the trial as an error in the thread would have. It starts at
+once where the trial needs its run before training (a run to reuse, a PBT
+exploit to record) or fails before it was built (to record the error).
 
 A trial uses as many torch threads as it has CPUs, and trains where Ray put
 it (`trial_device`): on the GPU Ray gave it, on the CPU when it asked for none
@@ -157,8 +161,29 @@ def open_run(study: dict, trial_id: str, setting: str, config: TrainConfig, wher
     trial["log"] = tracking.TrialLog(client, run_id, existed)
 
 
+def start_opening(trial: dict) -> None:
+    """Start `open_run` in the trial's thread, unless it has started already."""
+    if trial["opening"] is None:
+        trial["opening"] = trial["pool"].submit(open_run, *trial["open_args"], trial)
+
+
+def started_training(trial: dict, preview) -> None:
+    """The run is built: open the MLflow side beside the first rounds, then (same thread, after it) log
+    the untrained G's sample grid as the run's image at step 0, so the image card starts where training does."""
+    start_opening(trial)
+    if preview is not None:
+        trial["pool"].submit(log_preview, trial, preview)
+
+
+def log_preview(trial: dict, preview) -> None:
+    if trial["log"] is not None:  # an open that failed raises at the first evaluation, not here
+        trial["log"].preview(preview)
+
+
 def opened(trial: dict) -> TrialLog:
-    """The trial's log, once `open_run` (started beside the build) has finished; its error, raised here."""
+    """The trial's log, once `open_run` (started beside the first rounds, or now) has finished; its error,
+    raised here."""
+    start_opening(trial)
     trial["opening"].result()
     return trial["log"]
 
@@ -168,11 +193,14 @@ def gan_trainable(trial_config: dict, study: dict) -> None:
     smoothing, and the label columns. An exception from the training code or the tracking layer ends
     the trial once, as `error` (see `end_with_error`): a retry would only raise it again. Only the
     death of the trial's process or node makes Tune restart it from its checkpoint."""
-    trial = {"client": None, "run_id": None, "log": None, "opening": None, "score_smooth": None, "progress": {}}
     pool = ThreadPoolExecutor(1, thread_name_prefix="mlflow-open")
+    trial = {"client": None, "run_id": None, "log": None, "opening": None, "open_args": None, "pool": pool,
+             "score_smooth": None, "progress": {}}
     try:
-        run_trial(trial_config, study, trial, pool)
+        run_trial(trial_config, study, trial)
     except Exception as err:  # SystemExit (Tune stopping the trial) and KeyboardInterrupt pass through
+        if trial["open_args"] is not None:
+            start_opening(trial)  # a trial that failed before it was built still records its error in its run
         if trial["opening"] is not None:
             wait([trial["opening"]])  # the child run, where the error is recorded, may be still in the making
         end_with_error(err, trial)
@@ -180,7 +208,7 @@ def gan_trainable(trial_config: dict, study: dict) -> None:
         pool.shutdown(wait=False)
 
 
-def run_trial(trial_config: dict, study: dict, trial: dict, pool: ThreadPoolExecutor) -> None:
+def run_trial(trial_config: dict, study: dict, trial: dict) -> None:
     config = resolve(study["base"], trial_config)
     torch.set_num_threads(trial_threads())
     # one INFO line per checkpoint, forwarded to the driver, would bury the progress table
@@ -193,14 +221,13 @@ def run_trial(trial_config: dict, study: dict, trial: dict, pool: ThreadPoolExec
     trial["key"] = reuse.trial_key(config.to_dict(), reuse.code_digest(), kind)
     where.update({reuse.TAG_KEY: trial["key"], reuse.TAG_CODE: reuse.code_digest(), reuse.TAG_MACHINE: kind})
     # the MLflow side (a store's first open loads SQLAlchemy and checks its schema: seconds) is made in a
-    # thread beside the build and the first rounds; the first evaluation waits for it
-    trial["opening"] = pool.submit(open_run, study, trial_id, label(study["columns"], trial_config), config,
-                                   where, trial)
+    # thread beside the first rounds (`start_opening`); the first evaluation waits for it
+    trial["open_args"] = (study, trial_id, label(study["columns"], trial_config), config, where)
     if refused is not None:
         raise refused
 
     checkpoint = tune.get_checkpoint()
-    if study.get("reuse") and checkpoint is None and replay_reused(trial):
+    if study.get("reuse") and checkpoint is None and may_reuse(study, trial) and replay_reused(trial):
         return
     state = None
     if checkpoint is not None:
@@ -232,8 +259,17 @@ def run_trial(trial_config: dict, study: dict, trial: dict, pool: ThreadPoolExec
             tune.report(metrics, checkpoint=tune.Checkpoint.from_directory(folder))
 
     # the params logged are the config as the study resolved it; the run itself gets the device decided here
-    train(config.replace(device=device), report, state, device_share=trial_gpu_share() if device == "cuda" else 1.0)
+    train(config.replace(device=device), report, state, device_share=trial_gpu_share() if device == "cuda" else 1.0,
+          started=lambda preview: started_training(trial, preview))
     opened(trial)  # a trial that ends before its first evaluation still has its run
+
+
+def may_reuse(study: dict, trial: dict) -> bool:
+    """Whether the store may hold a finished run of this trial: its key is among those the driver found
+    (`reuse.reusable_keys`, passed as `study["reusable"]`); without that list, the store is asked. A trial
+    that could not be reused starts training at once, without waiting for its MLflow side."""
+    known = study.get("reusable")
+    return known is None or trial["key"] in known
 
 
 def replay_reused(trial: dict) -> bool:
