@@ -40,7 +40,8 @@ import time
 
 import torch
 
-from gan_core import TrainConfig, train
+from gan_core import TrainConfig
+from gan_core.train import train
 from search_spaces.architecture import ARCHITECTURES
 from search_spaces.common import optimizer_setup
 from studies.runner import CPU_IMAGES, SMOKE

@@ -11,7 +11,8 @@ import zipfile
 import pytest
 import torch
 
-from gan_core import TrainConfig, train
+from gan_core import TrainConfig
+from gan_core.train import train
 from gan_core.devices import DATA_SHARE, data_budget, device_generator, use_bf16, use_channels_last
 from gan_core.train import build, evaluate, label_accuracy, read_state
 
