@@ -59,8 +59,8 @@ def machine(device: str = "cpu") -> str:
     ATEN_CPU_CAPABILITY can lower), or `cuda-<GPU name>`."""
     import torch
 
-    if device.startswith("cuda"):
-        return f"cuda-{torch.cuda.get_device_name(torch.device(device))}"
+    if device.startswith("cuda"):  # asked for where torch sees none: the trial will fail at its build, as it should
+        return f"cuda-{torch.cuda.get_device_name(torch.device(device))}" if torch.cuda.is_available() else "cuda-none"
     return f"cpu-{torch.backends.cpu.get_cpu_capability()}"
 
 
