@@ -171,8 +171,8 @@ def started_training(trial: dict, preview) -> None:
     """The run is built: open the MLflow side beside the first rounds, then (same thread, after it) log
     the untrained G's sample grid as the run's image at step 0, so the image card starts where training does."""
     start_opening(trial)
-    if preview is not None:
-        trial["pool"].submit(log_preview, trial, preview)
+    if preview is not None:  # waited for with the opening: two image uploads at once race in MLflow's store
+        trial["previewing"] = trial["pool"].submit(log_preview, trial, preview)
 
 
 def log_preview(trial: dict, preview) -> None:
@@ -185,6 +185,8 @@ def opened(trial: dict) -> TrialLog:
     raised here."""
     start_opening(trial)
     trial["opening"].result()
+    if trial.get("previewing") is not None:
+        trial["previewing"].result()
     return trial["log"]
 
 

@@ -57,7 +57,7 @@ def test_every_study_smoke_runs_through_ray_and_mlflow(name, tmp_path, monkeypat
     assert parent.data.tags["gan.command"] == f"python -m studies.{name} " + " ".join(argv)
     out = tmp_path / "FINDINGS.md"  # claims read only runs whose every trial reached its budget
     code = report.main(["--findings", parent.info.run_name, "--tracking-uri", uri, "--out", str(out)])
-    assert code == (0 if plan.scheduler == "fifo" else 2) and out.exists() == (code == 0)
+    assert out.exists() == (code == 0) and code == (2 if name == "loss_family" else 0)  # its R1/R5/R15 sides ran
 
 
 def test_a_decide_run_adds_seeds_by_looks_and_a_second_run_trains_nothing(tmp_path, monkeypatch, local_ray, capsys):
