@@ -9,8 +9,9 @@ sharing one GPU, packed by Ray Tune with a GPU fraction of 1/N each (what
 
 Without CUDA (and without --quick) it says so and measures nothing: CPU
 figures would say nothing about a GPU. On CUDA a trial's image tensors are
-channels-last whatever the precision (see gan_core.train.build), so the
-fp32 row there is fp32 + channels-last. Throughput is training images per
+channels-last whatever the precision (`memory_format` auto, see
+gan_core.devices.use_channels_last), so the fp32 row there is fp32 +
+channels-last. Throughput is training images per
 second (batch x D updates per round over the loop's own training time,
 evaluations excluded; see benchmarks/packed.py).
 """
@@ -24,6 +25,7 @@ import sys
 import torch
 
 from gan_core import TrainConfig
+from gan_core.devices import use_channels_last
 from packed import bare_rate, packed_rates
 from studies.declare.study import CPU_IMAGES, SMOKE
 
@@ -51,7 +53,7 @@ def main() -> int:
     for precision in ("fp32", "bf16"):
         config = TrainConfig.from_dict({**base, "precision": precision})
         rates[precision] = bare_rate(config, args.cpus_per_trial)
-    layout = "channels-last" if cuda else "contiguous (channels-last is CUDA only)"
+    layout = "channels-last" if use_channels_last(config, "cuda" if cuda else "cpu", "images") else "contiguous"
     print(f"one trial: fp32 {rates['fp32']:.1f} images/s, bf16 + {layout} {rates['bf16']:.1f} images/s, "
           f"ratio {rates['bf16'] / rates['fp32']:.2f}")
     config = TrainConfig.from_dict({**base, "precision": "auto"})

@@ -12,7 +12,8 @@ space (about [-1, 1]):
   * cutout: zero a square of half the image size at a random position.
 
 `AUGMENTS` maps each policy name to `fn(x, gen) -> x`; every random draw comes
-from the training `torch.Generator`, so runs stay deterministic. `hflip`
+from the training `torch.Generator`, made on the generator's device (the run's
+device on CUDA, so no copy), so runs stay deterministic. `hflip`
 mirrors each real image with probability 1/2 (a plain data augmentation, for
 real data only).
 """
@@ -26,7 +27,7 @@ import torch.nn.functional as F
 
 
 def _rand(gen: torch.Generator, x: torch.Tensor, *shape: int) -> torch.Tensor:
-    return torch.rand(*shape, generator=gen).to(x.device, x.dtype)
+    return torch.rand(*shape, generator=gen, device=gen.device).to(x.device, x.dtype)
 
 
 def color(x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
@@ -41,8 +42,8 @@ def color(x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
 def translation(x: torch.Tensor, gen: torch.Generator, ratio: float = 0.125) -> torch.Tensor:
     n, _, h, w = x.shape
     sh, sw = int(h * ratio + 0.5), int(w * ratio + 0.5)
-    ty = torch.randint(-sh, sh + 1, (n, 1, 1), generator=gen).to(x.device)
-    tx = torch.randint(-sw, sw + 1, (n, 1, 1), generator=gen).to(x.device)
+    ty = torch.randint(-sh, sh + 1, (n, 1, 1), generator=gen, device=gen.device).to(x.device)
+    tx = torch.randint(-sw, sw + 1, (n, 1, 1), generator=gen, device=gen.device).to(x.device)
     gy, gx = torch.meshgrid(torch.arange(h, device=x.device), torch.arange(w, device=x.device), indexing="ij")
     rows = torch.clamp(gy[None] + ty + 1, 0, h + 1)
     cols = torch.clamp(gx[None] + tx + 1, 0, w + 1)
@@ -54,8 +55,8 @@ def translation(x: torch.Tensor, gen: torch.Generator, ratio: float = 0.125) -> 
 def cutout(x: torch.Tensor, gen: torch.Generator, ratio: float = 0.5) -> torch.Tensor:
     n, _, h, w = x.shape
     ch, cw = int(h * ratio + 0.5), int(w * ratio + 0.5)
-    oy = torch.randint(0, h + (1 - ch % 2), (n, 1, 1), generator=gen).to(x.device)
-    ox = torch.randint(0, w + (1 - cw % 2), (n, 1, 1), generator=gen).to(x.device)
+    oy = torch.randint(0, h + (1 - ch % 2), (n, 1, 1), generator=gen, device=gen.device).to(x.device)
+    ox = torch.randint(0, w + (1 - cw % 2), (n, 1, 1), generator=gen, device=gen.device).to(x.device)
     gy, gx = torch.meshgrid(torch.arange(h, device=x.device), torch.arange(w, device=x.device), indexing="ij")
     top, left = oy - ch // 2, ox - cw // 2  # the square may hang over the border, as in the reference code
     inside = (gy[None] >= top) & (gy[None] < top + ch) & (gx[None] >= left) & (gx[None] < left + cw)
@@ -87,5 +88,5 @@ def diff_augment(x: torch.Tensor, policy: tuple[str, ...], gen: torch.Generator)
 
 def hflip(x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
     """Mirror each image left-right with probability 1/2."""
-    flip = (torch.rand(x.shape[0], generator=gen) < 0.5).to(x.device)
+    flip = (torch.rand(x.shape[0], generator=gen, device=gen.device) < 0.5).to(x.device)
     return torch.where(flip[:, None, None, None], x.flip(3), x)

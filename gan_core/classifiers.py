@@ -9,7 +9,8 @@ conditional generator is checked against (`Dataset.read_labels`), and the
     sklearn's 8x8 digits (resized to 32x32) with random shifts of up to 2
     pixels and outlier exposure (noise images trained toward a uniform
     softmax, so that non-digits get low confidence). >= 97% on the held-out
-    split (`digit_images("held_out")`).
+    split (`digit_images("held_out")`). The digits are read from the file
+    scikit-learn ships, without importing scikit-learn (`load_digits`).
   * MNIST: the digits CNN without its first pooling (full 32x32 resolution),
     trained once, seeded, for MNIST_EPOCHS passes over MNIST's 60,000
     training digits (at least MNIST_MIN_UPDATES updates) with the same shifts
@@ -25,12 +26,15 @@ RNG as they found it.
 from __future__ import annotations
 
 import copy
+import gzip
+import importlib.util
 import math
 import pickle
 from functools import lru_cache
 from pathlib import Path
 from typing import Callable
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -54,14 +58,37 @@ _CLASSIFIERS: dict[tuple[str, str], nn.Module] = {}  # (resolved cache file, dev
 
 # ------------------------------------------------------------------ digits
 
+def sklearn_digits_file() -> Path | None:
+    """The digits file scikit-learn ships (`sklearn/datasets/data/digits.csv.gz`), found without
+    importing scikit-learn; None where it is not there."""
+    spec = importlib.util.find_spec("sklearn")  # finds the package without running it
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    path = Path(spec.submodule_search_locations[0], "datasets", "data", "digits.csv.gz")
+    return path if path.is_file() else None
+
+
+def load_digits() -> tuple[np.ndarray, np.ndarray]:
+    """sklearn's 8x8 digits: images (1797, 8, 8) float64 in 0..16, labels (1797,), read from its file as
+    `sklearn.datasets.load_digits` reads it, without importing scikit-learn (with SciPy, seconds before
+    a trial's first round); through `load_digits` itself where the file is not found."""
+    path = sklearn_digits_file()
+    if path is None:
+        from sklearn.datasets import load_digits as sklearn_load_digits
+
+        digits = sklearn_load_digits()
+        return digits.images, digits.target
+    with gzip.open(path, mode="rt", encoding="utf-8") as text:
+        data = np.loadtxt(text, delimiter=",")
+    return data[:, :-1].reshape(-1, 8, 8), data[:, -1].astype(int, copy=False)
+
+
 @lru_cache(maxsize=None)
 def digits_split() -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
     """sklearn's 8x8 digits in [0, 1], split once (seeded): train images, labels, held-out images, labels."""
-    from sklearn.datasets import load_digits
-
-    digits = load_digits()
-    images = torch.as_tensor(digits.images, dtype=torch.float32) / 16.0
-    labels = torch.as_tensor(digits.target, dtype=torch.long)
+    images, target = load_digits()
+    images = torch.as_tensor(images, dtype=torch.float32) / 16.0
+    labels = torch.as_tensor(target, dtype=torch.long)
     order = torch.randperm(len(labels), generator=torch.Generator().manual_seed(DIGITS_SPLIT_SEED))
     cut = int(DIGITS_TRAIN_SHARE * len(labels))
     train, held_out = order[:cut], order[cut:]

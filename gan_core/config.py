@@ -34,6 +34,7 @@ ORDERS = ("d_first", "g_first")
 OPTIMIZERS = ("adam", "rmsprop", "sgd")
 DEVICES = ("auto", "cpu", "cuda")
 PRECISIONS = ("auto", "fp32", "bf16")
+MEMORY_FORMATS = ("auto", "contiguous", "channels_last")
 BUDGETS = ("rounds", "updates")
 
 
@@ -109,8 +110,10 @@ class TrainConfig:
     collapse_quality: float = 0.1  # ... while quality is at least this (few modes of plausible samples, not an
     #                               untrained G) and diversity sets no new high; collapsed = two such evaluations running
     seed: int = 0  # seeds weights, data order, noise and label sampling; same seed, same losses (CPU)
-    device: str = "auto"  # auto (cuda when available) | cpu | cuda
-    precision: str = "auto"  # auto (bf16 autocast and channels-last on CUDA, fp32 on the CPU) | fp32 | bf16
+    device: str = "auto"  # auto (cuda when torch sees it; a study's trial passes the device Ray gave it) | cpu | cuda
+    precision: str = "auto"  # auto (bf16 autocast on CUDA devices of compute capability >= 8.0, else fp32) | fp32 | bf16
+    memory_format: str = "auto"  # image tensors and conv weights: auto (channels_last on CUDA, and on the CPU where
+    #                              measured faster: gan_core.devices.use_channels_last) | contiguous | channels_last
 
     def __post_init__(self):
         for name in ("real_label", "fake_label", "betas_d", "betas_g"):
@@ -154,6 +157,7 @@ CHOICES = {
     "opt_g": lambda: OPTIMIZERS,
     "device": lambda: DEVICES,
     "precision": lambda: PRECISIONS,
+    "memory_format": lambda: MEMORY_FORMATS,
     "budget": lambda: BUDGETS,
 }
 
@@ -248,6 +252,8 @@ def _validate_combinations(c: TrainConfig) -> None:
                          f"use arch {fitting}")
     if entry.kind == "points" and c.input_norm != "tanh":
         raise ValueError(f"input_norm: {c.input_norm!r} applies to images only; 2-D datasets take 'tanh' (raw points)")
+    if entry.kind == "points" and c.memory_format != "auto":
+        raise ValueError(f"memory_format: {c.memory_format!r} applies to images only; 2-D datasets take 'auto'")
     _validate_arch_knobs(c)
     _validate_loss_options(c)
     _validate_tricks(c, entry)

@@ -43,10 +43,10 @@ Where a reference model can tell the label of a sample (the digit classifiers),
 `read_labels(samples)` returns it in the same form: conditional generators are
 scored by how often the sample shows the label asked for.
 
-Devices: samples are float32 on the CPU, except from `dataset.to(device)`: a
-file-backed dataset whose array fits the memory budget holds a copy of it on
-that device and samples there (same generator, same images); every other
-dataset returns itself from `to`, and its samples stay on the CPU.
+Devices: samples are float32 on the CPU, except from `dataset.to(device,
+budget)`: a file-backed dataset whose array fits `budget` bytes holds a copy
+of it on that device and samples there (same generator, same images); every
+other dataset returns itself from `to`, and its samples stay on the CPU.
 """
 
 from __future__ import annotations
@@ -85,11 +85,12 @@ class Dataset:
     sample_labeled: Callable[[int, torch.Generator], tuple[torch.Tensor, torch.Tensor]] | None = None
     read_labels: Callable[[torch.Tensor], torch.Tensor] | None = None  # labels a reference model reads off samples
     features: Callable[..., torch.Tensor] | None = None  # the dataset's own classifier's feature extractor
-    on_device: Callable[["Dataset", torch.device], "Dataset"] | None = None  # the dataset sampling on a device
+    on_device: Callable[["Dataset", torch.device, int], "Dataset"] | None = None  # the dataset sampling on a device
 
-    def to(self, device: torch.device | str) -> "Dataset":
-        """This dataset with its data on `device` where it can be moved (see the module docstring), else itself."""
-        return self.on_device(self, torch.device(device)) if self.on_device else self
+    def to(self, device: torch.device | str, budget: int) -> "Dataset":
+        """This dataset with its data on `device` where it can be moved within `budget` bytes (see the module
+        docstring), else itself."""
+        return self.on_device(self, torch.device(device), budget) if self.on_device else self
 
 
 def ring_centers(k: int = 8, radius: float = 1.0) -> torch.Tensor:
@@ -221,8 +222,8 @@ def _array_sampler(get_array: Callable[[], ImageArray], stacked: bool):
 def _move(get_array: Callable[[], ImageArray], stacked: bool):
     """`Dataset.on_device` for a file-backed dataset: the same dataset over the array copied to `device`."""
 
-    def on_device(dataset: Dataset, device: torch.device) -> Dataset:
-        moved = get_array().to(device)
+    def on_device(dataset: Dataset, device: torch.device, budget: int) -> Dataset:
+        moved = get_array().to(device, budget)
         sample_labeled = _array_sampler(lambda: moved, stacked)
         return dataclasses.replace(dataset, sample=_images_only(sample_labeled),
                                    sample_labeled=sample_labeled if dataset.n_classes else None)

@@ -42,7 +42,6 @@ from typing import Callable, Iterator
 
 import numpy as np
 import torch
-from PIL import Image, ImageOps
 
 from gan_core.image_store import ImageArray, Writer, cached_array
 from gan_core.utils import cache_dir, resize_images
@@ -52,7 +51,8 @@ OFFLINE_ENV = "GAN_STUDIES_OFFLINE"  # "1": never download
 CELEBA_CROP = 148 / 178  # the usual CelebA face crop: 148x148 from the center of the 178x218 aligned image
 CHUNK = 1024  # images decoded per written chunk (bounds memory while decoding)
 DOWNLOAD_TIMEOUT = 60.0  # seconds a download may stall before it counts as failed
-UNREADABLE = (OSError, ValueError, SyntaxError, Image.DecompressionBombError)
+# a file that cannot be decoded; `_decode` adds PIL's DecompressionBombError (PIL is imported at the first decode)
+UNREADABLE = (OSError, ValueError, SyntaxError)
 
 
 def data_root(root: str = "") -> Path:
@@ -231,10 +231,12 @@ def mnist_digits(root: Path, split: str = "train") -> tuple[torch.Tensor, torch.
 def _decode(path: Path, size: int, crop: float) -> np.ndarray | None:
     """One image file -> (3, size, size) uint8: RGB, the center square of side `crop` x the shorter
     side, resized; None when the file cannot be decoded."""
+    from PIL import Image, ImageOps
+
     try:
         with Image.open(path) as opened:
             image = ImageOps.exif_transpose(opened).convert("RGB")
-    except UNREADABLE:
+    except (*UNREADABLE, Image.DecompressionBombError):
         return None
     width, height = image.size
     side = max(1, round(min(width, height) * crop))

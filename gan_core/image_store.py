@@ -13,9 +13,11 @@ DataLoader: trials on one machine share one copy through the page cache, and a
 batch is `images[indices]`, indices drawn from the caller's CPU
 `torch.Generator`, so a seed draws the same images wherever the array lives.
 
-`ImageArray.to(device)` copies the whole array to a device (a GPU when training
-there) when it holds at most `memory_budget()` bytes ($GAN_STUDIES_MEMORY_BUDGET,
-default 4 GiB); a larger array stays mapped on the CPU and each batch is copied.
+`ImageArray.to(device, budget)` copies the whole array to a device (a GPU when
+training there) when it holds at most `budget` bytes (the caller's share of
+the device; see `gan_core.devices.data_budget`), and at most
+$GAN_STUDIES_MEMORY_BUDGET bytes when that is set (a cap for every run); a
+larger array stays mapped on the CPU and each batch is copied.
 """
 
 from __future__ import annotations
@@ -32,10 +34,9 @@ from typing import Callable, Iterator
 
 import torch
 
-from gan_core.utils import atomic_write, cache_dir
+from gan_core.utils import atomic_write, cache_dir, to_device
 
 FORMAT_VERSION = 1  # bump when the cache layout or any decoding changes
-DEFAULT_MEMORY_BUDGET = 4 * 2**30  # bytes an array may take on a device: CelebA at 64x64 (2.5 GB) fits
 BUDGET_ENV = "GAN_STUDIES_MEMORY_BUDGET"
 SHOWN_SKIPPED = 20  # unreadable files named in a warning; the rest are counted
 
@@ -45,11 +46,12 @@ Builder = Callable[[Writer], dict]
 _LOADED: dict[str, "ImageArray"] = {}
 
 
-def memory_budget() -> int:
-    """Bytes an array may take to be moved whole to a device: $GAN_STUDIES_MEMORY_BUDGET, else 4 GiB."""
+def memory_cap() -> int | None:
+    """Bytes no array moved whole to a device may exceed, whatever its budget: $GAN_STUDIES_MEMORY_BUDGET,
+    else None (no cap)."""
     text = os.environ.get(BUDGET_ENV, "").strip()
     if not text:
-        return DEFAULT_MEMORY_BUDGET
+        return None
     if not text.isdigit():
         raise ValueError(f"{BUDGET_ENV}: {text!r} is not a number of bytes (an integer >= 0)")
     return int(text)
@@ -63,15 +65,15 @@ class ImageArray:
     def __len__(self) -> int:
         return self.images.shape[0]
 
-    @property
-    def movable(self) -> bool:
-        """Whether `to` copies this array to another device (it fits the memory budget)."""
-        return self.images.numel() <= memory_budget()
+    def fits(self, budget: int) -> bool:
+        """Whether `to` copies this array to another device: it holds at most `budget` bytes (and the cap)."""
+        cap = memory_cap()
+        return self.images.numel() <= (budget if cap is None else min(budget, cap))
 
-    def to(self, device: torch.device | str) -> "ImageArray":
-        """This array on `device` when it fits the budget; else this array, still mapped on the CPU."""
+    def to(self, device: torch.device | str, budget: int) -> "ImageArray":
+        """This array on `device` when it fits `budget` bytes; else this array, still mapped on the CPU."""
         device = torch.device(device)
-        if not self.movable or self.images.device == device:
+        if self.images.device == device or not self.fits(budget):
             return self
         labels = None if self.labels is None else self.labels.to(device)
         return ImageArray(self.images.to(device), labels)
@@ -82,10 +84,10 @@ class ImageArray:
 
     def rows(self, index: torch.Tensor) -> torch.Tensor:
         """The indexed images as float32 in [0, 1], on the array's device."""
-        return self.images[index.to(self.images.device)].float().div_(255)
+        return self.images[to_device(index, self.images.device)].float().div_(255)
 
     def labels_of(self, index: torch.Tensor) -> torch.Tensor:
-        return self.labels[index.to(self.labels.device)]
+        return self.labels[to_device(index, self.labels.device)]
 
 
 def cached_array(name: str, key: str, build: Builder) -> ImageArray:

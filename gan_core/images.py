@@ -1,15 +1,38 @@
 """Pictures of what a generator makes: image grids and 2-D scatter plots.
 
 Both return an (H, W, 3) uint8 numpy array, the form MLflow's `log_image`
-and PIL take. Drawn with torchvision and PIL only, no plotting library.
+and PIL take. No plotting library: the grid is laid out here (as
+torchvision's `make_grid` lays it out, without importing torchvision, whose
+import pulls in torch's compiler stack: seconds before a trial's first
+round), and PIL, imported on the first scatter, draws the points.
 """
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import torch
-from PIL import Image, ImageDraw
-from torchvision.utils import make_grid
+
+
+def make_grid(images: torch.Tensor, nrow: int = 8, padding: int = 2, pad_value: float = 0.0) -> torch.Tensor:
+    """(N, C, H, W) -> (C', rows, cols): the images in rows of `nrow`, `padding` pixels of `pad_value`
+    around each; one-channel images become three channels, and a single image is returned unpadded
+    (torchvision.utils.make_grid's layout, without normalisation)."""
+    if images.size(1) == 1:
+        images = torch.cat((images, images, images), 1)
+    if images.size(0) == 1:
+        return images.squeeze(0)
+    n, channels = images.size(0), images.size(1)
+    across = min(nrow, n)
+    down = int(math.ceil(float(n) / across))
+    height, width = int(images.size(2) + padding), int(images.size(3) + padding)
+    grid = images.new_full((channels, height * down + padding, width * across + padding), pad_value)
+    for k in range(n):
+        y, x = divmod(k, across)
+        grid.narrow(1, y * height + padding, height - padding).narrow(
+            2, x * width + padding, width - padding).copy_(images[k])
+    return grid
 
 
 def image_grid(samples01: torch.Tensor, nrow: int = 8) -> np.ndarray:
@@ -29,6 +52,8 @@ def points_extent(real: torch.Tensor, margin: float = 0.25) -> tuple[float, floa
 
 def scatter(points: torch.Tensor, real: torch.Tensor, extent, size: int = 320) -> np.ndarray:
     """Generated points (red) over real points (grey) in `extent`; points outside sit on the border."""
+    from PIL import Image, ImageDraw
+
     canvas = Image.new("RGB", (size, size), "white")
     draw = ImageDraw.Draw(canvas)
     x0, y0, x1, y1 = extent

@@ -109,7 +109,7 @@ def gradient_penalty(critic: Callable[[Tensor], Tensor], real: Tensor, fake: Ten
     """WGAN-GP: E[(||grad D(x_hat)||_2 - 1)^2] on random interpolates of real and fake.
     With packing, the norm is taken over each packed input (all its samples)."""
     shape = (real.shape[0],) + (1,) * (real.dim() - 1)
-    alpha = torch.rand(shape, generator=generator).to(real.device)
+    alpha = torch.rand(shape, generator=generator, device=generator.device).to(real.device)
     x_hat = (alpha * real.detach() + (1 - alpha) * fake.detach()).requires_grad_(True)
     out = critic(x_hat)
     (grad,) = torch.autograd.grad(out.sum(), x_hat, create_graph=True)

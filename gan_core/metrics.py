@@ -107,7 +107,6 @@ from typing import Callable, Sequence
 
 import numpy as np
 import torch
-from threadpoolctl import threadpool_limits
 
 from gan_core.features import extract
 from gan_core.kid import FULL_KERNEL_MAX, KID_SUBSETS, kid, polynomial_kernel
@@ -187,6 +186,7 @@ def _kl(p: np.ndarray, q: np.ndarray) -> float:
 def _fit_ndb(real: torch.Tensor, seed: int):
     """k-means bins of the flattened real images, and the real count per bin."""
     from sklearn.cluster import KMeans
+    from threadpoolctl import threadpool_limits
 
     x_real = real.flatten(1).numpy().astype(np.float32)
     bins = min(NDB_BINS, max(2, len(x_real) // NDB_MIN_PER_BIN))
@@ -198,6 +198,8 @@ def _fit_ndb(real: torch.Tensor, seed: int):
 @register("ndb", ("ndb", "ndb_ratio", "ndb_js"), "images", _fit_ndb)
 def ndb_metric(generated: torch.Tensor, state, seed: int) -> dict[str, float]:
     """NDB in pixel space: the generated images in the real k-means bins, a z-test per bin, JS of the shares."""
+    from threadpoolctl import threadpool_limits
+
     kmeans, real_counts = state
     with threadpool_limits(limits=1):
         labels = kmeans.predict(generated.flatten(1).numpy().astype(np.float32))

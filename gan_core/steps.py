@@ -1,9 +1,14 @@
 """One update each: the D step, the G step, the VAE step, and a round of them.
 
-Every random draw (latents, data order, labels, label targets, augmentation,
-penalty interpolation) comes from the run's `torch.Generator`, so a run is
-deterministic for its seed on the CPU. Per-update values are summed into
-`run.sums` (tensors, no host sync) and averaged at the next evaluation.
+Every random draw comes from the run's generators, so a run is deterministic
+for its seed: data order and labels from `run.gen` (on the CPU), latents,
+label targets, augmentation, penalty interpolation and VAE noise from
+`run.rand`, made where it lives (on CUDA a generator on the device, so nothing
+is drawn on the host and copied per update; on the CPU `run.gen` itself, one
+stream as it always was). Batches drawn on the CPU reach a GPU through pinned
+memory without blocking (`gan_core.utils.to_device`). Per-update values are
+summed into `run.sums` (tensors, no host sync) and averaged at the next
+evaluation.
 
 The D step, for a batch of real images x with labels y (when conditioned):
   fake = G(z, y); D sees real and fake through DiffAugment when it is on
@@ -18,8 +23,10 @@ The D step, for a batch of real images x with labels y (when conditioned):
 The G step: loss_g = loss.g(D(G(z, y))) [+ aux_weight * CE(aux(fake), y)],
 then the EMA copy of G moves toward G when `ema` > 0.
 
-Mixed precision (`run.amp`): forward passes run under bf16 autocast, D's
-outputs and every loss in fp32; bf16 keeps fp32's range, so no loss scaling.
+Mixed precision (`run.amp`, see `gan_core.devices.use_bf16`): forward passes
+run under bf16 autocast, D's outputs and every loss in fp32; bf16 keeps
+fp32's range, so no loss scaling. Channels-last (`run.channels_last`): real
+batches are made NHWC like the weights; G's output follows its weights.
 """
 
 from __future__ import annotations
@@ -33,6 +40,7 @@ import torch.nn.functional as F
 from gan_core.augment import diff_augment, hflip
 from gan_core.losses import gradient_penalty, r1_penalty
 from gan_core.models import ARCHS
+from gan_core.utils import to_device
 from gan_core.vae import vae_loss
 
 # --- data space <-> model space -------------------------------------------------
@@ -71,50 +79,56 @@ def to_data(run, y: torch.Tensor) -> torch.Tensor:
 # --- random inputs ----------------------------------------------------------------
 
 def latent(config, n: int, gen: torch.Generator) -> torch.Tensor:
-    """z for G: normal N(0, I), uniform U(-1, 1), or sphere (normal scaled to norm sqrt(nz))."""
+    """z for G on the generator's device: normal N(0, I), uniform U(-1, 1), or sphere (normal scaled to
+    norm sqrt(nz))."""
     if config.latent == "uniform":
-        return torch.rand(n, config.nz, generator=gen) * 2 - 1
-    z = torch.randn(n, config.nz, generator=gen)
+        return torch.rand(n, config.nz, generator=gen, device=gen.device) * 2 - 1
+    z = torch.randn(n, config.nz, generator=gen, device=gen.device)
     if config.latent == "sphere":
         z = z / z.norm(dim=1, keepdim=True).clamp(min=1e-8) * math.sqrt(config.nz)
     return z
 
 
 def noise(run, n: int) -> torch.Tensor:
-    return latent(run.config, n, run.gen).to(run.device)
+    return latent(run.config, n, run.rand)
 
 
 def real_batch(run, n: int) -> tuple[torch.Tensor, torch.Tensor | None]:
     """n real samples in model space (flipped when hflip), with labels when conditioned."""
     if run.config.conditioning != "none":
         x, y = run.data.sample_labeled(n, run.gen)
-        y = y.to(run.device)
+        y = to_device(y, run.device)
     else:
         x, y = run.data.sample(n, run.gen), None
-    x = to_model(run, x.to(run.device))
-    x = hflip(x, run.gen) if run.config.hflip else x
-    return (x.contiguous(memory_format=torch.channels_last) if run.channels_last else x), y
+    x = to_model(run, to_device(x, run.device))
+    x = hflip(x, run.rand) if run.config.hflip else x
+    return in_layout(run, x), y
+
+
+def in_layout(run, x: torch.Tensor) -> torch.Tensor:
+    """Real images in the networks' memory format (channels-last or as they come)."""
+    return x.contiguous(memory_format=torch.channels_last) if run.channels_last else x
 
 
 def fake_labels(run, n: int) -> torch.Tensor | None:
     """Labels for G drawn from the data's label distribution (None when unconditioned)."""
     if run.config.conditioning == "none":
         return None
-    return run.data.sample_labeled(n, run.gen)[1].to(run.device)
+    return to_device(run.data.sample_labeled(n, run.gen)[1], run.device)
 
 
 def mismatched(run, y: torch.Tensor) -> torch.Tensor:
     """Wrong labels for matching-aware D: another class for ids, another example's tags for multi-hot."""
     if run.data.multi_label:
         return y.roll(1, dims=0)
-    shift = torch.randint(1, run.data.n_classes, y.shape, generator=run.gen).to(y.device)
+    shift = torch.randint(1, run.data.n_classes, y.shape, generator=run.rand, device=run.rand.device).to(y.device)
     return (y + shift) % run.data.n_classes
 
 
 def targets(run, n: int) -> tuple[torch.Tensor, torch.Tensor]:
     """Per-example D targets drawn from the label ranges, with random real/fake flips."""
     c = run.config
-    u = torch.rand(3, n, generator=run.gen)
+    u = torch.rand(3, n, generator=run.rand, device=run.rand.device)
     real_t = c.real_label[0] + (c.real_label[1] - c.real_label[0]) * u[0]
     fake_t = c.fake_label[0] + (c.fake_label[1] - c.fake_label[0]) * u[1]
     flip = u[2] < c.label_flip
@@ -123,7 +137,7 @@ def targets(run, n: int) -> tuple[torch.Tensor, torch.Tensor]:
 
 
 def augment(run, x: torch.Tensor) -> torch.Tensor:
-    return diff_augment(x, run.policy, run.gen) if run.policy else x
+    return diff_augment(x, run.policy, run.rand) if run.policy else x
 
 
 # --- bookkeeping ----------------------------------------------------------------
@@ -170,7 +184,7 @@ def d_loss(run) -> tuple[torch.Tensor, torch.Tensor]:
         adversarial = 0.5 * (adversarial + run.loss.d(real_out, wrong_out, real_t, fake_t))
     loss = adversarial
     if run.loss.penalty == "gp":
-        penalty = gradient_penalty(lambda x: run.d(x, y)[0].float(), real_in.detach(), fake_in, run.gen)
+        penalty = gradient_penalty(lambda x: run.d(x, y)[0].float(), real_in.detach(), fake_in, run.rand)
         loss = loss + c.gp_weight * penalty
         add(run, penalty=penalty)
     if c.r1_weight > 0:
@@ -229,9 +243,9 @@ def update_ema(ema: torch.nn.Module, g: torch.nn.Module, decay: float) -> None:
 
 
 def vae_step(run) -> None:
-    x = to_model(run, run.data.sample(run.config.batch_size, run.gen).to(run.device))
+    x = in_layout(run, to_model(run, to_device(run.data.sample(run.config.batch_size, run.gen), run.device)))
     with autocast(run):
-        loss, recon, kl = vae_loss(run.g, run.d, x, run.gen, run.config.kl_weight)
+        loss, recon, kl = vae_loss(run.g, run.d, x, run.rand, run.config.kl_weight)
     run.opt_g.zero_grad(set_to_none=True)
     run.opt_d.zero_grad(set_to_none=True)
     loss.backward()

@@ -30,7 +30,19 @@ On the CPU a seed fixes everything: same seed, same losses; resuming from a
 reported state continues exactly as the uninterrupted run would have;
 `continue_with(state, config)` lets it continue under other learning rates and
 another D:G ratio instead (population-based training). The updates themselves
-live in `gan_core.steps`.
+live in `gan_core.steps`. A caller's own setup can wait for `started`, called
+once the run is built, before the first round, with a preview: the sample grid
+of the untrained G (a fresh start only; None on a resume), drawn without
+touching any random stream of training. Run in a thread, the caller's setup
+then shares the CPU with the rounds (whose torch ops release the GIL) rather
+than with the build.
+
+Devices: the run trains on `config.device` (a study's trial passes the device
+Ray gave it); what follows from the device (precision, memory format, the
+dataset copy's budget out of `train`'s `device_share`, the generator of the
+per-update draws) is decided in `gan_core.devices`. A saved state is read
+onto the CPU (`read_state`), whatever device it was saved from, and moved to
+the run's device by `load_state`.
 """
 
 from __future__ import annotations
@@ -49,6 +61,8 @@ from gan_core.steps import to_data
 from gan_core.augment import parse_policy
 from gan_core.config import TrainConfig
 from gan_core.datasets import Dataset, load_dataset
+from gan_core.devices import (capability, data_budget, device_generator, device_memory, pick_device, use_bf16,
+                              use_channels_last)
 from gan_core.evaluation import Evaluator, evaluate_samples, make_evaluator
 from gan_core.heads import Discriminator, Generator, d_input_shape, finish_d, label_input, label_width
 from gan_core.images import image_grid, points_extent, scatter
@@ -61,7 +75,7 @@ GRID_SAMPLES = 64
 EVAL_SEED_OFFSET = 1_000_003  # the evaluation noise stream is separate from training's
 COLLAPSE_WINDOW = 3  # evaluations a new diversity high is measured against
 RESUMABLE_CHANGES = {"max_steps", "max_seconds", "eval_every", "eval_samples", "metrics", "features", "device",
-                     "data_root", "precision"}
+                     "data_root", "precision", "memory_format"}
 # what population-based training changes when a member continues from a copied state (`continue_with`)
 SCHEDULE_CHANGES = ("lr_d", "lr_g", "d_steps", "g_steps")
 
@@ -77,12 +91,13 @@ class Run:
     d: nn.Module  # Discriminator, or the VAE's Encoder
     opt_g: torch.optim.Optimizer
     opt_d: torch.optim.Optimizer
-    gen: torch.Generator  # data order, z, labels, targets, augmentation, penalty interpolation
+    gen: torch.Generator  # CPU: data order and labels (and on the CPU every other draw: `rand` is this generator)
+    rand: torch.Generator  # z, targets, augmentation, penalty interpolation, VAE noise: on the run's device
     evaluator: Evaluator | None = None  # the real side of the evaluation metrics, fitted once
     g_ema: nn.Module | None = None  # EMA copy of G, when config.ema > 0
     policy: tuple = ()  # DiffAugment policies
-    amp: bool = False  # forward passes under bf16 autocast
-    channels_last: bool = False  # image tensors and conv weights in NHWC memory order (faster on CUDA)
+    amp: bool = False  # forward passes under bf16 autocast (see `use_bf16`)
+    channels_last: bool = False  # image tensors and conv weights in NHWC memory order (see `use_channels_last`)
     step: int = 0
     work: int = 0  # budget units done; counted round by round, so a D:G ratio that changes mid-run counts right
     d_updates: int = 0
@@ -102,14 +117,6 @@ def make_optimizer(name: str, params, lr: float, betas) -> torch.optim.Optimizer
     return torch.optim.SGD(params, lr=lr)
 
 
-def pick_device(name: str) -> torch.device:
-    if name == "auto":
-        name = "cuda" if torch.cuda.is_available() else "cpu"
-    if name == "cuda" and not torch.cuda.is_available():
-        raise ValueError("device: 'cuda' asked for but torch sees no CUDA device; use auto or cpu")
-    return torch.device(name)
-
-
 def build_networks(c: TrainConfig, data: Dataset) -> tuple[nn.Module, nn.Module]:
     """G and D (or decoder and encoder) for this config and dataset, initialised."""
     arch = ARCHS[c.arch]
@@ -126,13 +133,15 @@ def build_networks(c: TrainConfig, data: Dataset) -> tuple[nn.Module, nn.Module]
     return g, finish_d(d, arch.init, c.norm_d)
 
 
-def build(config: TrainConfig) -> Run:
+def build(config: TrainConfig, device_share: float = 1.0) -> Run:
+    """The run of `config`: dataset, networks, optimizers, generators and evaluator, on its device.
+    `device_share`: the share of the device's memory the run may plan for (see `data_budget`)."""
     torch.manual_seed(config.seed)
     device = pick_device(config.device)
-    data = load_dataset(config.dataset, config.image_size, config.data_root).to(device)  # whole on the GPU when it fits
+    data = load_dataset(config.dataset, config.image_size, config.data_root)
+    data = data.to(device, data_budget(device_memory(device), device_share))  # whole on the GPU when it fits
     g, d = build_networks(config, data)
-    amp = config.precision == "bf16" or (config.precision == "auto" and device.type == "cuda")
-    channels_last = device.type == "cuda" and data.kind == "images"
+    channels_last = use_channels_last(config, device.type, data.kind)
     memory = torch.channels_last if channels_last else torch.contiguous_format
     g, d = g.to(device, memory_format=memory), d.to(device, memory_format=memory)
     g_ema = copy.deepcopy(g).requires_grad_(False) if config.ema > 0 else None
@@ -142,7 +151,8 @@ def build(config: TrainConfig) -> Run:
     return Run(config, device, data, LOSSES[config.loss], g, d,
                make_optimizer(config.opt_g, g.parameters(), config.lr_g, config.betas_g),
                make_optimizer(config.opt_d, d.parameters(), config.lr_d, config.betas_d), gen,
-               evaluator=evaluator, g_ema=g_ema, policy=parse_policy(config.diffaug), amp=amp,
+               device_generator(device, config.seed, gen), evaluator=evaluator, g_ema=g_ema,
+               policy=parse_policy(config.diffaug), amp=use_bf16(config.precision, device.type, capability(device)),
                channels_last=channels_last)
 
 
@@ -172,8 +182,18 @@ def picture(run: Run, samples: torch.Tensor):
     return image_grid(samples[:GRID_SAMPLES])
 
 
+def preview(run: Run):
+    """The sample grid (or scatter) of G as it is now, from the evaluation noise stream; every random stream of
+    training is left as it was (a G with dropout draws from the global one, which is forked here)."""
+    with torch.random.fork_rng(devices=[run.device] if run.device.type == "cuda" else []):
+        samples, _ = generate(run, GRID_SAMPLES, run.config.seed + EVAL_SEED_OFFSET)
+    return picture(run, samples)
+
+
 def label_accuracy(predicted: torch.Tensor, wanted: torch.Tensor, multi_label: bool) -> float:
-    """Class ids: share equal. Multi-hot tags: share of the wanted tags present."""
+    """Class ids: share equal. Multi-hot tags: share of the wanted tags present. Compared where the
+    labels were read (the reference model's device), wherever the wanted ones were drawn."""
+    wanted = wanted.to(predicted.device)
     if not multi_label:
         return float((predicted == wanted).float().mean())
     wanted = wanted > 0.5
@@ -227,7 +247,15 @@ def state_dict(run: Run) -> dict:
         state["g_ema"] = run.g_ema.state_dict()
     if run.device.type == "cuda":
         state["rng_cuda"] = torch.cuda.get_rng_state(run.device)
+    if run.rand is not run.gen:
+        state["rng_device"] = run.rand.get_state()  # a CPU tensor, as every RNG state
     return state
+
+
+def read_state(path) -> dict:
+    """A state saved with `torch.save` (a reported state, possibly with the caller's additions), read onto
+    the CPU whatever device its tensors were saved from (weights only); `load_state` moves them."""
+    return torch.load(path, map_location="cpu", weights_only=True)
 
 
 def load_state(run: Run, state: dict) -> None:
@@ -247,10 +275,12 @@ def load_state(run: Run, state: dict) -> None:
     for opt, lr in ((run.opt_g, run.config.lr_g), (run.opt_d, run.config.lr_d)):
         for group in opt.param_groups:  # the saved lr on a plain resume; the new one after `continue_with`
             group["lr"] = lr
-    torch.set_rng_state(state["rng_global"])
-    run.gen.set_state(state["rng_train"])
-    if "rng_cuda" in state and run.device.type == "cuda":
-        torch.cuda.set_rng_state(state["rng_cuda"], run.device)
+    torch.set_rng_state(state["rng_global"].cpu())  # RNG states are CPU tensors wherever the run trains
+    run.gen.set_state(state["rng_train"].cpu())
+    if "rng_cuda" in state and run.device.type == "cuda":  # saved on CUDA, restored only there
+        torch.cuda.set_rng_state(state["rng_cuda"].cpu(), run.device)
+    if "rng_device" in state and run.rand is not run.gen:
+        run.rand.set_state(state["rng_device"].cpu())
 
 
 def _work_of(saved_config: dict, step: int) -> int:
@@ -267,11 +297,17 @@ def continue_with(state: dict, config: TrainConfig) -> dict:
 
 # --- the loop --------------------------------------------------------------------
 
-def train(config: TrainConfig, report: Callable[[dict], None], state: dict | None = None) -> str:
-    """Train until max_steps budget units or max_seconds; returns "finished", "timed_out" or "diverged"."""
-    run = build(config)
+def train(config: TrainConfig, report: Callable[[dict], None], state: dict | None = None,
+          device_share: float = 1.0, started: Callable[[object], None] | None = None) -> str:
+    """Train until max_steps budget units or max_seconds; returns "finished", "timed_out" or "diverged".
+    `device_share`: the share of the device's memory the run may plan for (a trial's GPU fraction).
+    `started(preview)`, when given, is called once the run is built (and `state` loaded), before the first
+    round: `preview` is the untrained G's sample grid on a fresh start, None on a resume."""
+    run = build(config, device_share)
     if state is not None:
         load_state(run, state)
+    if started is not None:
+        started(preview(run) if state is None else None)
     start = time.monotonic() - run.elapsed
     if state is not None and _end(run, start) is not None:
         return _end(run, start)  # the saved run had already used its whole budget

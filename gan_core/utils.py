@@ -10,6 +10,8 @@ writes and image resizing.
   * `resize_images(images, size)`: the one resizing rule of float images in
     [0, 1] (bilinear, antialiased, clamped), used by the datasets, the
     reference classifiers and the feature extractors alike.
+  * `to_device(tensor, device)`: a tensor on a device; from the CPU to CUDA
+    through pinned memory, without blocking the host (batches, indices).
 """
 
 from __future__ import annotations
@@ -53,3 +55,12 @@ def resize_images(images: torch.Tensor, size: int) -> torch.Tensor:
         return images
     out = F.interpolate(images, size=(size, size), mode="bilinear", antialias=True, align_corners=False)
     return out.clamp_(0.0, 1.0)
+
+
+def to_device(tensor: torch.Tensor, device: torch.device | str) -> torch.Tensor:
+    """`tensor` on `device`: from the CPU to CUDA through pinned memory and without blocking the host
+    (the copy is ordered on the device's stream before any kernel that reads it); else `tensor.to`."""
+    device = torch.device(device)
+    if device.type == "cuda" and tensor.device.type == "cpu":
+        return tensor.pin_memory().to(device, non_blocking=True)
+    return tensor.to(device)

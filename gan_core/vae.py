@@ -39,7 +39,7 @@ def vae_loss(decoder: nn.Module, encoder: Encoder, x: torch.Tensor, gen: torch.G
              kl_weight: float) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """(total, reconstruction, KL), each a mean over the batch of per-example sums."""
     mu, logvar = encoder(x)
-    eps = torch.randn(mu.shape, generator=gen).to(mu.device)
+    eps = torch.randn(mu.shape, generator=gen, device=gen.device).to(mu.device)
     x_hat = decoder(mu + eps * (0.5 * logvar).exp())
     mu, logvar, x_hat = mu.float(), logvar.float(), x_hat.float()  # fp32 losses under mixed precision
     recon = 0.5 * (x_hat - x).pow(2).flatten(1).sum(1).mean()

@@ -49,6 +49,18 @@ def pytest_unconfigure(config):
 
 
 @pytest.fixture(scope="session")
+def second_device() -> str:
+    """A second device with real values on a CPU-only machine: torch's lazy-tensor device on its
+    TorchScript backend ("lazy", computed on the CPU). A tensor there is not a CPU tensor: mixing the
+    two in one operation fails as mixing CPU and CUDA tensors does, and `.to` moves between them, so
+    what a GPU run does across devices (copies, mismatches) is exercised here without a GPU."""
+    import torch._lazy.ts_backend
+
+    torch._lazy.ts_backend.init()  # once per process: a second call raises
+    return "lazy"
+
+
+@pytest.fixture(scope="session")
 def fake_data_root(pytestconfig) -> Path:
     """The data root holding the fake MNIST, CIFAR-10 and CelebA."""
     return pytestconfig.fake_data_root

@@ -290,7 +290,10 @@ def run_tuner(plan: Plan, study: dict, errors: ErrorStopper):
     context = {"name": plan.study.name, "base": plan.base, "tracking_uri": plan.tracking_uri,
                "experiment_id": study["experiment_id"], "parent_run_id": study["parent_run_id"],
                "smoothing": plan.smoothing, "columns": plan.columns,
-               "population": plan.population is not None, "reuse": plan.reuses}
+               "population": plan.population is not None, "reuse": plan.reuses,
+               # a trial waits for the store (its MLflow side, seconds) only when its key is among these
+               "reusable": reuse.reusable_keys(MlflowClient(plan.tracking_uri), reuse.code_digest(),
+                                               study["parent_run_id"]) if plan.reuses else None}
     trainable = tune.with_resources(tune.with_parameters(gan_trainable, study=context),
                                     {"cpu": plan.cpus_per_trial, "gpu": plan.gpus_per_trial})
     if plan.resume:

@@ -15,6 +15,12 @@ logged. The DCGAN baseline several studies share trains once per store.
 Never across code digests (another gan_core may train it differently), never
 across machine kinds (another CPU type draws other digits), and never under
 ASHA or PBT, where how far a trial runs depends on the others.
+
+A trial only asks the store (which waits for its MLflow side to open: MLflow's
+import, the store's first open; seconds before the first round) when its key
+is among `reusable_keys`, the keys of the finished runs with this gan_core
+digest that the driver found when the study started (or was resumed). A run
+that another study finishes after that is not reused by this one.
 """
 
 from __future__ import annotations
@@ -53,8 +59,8 @@ def machine(device: str = "cpu") -> str:
     ATEN_CPU_CAPABILITY can lower), or `cuda-<GPU name>`."""
     import torch
 
-    if device.startswith("cuda"):
-        return f"cuda-{torch.cuda.get_device_name(torch.device(device))}"
+    if device.startswith("cuda"):  # asked for where torch sees none: the trial will fail at its build, as it should
+        return f"cuda-{torch.cuda.get_device_name(torch.device(device))}" if torch.cuda.is_available() else "cuda-none"
     return f"cpu-{torch.backends.cpu.get_cpu_capability()}"
 
 
@@ -77,6 +83,26 @@ def find(client, key: str, exclude_parent: str | None = None):
             and r.data.tags.get("mlflow.parentRunId") != exclude_parent]
     originals = [r for r in done if TAG_REUSED not in r.data.tags]
     return (originals or done or [None])[0]
+
+
+def reusable_keys(client, code: str, exclude_parent: str | None = None) -> list[str]:
+    """The keys of the finished (or diverged) child runs trained with gan_core digest `code`, in any
+    experiment of the store, other than the children of `exclude_parent`: what a trial of this study
+    could reuse, whichever machine it lands on (its key names the machine kind)."""
+    from studies import tracking
+
+    experiments = [e.experiment_id for e in tracking.retry(client.search_experiments)]
+    query = f"tags.`{TAG_CODE}` = '{code}'"
+    keys, token = set(), None
+    while True:
+        page = tracking.retry(client.search_runs, experiments, filter_string=query, max_results=5000,
+                              page_token=token)
+        keys.update(r.data.tags[TAG_KEY] for r in page if TAG_KEY in r.data.tags
+                    and r.data.tags.get(tracking.TAG_STATUS) in REUSABLE
+                    and r.data.tags.get("mlflow.parentRunId") != exclude_parent)
+        token = page.token
+        if not token:
+            return sorted(keys)
 
 
 def histories(client, run_id: str) -> dict[str, list]:

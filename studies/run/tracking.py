@@ -227,6 +227,12 @@ class TrialLog:
         self.client, self.run_id = client, run_id
         self.metric_steps, self.image_steps = logged_steps(client, run_id) if existed else (set(), set())
 
+    def preview(self, image) -> None:
+        """The untrained G's sample grid as the image at step 0 (once: a restarted trial logs none)."""
+        if 0 not in self.image_steps:
+            log_image(self.client, self.run_id, 0, image)
+            self.image_steps.add(0)
+
     def evaluation(self, step: int, metrics: dict, image, modes: dict | None = None) -> None:
         if step not in self.metric_steps:
             log_metrics(self.client, self.run_id, step, metrics)

@@ -9,15 +9,27 @@ histograms (`modes.json`, replaced at each evaluation). What ASHA ranks is `scor
 the checkpoint so a restored trial continues the same average.
 
 The MLflow side of a trial (the import, client, child run, tags) is opened in a thread
-beside the build (dataset, nets, scorer) and the first rounds: with a sqlite
-store, the first open in a process loads SQLAlchemy and checks the schema,
-which took seconds before the first round. The first evaluation waits for it;
-an error there ends the trial as an error in the thread would have.
+beside the first rounds: with a sqlite store, the first open in a process loads
+SQLAlchemy and checks the schema, which took seconds before the first round.
+The thread starts once the run is built (`train`'s `started`): beside the
+build, mostly imports (torch's first optimizer imports torch._dynamo), it
+only took turns with it for the GIL. The first evaluation waits for it; an
+error there ends the trial as an error in the thread would have. It starts at
+once where the trial needs its run before training (a run to reuse, a PBT
+exploit to record) or fails before it was built (to record the error).
 
-A trial uses as many torch threads as it has CPUs, and records where it ran
-as tags of its child run: `gan.node` (Ray node id), `gan.nodes` (short ids of
-every node it started on, oldest first: more than one means it was restored
-after a failure), `gan.device`, `gan.gpu_ids` and `gan.torch_threads`.
+A trial uses as many torch threads as it has CPUs, and trains where Ray put
+it (`trial_device`): on the GPU Ray gave it, on the CPU when it asked for none
+(whatever GPUs the machine has), and on the CPU with a warning when Ray gave
+it a GPU that torch cannot see (fake GPUs, a node without the driver). Its
+share of that GPU (the trial's GPU fraction) bounds the dataset copy it makes
+there (`gan_core.devices.data_budget`). A checkpoint is read onto the CPU
+whatever device saved it (`gan_core.train.read_state`) and moved to the
+trial's device. The trial records where it ran as tags of its child run:
+`gan.node` (Ray node id), `gan.nodes` (short ids of every node it started on,
+oldest first: more than one means it was restored after a failure),
+`gan.device` (where it trained), `gan.gpu_ids` (what Ray gave it),
+`gan.device_note` (only when the two disagree: why) and `gan.torch_threads`.
 
 Under population-based training (`studies.run.population`) a trial also logs the
 hyper-parameters it trains with at every evaluation (`lr_d`, `lr_g`, `d_steps`,
@@ -37,6 +49,7 @@ import hashlib
 import logging
 import math
 import os
+import sys
 import tempfile
 import traceback
 from concurrent.futures import ThreadPoolExecutor, wait
@@ -47,9 +60,7 @@ import torch
 from ray import tune
 
 from gan_core import TrainConfig
-
-from gan_core.train import train
-from gan_core.train import continue_with
+from gan_core.train import continue_with, read_state, train
 from studies.run import reuse
 from studies.declare.spaces import label, merge
 
@@ -76,12 +87,52 @@ def trial_threads() -> int:
     return max(1, int(cpus))
 
 
-def placement(config: TrainConfig) -> dict:
-    """Where this start of the trial runs: its node, device, GPUs, threads and process."""
-    device = config.device if config.device != "auto" else ("cuda" if torch.cuda.is_available() else "cpu")
-    return {"gan.node": ray.get_runtime_context().get_node_id(), "gan.device": device,
-            "gan.gpu_ids": ",".join(map(str, ray.get_gpu_ids())) or "none",
-            "gan.torch_threads": str(torch.get_num_threads()), "gan.pid": str(os.getpid())}
+def trial_device(asked: str, gpu_ids: list, cuda: bool) -> tuple[str, str]:
+    """The device a trial trains on, from the config's `device`, the GPU ids Ray gave the trial and
+    whether torch sees CUDA; with a note ("" when none) when it trains on the CPU despite a GPU.
+
+    `auto`: no GPU from Ray, the CPU (Ray leaves a zero-GPU trial every GPU of its machine visible;
+    training there would crowd the trials those GPUs were given to, unaccounted); a GPU, `cuda`
+    (Ray makes the GPUs it gave the only ones the process sees: cuda:0 is the first), or the CPU
+    with a note when torch sees no CUDA device. `cpu` is taken as given, and so is `cuda`, but for
+    a trial Ray gave no GPU on a machine that has one: an error, for the same crowding."""
+    if asked == "cpu":
+        return "cpu", ""
+    if asked == "cuda":
+        if cuda and not gpu_ids:
+            raise ValueError("device: 'cuda' asked for but Ray gave this trial no GPU; "
+                             "ask for one with --gpus-per-trial, or use auto or cpu")
+        return "cuda", ""
+    if gpu_ids and not cuda:
+        ids = ",".join(map(str, gpu_ids))
+        return "cpu", f"Ray gave this trial GPU {ids} but torch sees no CUDA device: training on the CPU"
+    return ("cuda" if gpu_ids else "cpu"), ""
+
+
+def this_trials_device(config: TrainConfig, trial_id: str) -> tuple[str, str, ValueError | None]:
+    """`trial_device` for this trial, its note printed as a warning line; a refusal is returned, not
+    raised, so that the trial's run, where the error is recorded, is made first."""
+    try:
+        device, note = trial_device(config.device, ray.get_gpu_ids(), torch.cuda.is_available())
+    except ValueError as err:
+        return config.device, "", err
+    if note:
+        print(f"warning: trial {trial_id}: {note}", file=sys.stderr, flush=True)
+    return device, note, None
+
+
+def trial_gpu_share() -> float:
+    """This trial's share of its GPU: the GPU fraction Ray reserved for it, at most one whole device."""
+    return min(float(tune.get_context().get_trial_resources().required_resources.get("GPU", 0)), 1.0)
+
+
+def placement(device: str, note: str) -> dict:
+    """Where this start of the trial runs: its node, device (and why, when not the GPU Ray gave it),
+    GPUs, threads and process."""
+    where = {"gan.node": ray.get_runtime_context().get_node_id(), "gan.device": device,
+             "gan.gpu_ids": ",".join(map(str, ray.get_gpu_ids())) or "none",
+             "gan.torch_threads": str(torch.get_num_threads()), "gan.pid": str(os.getpid())}
+    return {**where, "gan.device_note": note} if note else where
 
 
 def placement_tags(client: MlflowClient, run_id: str, where: dict) -> dict:
@@ -110,9 +161,32 @@ def open_run(study: dict, trial_id: str, setting: str, config: TrainConfig, wher
     trial["log"] = tracking.TrialLog(client, run_id, existed)
 
 
+def start_opening(trial: dict) -> None:
+    """Start `open_run` in the trial's thread, unless it has started already."""
+    if trial["opening"] is None:
+        trial["opening"] = trial["pool"].submit(open_run, *trial["open_args"], trial)
+
+
+def started_training(trial: dict, preview) -> None:
+    """The run is built: open the MLflow side beside the first rounds, then (same thread, after it) log
+    the untrained G's sample grid as the run's image at step 0, so the image card starts where training does."""
+    start_opening(trial)
+    if preview is not None:  # waited for with the opening: two image uploads at once race in MLflow's store
+        trial["previewing"] = trial["pool"].submit(log_preview, trial, preview)
+
+
+def log_preview(trial: dict, preview) -> None:
+    if trial["log"] is not None:  # an open that failed raises at the first evaluation, not here
+        trial["log"].preview(preview)
+
+
 def opened(trial: dict) -> TrialLog:
-    """The trial's log, once `open_run` (started beside the build) has finished; its error, raised here."""
+    """The trial's log, once `open_run` (started beside the first rounds, or now) has finished; its error,
+    raised here."""
+    start_opening(trial)
     trial["opening"].result()
+    if trial.get("previewing") is not None:
+        trial["previewing"].result()
     return trial["log"]
 
 
@@ -121,11 +195,14 @@ def gan_trainable(trial_config: dict, study: dict) -> None:
     smoothing, and the label columns. An exception from the training code or the tracking layer ends
     the trial once, as `error` (see `end_with_error`): a retry would only raise it again. Only the
     death of the trial's process or node makes Tune restart it from its checkpoint."""
-    trial = {"client": None, "run_id": None, "log": None, "opening": None, "score_smooth": None, "progress": {}}
     pool = ThreadPoolExecutor(1, thread_name_prefix="mlflow-open")
+    trial = {"client": None, "run_id": None, "log": None, "opening": None, "open_args": None, "pool": pool,
+             "score_smooth": None, "progress": {}}
     try:
-        run_trial(trial_config, study, trial, pool)
+        run_trial(trial_config, study, trial)
     except Exception as err:  # SystemExit (Tune stopping the trial) and KeyboardInterrupt pass through
+        if trial["open_args"] is not None:
+            start_opening(trial)  # a trial that failed before it was built still records its error in its run
         if trial["opening"] is not None:
             wait([trial["opening"]])  # the child run, where the error is recorded, may be still in the making
         end_with_error(err, trial)
@@ -133,29 +210,31 @@ def gan_trainable(trial_config: dict, study: dict) -> None:
         pool.shutdown(wait=False)
 
 
-def run_trial(trial_config: dict, study: dict, trial: dict, pool: ThreadPoolExecutor) -> None:
+def run_trial(trial_config: dict, study: dict, trial: dict) -> None:
     config = resolve(study["base"], trial_config)
     torch.set_num_threads(trial_threads())
     # one INFO line per checkpoint, forwarded to the driver, would bury the progress table
     logging.getLogger("ray.train._internal.storage").setLevel(logging.WARNING)
     trial_id = tune.get_context().get_trial_id()
-    where = placement(config)
+    device, note, refused = this_trials_device(config, trial_id)
+    where = placement(device, note)
     trial["parent_run_id"] = study["parent_run_id"]
-    trial["key"] = reuse.trial_key(config.to_dict(), reuse.code_digest(), reuse.machine(where["gan.device"]))
-    where.update({reuse.TAG_KEY: trial["key"], reuse.TAG_CODE: reuse.code_digest(),
-                  reuse.TAG_MACHINE: reuse.machine(where["gan.device"])})
+    kind = reuse.machine(device) if refused is None else f"{device} (refused)"
+    trial["key"] = reuse.trial_key(config.to_dict(), reuse.code_digest(), kind)
+    where.update({reuse.TAG_KEY: trial["key"], reuse.TAG_CODE: reuse.code_digest(), reuse.TAG_MACHINE: kind})
     # the MLflow side (a store's first open loads SQLAlchemy and checks its schema: seconds) is made in a
-    # thread beside the build and the first rounds; the first evaluation waits for it
-    trial["opening"] = pool.submit(open_run, study, trial_id, label(study["columns"], trial_config), config,
-                                   where, trial)
+    # thread beside the first rounds (`start_opening`); the first evaluation waits for it
+    trial["open_args"] = (study, trial_id, label(study["columns"], trial_config), config, where)
+    if refused is not None:
+        raise refused
 
     checkpoint = tune.get_checkpoint()
-    if study.get("reuse") and checkpoint is None and replay_reused(trial):
+    if study.get("reuse") and checkpoint is None and may_reuse(study, trial) and replay_reused(trial):
         return
     state = None
     if checkpoint is not None:
         with checkpoint.as_directory() as folder:
-            state = torch.load(os.path.join(folder, STATE_FILE), weights_only=True)
+            state = read_state(os.path.join(folder, STATE_FILE))
         trial["score_smooth"] = state.get("score_smooth")
         if study.get("population"):
             state = continue_with(state, config)
@@ -181,8 +260,18 @@ def run_trial(trial_config: dict, study: dict, trial: dict, pool: ThreadPoolExec
                        os.path.join(folder, STATE_FILE))
             tune.report(metrics, checkpoint=tune.Checkpoint.from_directory(folder))
 
-    train(config, report, state)
+    # the params logged are the config as the study resolved it; the run itself gets the device decided here
+    train(config.replace(device=device), report, state, device_share=trial_gpu_share() if device == "cuda" else 1.0,
+          started=lambda preview: started_training(trial, preview))
     opened(trial)  # a trial that ends before its first evaluation still has its run
+
+
+def may_reuse(study: dict, trial: dict) -> bool:
+    """Whether the store may hold a finished run of this trial: its key is among those the driver found
+    (`reuse.reusable_keys`, passed as `study["reusable"]`); without that list, the store is asked. A trial
+    that could not be reused starts training at once, without waiting for its MLflow side."""
+    known = study.get("reusable")
+    return known is None or trial["key"] in known
 
 
 def replay_reused(trial: dict) -> bool:

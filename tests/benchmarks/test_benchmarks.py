@@ -36,18 +36,23 @@ def figures(pattern: str, text: str) -> tuple[float, ...]:
 
 
 def test_overhead_quick_compares_the_same_trial_bare_and_as_a_study():
-    out = run("overhead.py", "--quick")
+    out = run("overhead.py", "--quick", "--repeats", "2", timeout=600)
     bare, study, ratio = figures(r"^rounds/s whole trial: bare #, study #, ratio #", out)
     assert bare > 0 and study > 0 and ratio == pytest.approx(study / bare, abs=0.01)
     assert 0 < figures(r"^rounds/s steady: bare #, study #, ratio #", out)[2]
-    launch, bare_first = figures(r"^launch to first round: study # s \(goal <= 3 s\), bare # s", out)
-    assert launch > bare_first >= 0
-    # the trial's MLflow side is made in a thread beside the build: its time is printed, whenever it ended
+    launch, bare_first, today = figures(
+        r"^launch to first round: study # s \(goal <= 3 s\), bare # s; today's path # s, side by side", out)
+    assert launch > bare_first >= 0 and today > 0
+    assert len(figures(r"^  each study: new #, # s; today #, # s", out)) == 4  # two studies on each path
+    new_cpu, today_cpu = figures(r"^  the worker's CPU time from its start to the first round .*: new # s, today # s",
+                                 out)
+    assert 0 < new_cpu and 0 < today_cpu
+    # the trial's MLflow side is made in a thread beside the first rounds: its time is printed, whenever it ended
     assert figures(r"^  beside them, in a thread: MLflow imported, client and child run # s", out)[0] > 0
     for name in ("scoring: study", "MLflow metrics batch:", "MLflow image:", "checkpoint and tune.report:",
                  "MLflow writes \\(metrics \\+ image\\):"):
         assert figures(rf"^  {name} # ms", out)[0] > 0, name
-    assert "same losses at every evaluation: yes" in out  # the study trained exactly the bare loop's trial
+    assert "same losses at every evaluation: yes" in out  # every study, both paths, trained the bare loop's trial
 
 
 def test_tracking_load_quick_loses_no_step():
@@ -74,3 +79,13 @@ def test_gpu_quick_runs_on_the_cpu():
     for n in (1, 2):
         together, each, speedup = figures(rf"^{n} trials sharing the device: # images/s together, # each, #x", out)
         assert together == pytest.approx(n * each, rel=0.01) and speedup > 0
+
+
+def test_channels_last_quick_compares_both_layouts_on_both_clocks():
+    out = run("channels_last.py", "--quick")
+    for case in ("dcgan", "vae"):
+        for clock in ("cpu time", "wall clock"):
+            contiguous, last, ratio, low, high, n = figures(
+                rf"^{case} {clock}: contiguous # ms/round, channels_last # ms/round, ratio # \(range #-# over #\)", out)
+            assert contiguous > 0 and last > 0 and low <= ratio <= high and n == 2
+        assert re.search(rf"^{case} wall clock: .*; same losses each repetition: yes$", out, re.M), out

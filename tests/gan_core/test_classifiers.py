@@ -1,12 +1,26 @@
 """Tests of gan_core.classifiers: the digits and MNIST reference classifiers are accurate,
-trained once per cache and kept once per process and device, and leave the global RNG alone."""
+trained once per cache and kept once per process and device, and leave the global RNG alone; the
+digits they learn from are scikit-learn's, read without importing scikit-learn."""
 
 import functools
 
+import numpy as np
 import pytest
 import torch
 
 from gan_core import classifiers, image_data
+
+
+@pytest.mark.parametrize("found", [True, False], ids=["sklearn's file", "through sklearn"])
+def test_the_digits_are_sklearns_load_digits(monkeypatch, found):
+    from sklearn.datasets import load_digits
+
+    if not found:  # no file where it is looked for: scikit-learn's own loader
+        monkeypatch.setattr(classifiers, "sklearn_digits_file", lambda: None)
+    images, labels = classifiers.load_digits()
+    digits = load_digits()
+    assert images.dtype == digits.images.dtype and labels.dtype == digits.target.dtype
+    assert np.array_equal(images, digits.images) and np.array_equal(labels, digits.target)
 
 
 def test_reference_classifier_is_accurate_on_held_out_digits():

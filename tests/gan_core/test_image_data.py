@@ -116,35 +116,38 @@ def test_arrays_are_decoded_once_and_rebuilt_when_the_source_changes():
 
 
 @pytest.mark.parametrize("name", ["mnist", "stacked-mnist", "cifar10", "celeba"])
-def test_sampling_is_deterministic_and_the_same_on_a_device_or_mapped(name, monkeypatch):
+def test_sampling_is_deterministic_and_the_same_on_a_device_or_mapped(name, monkeypatch, second_device):
     ds = load_dataset(name, 32)
     x, y = ds.sample_labeled(24, gen(5))
     x2, y2 = ds.sample_labeled(24, gen(5))
     assert torch.equal(x, x2) and torch.equal(y, y2) and not torch.equal(x, ds.sample(24, gen(6)))
-    moved = ds.to("cpu")  # "cuda" on a GPU machine: the same draws, from a copy of the array there
+    moved = ds.to(second_device, 2**30)  # as on a GPU: the same draws, from a copy of the array there
     xm, ym = moved.sample_labeled(24, gen(5))
-    assert xm.device.type == "cpu" and torch.equal(xm, x) and torch.equal(ym, y)
-    assert torch.equal(moved.sample(24, gen(5)), x)
-    monkeypatch.setenv(image_store.BUDGET_ENV, "0")  # over the budget: stays memory-mapped on the CPU
-    assert torch.equal(load_dataset(name, 32).to("cpu").sample_labeled(24, gen(5))[0], x)
+    assert xm.device.type == ym.device.type == second_device
+    assert torch.equal(xm.cpu(), x) and torch.equal(ym.cpu(), y) and torch.equal(moved.sample(24, gen(5)).cpu(), x)
+    assert ds.to(second_device, 0).sample(24, gen(5)).device.type == "cpu"  # over the budget: stays mapped
+    monkeypatch.setenv(image_store.BUDGET_ENV, "0")  # over the cap, whatever the budget
+    assert torch.equal(load_dataset(name, 32).to(second_device, 2**30).sample_labeled(24, gen(5))[0], x)
 
 
-def test_the_memory_budget_decides_what_moves(monkeypatch):
+def test_the_budget_and_the_cap_decide_what_moves(monkeypatch):
     array = image_store.cached_array("rows", "budget", write_rows([5]))
-    assert array.movable and array.to("cpu") is array
-    monkeypatch.setenv(image_store.BUDGET_ENV, str(array.images.numel() - 1))
-    assert not array.movable and array.to("meta") is array
-    monkeypatch.setenv(image_store.BUDGET_ENV, str(array.images.numel()))
-    assert array.to("meta").images.device.type == "meta"
+    size = array.images.numel()
+    assert array.fits(size) and not array.fits(size - 1) and array.to("cpu", size) is array
+    assert array.to("meta", size - 1) is array and array.to("meta", size).images.device.type == "meta"
+    monkeypatch.setenv(image_store.BUDGET_ENV, str(size - 1))  # the cap wins over a larger budget
+    assert not array.fits(10 * size) and array.to("meta", 10 * size) is array
+    monkeypatch.setenv(image_store.BUDGET_ENV, str(size))
+    assert array.fits(size) and not array.fits(size - 1)
     monkeypatch.setenv(image_store.BUDGET_ENV, "4GiB")
     with pytest.raises(ValueError, match="^GAN_STUDIES_MEMORY_BUDGET: '4GiB' is not a number of bytes"):
-        array.movable
+        array.fits(size)
 
 
 def test_datasets_without_an_array_stay_where_they_are():
     for name in ("ring8", "digits"):
         ds = load_dataset(name, 32)
-        assert ds.to("cpu") is ds
+        assert ds.to("meta", 2**30) is ds
 
 
 # ------------------------------------------------------------ MNIST scores

@@ -201,3 +201,18 @@ def test_a_state_saved_before_work_was_counted_resumes_at_its_rounds_times_the_r
     old = {k: v for k, v in first[-1]["state"].items() if k != "work"}
     _, rest = run_reports(values, state=old)
     assert [r["work"] for r in rest] == [24]
+
+
+@pytest.mark.parametrize("arch", ["dcgan", "upsample"])  # upsample's G draws dropout masks from the global stream
+def test_started_gets_the_untrained_grid_and_training_is_the_same_without_it(arch):
+    values = {**TINY_IMAGES, "arch": arch, "max_steps": 3}
+    previews = []
+    status, watched = "", []
+    status = train(TrainConfig.from_dict(values), watched.append, started=previews.append)
+    plain = run_reports(values)[1]
+    (image,) = previews
+    assert status == "finished" and image.dtype == np.uint8 and image.ndim == 3 and image.shape[2] == 3
+    assert [r["metrics"]["loss_g"] for r in watched] == [r["metrics"]["loss_g"] for r in plain]
+    resumed = []
+    train(TrainConfig.from_dict({**values, "max_steps": 4}), lambda r: None, watched[-1]["state"], started=resumed.append)
+    assert resumed == [None]  # a resume has no untrained G to show

@@ -41,7 +41,7 @@ KNOBS = {  # field -> a non-default value that trains on the tiny image case (or
     "betas_g": (0.0, 0.9), "budget": "updates", "max_steps": 3, "max_seconds": 30.0, "eval_every": 2, "eval_samples": 40,
     "collapse_threshold": 0.5, "collapse_quality": 0.2, "seed": 7, "device": "cpu",
     "data_root": os.environ["GAN_STUDIES_DATA"],  # the session's fake torchvision data (conftest)
-    "metrics": "ms_ssim,ndb,prdc,fd", "features": "random", "precision": "bf16",
+    "metrics": "ms_ssim,ndb,prdc,fd", "features": "random", "precision": "bf16", "memory_format": "channels_last",
 }
 NEEDS = {  # what a knob needs beside it to be valid
     "matching_aware": {"conditioning": "cgan", "dataset": "digits"},

@@ -128,3 +128,27 @@ def test_a_reused_worker_process_trains_a_trial_exactly_as_a_fresh_one(tmp_path)
                   for key in PER_TRIAL} for c in children]
     assert histories[0]["score"] and [m[0] for m in histories[0]["score"]] == [10, 20, 30]
     assert histories[1] == histories[0] and histories[2] == histories[0]
+
+
+def test_a_fifo_study_run_again_on_its_store_copies_its_trials_instead_of_training_them(tmp_path):
+    """The second run of a FIFO study finds its trial among the reusable keys of the store and copies the
+    first run's histories (the table names where they came from); with --no-reuse it trains it again."""
+    script = tmp_path / "study.py"
+    script.write_text(textwrap.dedent(STUDY_OF_THREE_COPIES))
+    db = tmp_path / "m.db"
+    args = [str(script), "--scheduler", "fifo", "--only", "copy=first", "--tracking-uri", f"sqlite:///{db}",
+            "--storage", str(tmp_path / "r")]
+    for extra in ([], [], ["--no-reuse"]):
+        run_study(args + extra, cwd=tmp_path)
+    client = MlflowClient(f"sqlite:///{db}")
+    _, parents, children = runs_of(client, "reuse_check")
+    first, second, third = sorted(parents, key=lambda r: r.info.start_time)
+    run_of = {c.data.tags["mlflow.parentRunId"]: c for c in children}
+    assert len(children) == 3 and {c.data.tags["gan.status"] for c in children} == {"finished"}
+    assert run_of[second.info.run_id].data.tags["gan.reused_from"] == run_of[first.info.run_id].info.run_id
+    assert "gan.reused_from" not in run_of[first.info.run_id].data.tags
+    assert "gan.reused_from" not in run_of[third.info.run_id].data.tags  # --no-reuse: trained
+    histories = [{key: [(m.step, m.value) for m in client.get_metric_history(run_of[p.info.run_id].info.run_id, key)]
+                  for key in PER_TRIAL} for p in (first, second, third)]
+    assert histories[0]["score"] and histories[1] == histories[0] and histories[2] == histories[0]
+    assert [row["from"] for row in trial_table(client, second.info.run_id)] == [first.info.run_name]

@@ -231,3 +231,23 @@ def test_the_code_digest_changes_with_gan_core_and_with_nothing_else(tmp_path):
     with open(copy / "losses.py", "a") as f:
         f.write("\n# an edit\n")
     assert reuse.code_digest(str(copy)) != digest
+
+
+def test_the_reusable_keys_are_those_of_finished_runs_of_this_code_outside_this_study(tmp_path):
+    client = MlflowClient(f"sqlite:///{tmp_path / 'm.db'}")
+    exp, other_exp = tracking.experiment_id(client, "study"), tracking.experiment_id(client, "other")
+    earlier = tracking.start_parent(client, exp, "study", "study-1", {})
+    elsewhere = tracking.start_parent(client, other_exp, "other", "other-1", {})
+    this = tracking.start_parent(client, exp, "study", "study-2", {})
+    runs = [(earlier, "t1", "finished", "code-a", "k-finished"), (elsewhere, "t2", "diverged", "code-a", "k-other"),
+            (earlier, "t3", "error", "code-a", "k-error"), (earlier, "t4", "finished", "code-b", "k-old-code"),
+            (this, "t5", "finished", "code-a", "k-this-study"), (earlier, "t6", "finished", "code-a", None)]
+    for parent, trial, status, code, key in runs:
+        where = other_exp if parent == elsewhere else exp  # any experiment of the store
+        run, _ = tracking.find_or_create_child(client, where, parent, "study", trial, trial, {})
+        tracking.set_tags(client, run, {reuse.TAG_CODE: code, **({reuse.TAG_KEY: key} if key else {})})
+        tracking.close_child(client, run, status)
+    tracking.set_tags(client, earlier, {reuse.TAG_CODE: "code-a"})  # parents carry the digest too, and no key
+    assert reuse.reusable_keys(client, "code-a", exclude_parent=this) == ["k-finished", "k-other"]
+    assert reuse.reusable_keys(client, "code-a") == ["k-finished", "k-other", "k-this-study"]
+    assert reuse.reusable_keys(client, "code-c") == []
