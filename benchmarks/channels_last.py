@@ -6,7 +6,7 @@ in one run.
     python benchmarks/channels_last.py --updates 600 --repeats 5 --cases dcgan,resnet
     python benchmarks/channels_last.py --quick          # tiny nets, a few updates: a test keeps it from rotting
 
-Each case is `studies.runner.CPU_IMAGES` (32x32 stacked digits, batch 32, the
+Each case is `studies.declare.study.CPU_IMAGES` (32x32 stacked digits, batch 32, the
 1:1 DCGAN widths) with one study's setting on top: dcgan (BCE), dcgan-deep,
 upsample, resnet and vae as the architecture study trains them, dcgan under
 the WGAN-GP, hinge and WGAN recipes (`search_spaces.common`), dcgan with
@@ -44,7 +44,7 @@ from gan_core import TrainConfig
 from gan_core.train import train
 from search_spaces.architecture import ARCHITECTURES
 from search_spaces.common import optimizer_setup
-from studies.runner import CPU_IMAGES, SMOKE
+from studies.declare.study import CPU_IMAGES, SMOKE
 
 LAYOUTS = ("contiguous", "channels_last")
 CASES = {

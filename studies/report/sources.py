@@ -14,7 +14,7 @@ import os
 import re
 from dataclasses import dataclass
 
-from studies.run import tracking
+from studies.run import reuse, tracking
 from studies.report.runs import StudyRuns, Trial, load_study
 
 KEYS = ("score", "diversity", "quality", "modes_covered", "cond_acc", "aux_acc_real", "aux_acc_fake", "collapsed",
@@ -96,7 +96,7 @@ def from_store(client, ref: str) -> Source:
     parent = client.get_run(runs.parent_id)
     command = parent.data.tags.get(tracking.TAG_COMMAND) or f"python -m studies.{study}"
     return Source(runs, command, parent.info.start_time, parent.info.end_time,
-                  parent.data.tags.get(tracking.TAG_CODE))
+                  parent.data.tags.get(reuse.TAG_CODE))
 
 
 def export(source: Source) -> dict:

@@ -156,7 +156,7 @@ def open_study(plan: Plan, client: MlflowClient, exp_id: str) -> dict:
     tracking.retry(client.log_dict, parent, plan_dict(plan), "plan.json")
     tracking.set_tags(client, parent, {tracking.TAG_COMMAND: " ".join(
         [f"python -m studies.{study.name}", *(shlex.quote(a) for a in plan.argv)]),
-        tracking.TAG_CODE: reuse.code_digest()})
+        reuse.TAG_CODE: reuse.code_digest()})
     state = {"study": study.name, "experiment": name, "argv": list(plan.argv), "tracking_uri": plan.tracking_uri,
              "experiment_id": exp_id, "parent_run_id": parent, "finished": False}
     folder = resume.experiment_folder(plan.storage, name)

@@ -89,7 +89,7 @@ def reusable_keys(client, code: str, exclude_parent: str | None = None) -> list[
     """The keys of the finished (or diverged) child runs trained with gan_core digest `code`, in any
     experiment of the store, other than the children of `exclude_parent`: what a trial of this study
     could reuse, whichever machine it lands on (its key names the machine kind)."""
-    from studies import tracking
+    from studies.run import tracking
 
     experiments = [e.experiment_id for e in tracking.retry(client.search_experiments)]
     query = f"tags.`{TAG_CODE}` = '{code}'"

@@ -37,7 +37,6 @@ from mlflow.entities import Metric, Param, RunStatus, RunTag
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
-from studies.run.reuse import TAG_CODE  # noqa: F401  (the parent run's tag; studies.run.reuse owns it)
 
 log = logging.getLogger(__name__)
 logging.getLogger("mlflow.store.db.utils").setLevel(logging.WARNING)  # "Creating initial MLflow database tables..."

@@ -8,8 +8,9 @@ import ray
 from mlflow.tracking import MlflowClient
 from ray import tune
 
-from studies.runner import Study
-from studies.trainable import trial_device
+from studies.declare.cli import main as cli_main
+from studies.declare.study import Study
+from studies.run.trainable import trial_device
 
 STUDY = Study(
     name="devices_check",
@@ -50,7 +51,7 @@ def ray_with_two_fake_gpus():
 def placement_tags(tmp_path, monkeypatch, gpus: str) -> dict:
     monkeypatch.chdir(tmp_path)
     uri = f"sqlite:///{tmp_path / 'm.db'}"
-    assert STUDY.main(["--gpus-per-trial", gpus, "--tracking-uri", uri, "--storage", str(tmp_path / "r")]) == 0
+    assert cli_main(STUDY, ["--gpus-per-trial", gpus, "--tracking-uri", uri, "--storage", str(tmp_path / "r")]) == 0
     client = MlflowClient(uri)
     runs = client.search_runs([client.get_experiment_by_name(STUDY.name).experiment_id])
     (child,) = [r for r in runs if "mlflow.parentRunId" in r.data.tags]

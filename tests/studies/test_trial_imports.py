@@ -22,7 +22,7 @@ CODE = textwrap.dedent("""
     import json, sys
     import torch
     torch.set_num_threads(1)
-    import studies.trainable
+    import studies.run.trainable
     imported = set(sys.modules)
     from gan_core import TrainConfig, steps
     from gan_core.train import build
@@ -41,4 +41,4 @@ def test_a_trial_imports_only_what_its_dataset_and_metrics_need():
         found = sorted({name.split(".")[0] for name in modules} & set(NOT_NEEDED))
         assert not found, f"loaded by the {when}: {found}"
     assert "torch._dynamo" not in loaded["import"]  # torchvision's import brought it with the trainable
-    assert {"studies.trainable", "gan_core.train", "ray.tune"} <= set(loaded["import"])
+    assert {"studies.run.trainable", "gan_core.train", "ray.tune"} <= set(loaded["import"])
