@@ -63,8 +63,10 @@ from pathlib import Path
 from mlflow.tracking import MlflowClient
 
 from gan_core import TrainConfig
-from studies.plan.plan import (COLLAPSE_GRACE_SHARE, COLLAPSE_PERSISTENCE, COLLAPSE_STALL, RUNG_TOLERANCE,
+from studies.plan.plan import (COLLAPSE_GRACE_SHARE, COLLAPSE_PERSISTENCE, COLLAPSE_STALL, REDUCTION_FACTOR,
+                                RUNG_TOLERANCE,
                                 default_collapse_grace, default_grace)
+from studies.report.tables import markdown_table
 from studies.run.reuse import TAG_MACHINE
 from studies.run.stoppers import CollapseStopper
 
@@ -141,8 +143,7 @@ def compare(out: Path, study: str) -> str:
 
 def summary(study: str, fifo: dict, asha: dict, wall: str) -> str:
     """The comparison of a FIFO run's trials with an ASHA run's (or a replay's), paired by configuration."""
-    rows = ["| setting | FIFO final score | ASHA outcome | ASHA steps / FIFO steps | collapse onset | stopped at | evaluations after onset |",
-            "|---|---|---|---|---|---|---|"]
+    rows = []
     lags = []
     for key in sorted(fifo, key=lambda k: -fifo[k]["final"]):
         f, a = fifo[key], asha.get(key)
@@ -153,9 +154,9 @@ def summary(study: str, fifo: dict, asha: dict, wall: str) -> str:
         lag = (a["rounds"] - start) // eval_every if a["outcome"] == "collapsed" and start is not None else None
         if lag is not None:
             lags.append(lag)
-        rows.append(f"| {f['setting']} | {f['final']:.3f} | {a['outcome']} | {a['rounds']} / {f['rounds']} | "
-                    f"{start if start is not None else '-'} | {a['rounds'] if a['outcome'] != 'finished' else '-'} | "
-                    f"{lag if lag is not None else '-'} |")
+        rows.append([f["setting"], f"{f['final']:.3f}", a["outcome"], f"{a['rounds']} / {f['rounds']}",
+                     f"{start if start is not None else '-'}", f"{a['rounds'] if a['outcome'] != 'finished' else '-'}",
+                     f"{lag if lag is not None else '-'}"])
     rounds_fifo, rounds_asha = updates(fifo), updates(asha)
     best_fifo = max(fifo, key=lambda k: fifo[k]["final"])
     best_asha = max(asha, key=lambda k: asha[k]["final"])
@@ -173,7 +174,8 @@ def summary(study: str, fifo: dict, asha: dict, wall: str) -> str:
         take_off_line(fifo),
         f"- collapsed trials were stopped {', '.join(map(str, sorted(lags))) or '-'} evaluations after collapse onset",
         *lost_lines(fifo, asha, top, lost),
-        "", *rows,
+        "", *markdown_table(["setting", "FIFO final score", "ASHA outcome", "ASHA steps / FIFO steps",
+                             "collapse onset", "stopped at", "evaluations after onset"], rows),
     ]
     return "\n".join(lines)
 
@@ -194,7 +196,7 @@ def overview(rows: list[list[str]]) -> str:
     """The overview table: a line per FIFO run replayed."""
     head = ["study", "trials", "updates per trial", "FIFO updates", "ASHA updates (saved)",
             "finished / stopped at a rung / collapsed", "same best trial", "FIFO's top quarter lost"]
-    return "\n".join("| " + " | ".join(r) + " |" for r in [head, ["---"] * len(head), *rows])
+    return "\n".join(markdown_table(head, rows))
 
 
 def replay(fifo: dict, grace: float | None = None, tolerance: float = RUNG_TOLERANCE,
@@ -217,7 +219,7 @@ def replay(fifo: dict, grace: float | None = None, tolerance: float = RUNG_TOLER
         collapse_grace = default_collapse_grace(max(count.values()), grace)
     ends = {k: (e, "collapsed") for k in fifo if (e := collapse_stop(fifo[k], collapse_grace, persistence, stall))}
     alive = set(fifo)
-    for r, m in enumerate(rungs(grace, 2, max(count.values()))):
+    for r, m in enumerate(rungs(grace, REDUCTION_FACTOR, max(count.values()))):
         alive = {k for k in alive if count[k] >= m and not (k in ends and ends[k][0] <= m)}
         at = {k: values(k, "score_smooth")[m] for k in alive}
         spread = {k: noise(values(k, "score"), m, smoothing) for k in alive}
@@ -336,13 +338,13 @@ def total(rows: list[dict], label: str) -> dict:
     return out
 
 
-COUNTS = "trials | stopped as collapsed | false stops (escaped + climbing) | held collapsed | updates saved"
+COUNTS = ["trials", "stopped as collapsed", "false stops (escaped + climbing)", "held collapsed", "updates saved"]
 
 
-def counts(r: dict) -> str:
+def counts(r: dict) -> list[str]:
     """A false_stops row's figures, as COUNTS names them."""
-    return (f"{r['trials']} | {r['stopped']} | {r['escaped'] + r['climbing']} ({r['escaped']} + {r['climbing']}) | "
-            f"{r['held']} | {r['saved']:,} ({r['saved'] / max(r['fifo'], 1):.1%})")
+    return [str(r["trials"]), str(r["stopped"]), f"{r['escaped'] + r['climbing']} ({r['escaped']} + {r['climbing']})",
+            str(r["held"]), f"{r['saved']:,} ({r['saved'] / max(r['fifo'], 1):.1%})"]
 
 
 def false_stop_table(runs: list[tuple[str, float, dict]], rule: StopRule) -> tuple[str, dict]:
@@ -352,10 +354,11 @@ def false_stop_table(runs: list[tuple[str, float, dict]], rule: StopRule) -> tup
     machines = sorted({r["machine"] for r in rows})
     totals = [total([r for r in rows if r["machine"] == m], f"all, {m}") for m in machines] if len(machines) > 1 else []
     whole = total(rows, "all")
-    lines = [f"| study | updates per trial | CPU type | {COUNTS} |", "|---|---|---|---|---|---|---|---|"]
+    cells = []
     for r in [*rows, *totals, whole]:
         name, budget = (f"`{r['study']}`", f"{r['budget']:,}") if r["budget"] is not None else (f"**{r['study']}**", "")
-        lines.append(f"| {name} | {budget} | {r['machine']} | {counts(r)} |")
+        cells.append([name, budget, r["machine"], *counts(r)])
+    lines = markdown_table(["study", "updates per trial", "CPU type", *COUNTS], cells)
     lines.append(f"- false stops: {'; '.join(whole['false']) or 'none'}")
     return "\n".join(lines), whole
 
@@ -366,13 +369,13 @@ def false_stop_report(runs: list[tuple[str, float, dict]], rules: list[StopRule]
     left_out = sum(not whole_budget(t) for _, _, fifo in runs for t in fifo.values())
     out = [f"False stops of the collapse stopper: {FALSE_STOP}."
            + (f" {left_out} trials that did not run their whole budget left out." if left_out else ""), ""]
-    summary = [f"| rule | {COUNTS} |", "|---|---|---|---|---|---|"]
+    summary = []
     for rule in rules:
         table, whole = false_stop_table(runs, rule)
         mark = " (the rule before 2026-12-07)" if rule is RULE_BEFORE else " (the default)" if rule is RULE else ""
         out += [f"### {rule}{mark}", "", table, ""]
-        summary.append(f"| {rule}{mark} | {counts(whole)} |")
-    return "\n".join(out + ["### Every rule, in total", "", *summary])
+        summary.append([f"{rule}{mark}", *counts(whole)])
+    return "\n".join(out + ["### Every rule, in total", "", *markdown_table(["rule", *COUNTS], summary)])
 
 
 def top_quarter_stopped(fifo: dict, asha: dict) -> tuple[list[str], list[str]]:

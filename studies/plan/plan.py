@@ -28,6 +28,7 @@ def default_collapse_grace(max_t: float, rung_grace: float = 0.0) -> float:
     return max(round(max_t * COLLAPSE_GRACE_SHARE, 9), rung_grace, 1)  # 22.4, not 22.400000000000002
 
 
+REDUCTION_FACTOR = 2  # ASHA keeps half the trials at a rung
 RUNG_TOLERANCE = 2.0  # --rung-tolerance's default: a cut inside twice the noise of a difference is a coin toss
 
 
@@ -147,7 +148,7 @@ def recorded_tolerance(scheduler: str) -> float:
 
 def plan_dict(plan: Plan) -> dict:
     scheduler = ({"name": "asha", "metric": "score_smooth", "mode": "max", "time_attr": plan.time_attr,
-                  "max_t": plan.max_t, "grace_period": plan.grace_period, "reduction_factor": 2}
+                  "max_t": plan.max_t, "grace_period": plan.grace_period, "reduction_factor": REDUCTION_FACTOR}
                  if plan.scheduler == "asha" else {"name": "fifo"})
     if plan.scheduler == "asha" and plan.synchronous_rungs:
         scheduler.update(synchronous=True, tolerance=plan.rung_tolerance)

@@ -16,6 +16,7 @@ from studies.report.findings import (FOLDER, NOT_TESTABLE, TAKE_OFF_BAR, Finding
                                      claim_verdict, evaluate, seeds_needed, verdict_words)
 from studies.report.page import num
 from studies.report.sources import Source, export
+from studies.report.tables import markdown_table
 
 
 def side_text(s: SideValues) -> str:
@@ -61,6 +62,14 @@ def part_line(r: PartResult) -> str:
     return text
 
 
+def run_row(src: Source) -> list[str]:
+    wall = f"{src.wall_minutes:.0f} min" if src.wall_minutes is not None else "unfinished"
+    trained = sum(not src.reused(t) for t in src.runs.trials)
+    return [src.runs.parent_name, f"`{src.command}`", str(len(src.runs.trials)), str(trained),
+            str(len(src.runs.trials) - trained), str(src.seeds), ", ".join(src.machines) or "?", src.code or "?",
+            f"{src.trial_hours:.1f}", wall]
+
+
 def runs_used(results: list[PartResult]) -> list[Source]:
     seen: dict[str, Source] = {}
     for r in results:
@@ -92,22 +101,14 @@ def document(sources: list[Source], refs_command: str) -> str:
              "seed. A side whose samples have not taken off at the compared step (mean quality under "
              f"{num(TAKE_OFF_BAR)}) makes the part **{NOT_TESTABLE}**, unless the claim is about failing to "
              "train (R3, R8). Scores are on the embedded datasets at 32x32, not the reports' 64x64 faces: see "
-             "each caveat.", "",
-             "| claim | verdict | parts | study |", "|---|---|---|---|"]
-    for cid, results in evaluated.items():
-        studies = ", ".join(claim_registry.CLAIMS[cid].studies)
-        parts = "; ".join(verdict_words(r) for r in results)
-        lines.append(f"| [{cid}](#{cid.lower()}) | {claim_verdict(results)} | {parts} | {studies} |")
+             "each caveat.", ""]
+    lines += markdown_table(["claim", "verdict", "parts", "study"], (
+        [f"[{cid}](#{cid.lower()})", claim_verdict(results), "; ".join(verdict_words(r) for r in results),
+         ", ".join(claim_registry.CLAIMS[cid].studies)] for cid, results in evaluated.items()))
     used = runs_used([r for results in evaluated.values() for r in results])
-    lines += ["", "## Runs", "",
-              "| run | command | trials | trained | reused | seeds | machine | gan_core | CPU-hours | wall time |",
-              "|---|---|---|---|---|---|---|---|---|---|"]
-    for src in used:
-        wall = f"{src.wall_minutes:.0f} min" if src.wall_minutes is not None else "unfinished"
-        trained = [t for t in src.runs.trials if not src.reused(t)]
-        lines.append(f"| {src.runs.parent_name} | `{src.command}` | {len(src.runs.trials)} | {len(trained)} | "
-                     f"{len(src.runs.trials) - len(trained)} | {src.seeds} | {', '.join(src.machines) or '?'} | "
-                     f"{src.code or '?'} | {src.trial_hours:.1f} | {wall} |")
+    lines += ["", "## Runs", ""]
+    lines += markdown_table(["run", "command", "trials", "trained", "reused", "seeds", "machine", "gan_core",
+                             "CPU-hours", "wall time"], (run_row(src) for src in used))
     total = sum(src.trial_hours for src in used)
     lines += ["", f"Training took {total:.1f} CPU-hours in all (each trained trial's wall time on one CPU thread; "
               "a reused trial is a copy of one trained in an earlier run, and costs nothing). Trials are bitwise "

@@ -17,6 +17,7 @@ import html
 from dataclasses import dataclass
 
 from studies.report import stats, verdicts
+from studies.report.tables import markdown_table
 from studies.report.analysis import MIN_AT_END, OUTCOMES, Analysis, SettingStats
 
 
@@ -119,8 +120,7 @@ def markdown(analysis: Analysis, summary: list[str], figures: list[Figure], ui: 
              f"runs table: {ui}", ""]
     lines += [f"- {line}" for line in summary] + [""]
     for title, note, header, rows in tables(analysis):
-        lines += [f"## {title}", "", note, "", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-        lines += ["| " + " | ".join(r) + " |" for r in rows] + [""]
+        lines += [f"## {title}", "", note, "", *markdown_table(header, rows), ""]
     for fig in figures:
         lines += [f"## {fig.title}", "", fig.caption, "", f"![{fig.title}](figures/{fig.name}.png)", ""]
     return "\n".join(lines)

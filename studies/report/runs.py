@@ -114,12 +114,7 @@ def parse_labels(label: str) -> dict[str, str]:
 
 def image_steps(client: MlflowClient, run_id: str) -> dict[int, str]:
     """Step -> artifact path of the run's stepped `samples` PNGs."""
-    found = {}
-    for artifact in tracking.retry(client.list_artifacts, run_id, "images"):
-        match = tracking.IMAGE_STEP.match(artifact.path)
-        if match:
-            found[int(match.group(1))] = artifact.path
-    return found
+    return tracking.retry(tracking.image_paths, client, run_id)
 
 
 def read_trial(client: MlflowClient, run, keys: tuple[str, ...]) -> Trial:

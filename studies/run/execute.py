@@ -36,14 +36,14 @@ from ray.tune.stopper import CombinedStopper
 from gan_core.datasets import load_dataset
 from studies.run import resume, reuse, tracking
 from studies.run.halving import SyncHalving
-from studies.plan.plan import Plan, plan_dict, recorded_tolerance
+from studies.report.tables import markdown_table
+from studies.plan.plan import Plan, REDUCTION_FACTOR, plan_dict, recorded_tolerance
 from studies.run.population import CollapsePBT, checkpoints_to_keep
 from studies.declare.spaces import label
 from studies.run.stoppers import CollapseStopper, ErrorStopper
 from studies.run.trainable import error_line, gan_trainable, resolve
 
 log = logging.getLogger(__name__)
-REDUCTION_FACTOR = 2
 PROGRESS_COLUMNS = ["loss_d", "loss_g", "score", "modes_covered", "score_smooth"]
 
 
@@ -372,9 +372,7 @@ def columns(plan: Plan, rows: list[dict] = ()) -> list[str]:
 
 
 def markdown(rows: list[dict], names: list[str] = COLUMNS) -> str:
-    lines = ["| " + " | ".join(names) + " |", "|" + "---|" * len(names)]
-    lines += ["| " + " | ".join(_fmt(row.get(c)) for c in names) + " |" for row in rows]
-    return "\n".join(lines)
+    return "\n".join(markdown_table(names, ([_fmt(row.get(c)) for c in names] for row in rows)))
 
 
 def to_csv(rows: list[dict], names: list[str] = COLUMNS) -> str:

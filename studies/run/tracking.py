@@ -74,11 +74,20 @@ def retry(fn, *args, **kwargs):
 
 
 def transient(err: BaseException) -> bool:
-    """A failure a retry can fix: no connection, a timeout, HTTP 5xx or 429, sqlite "database is locked"."""
+    """A failure a retry can fix: no connection, a timeout, a server's HTTP 5xx or 429, sqlite "database is
+    locked"; not an MlflowException the client raised itself (its default code reads as 500 too)."""
     if "database is locked" in str(err):  # sqlite under concurrent writers, however MLflow wraps it
         return True
     if isinstance(err, MlflowException):
-        return err.get_http_status_code() == 429 or err.get_http_status_code() >= 500
+        from mlflow.exceptions import RestException
+
+        status = err.get_http_status_code()
+        if status in (429, 503):  # told to come back: REQUEST_LIMIT_EXCEEDED, TEMPORARILY_UNAVAILABLE
+            return True
+        # a 5xx is the server's only when a server answered, or the request never got through: a bare
+        # MlflowException (the client's own, code INTERNAL_ERROR by default) would fail the same way again
+        reached = isinstance(err, RestException) or str(err).startswith("API request to")
+        return reached and status >= 500
     if isinstance(err, (ConnectionError, TimeoutError, urllib.error.URLError)):
         return True
     import requests  # MLflow's HTTP client
@@ -249,10 +258,15 @@ def logged_steps(client: MlflowClient, run_id: str) -> tuple[set[int], set[int]]
     return metric_steps, retry(image_steps, client, run_id)
 
 
+def image_paths(client: MlflowClient, run_id: str) -> dict[int, str]:
+    """Step -> artifact path of the run's stepped sample grids (`samples`)."""
+    found = ((IMAGE_STEP.match(a.path), a.path) for a in client.list_artifacts(run_id, "images"))
+    return {int(m.group(1)): path for m, path in found if m}
+
+
 def image_steps(client: MlflowClient, run_id: str) -> set[int]:
-    """The steps of the run's stepped sample images."""
-    found = (IMAGE_STEP.match(a.path) for a in client.list_artifacts(run_id, "images"))
-    return {int(m.group(1)) for m in found if m}
+    """The steps of the run's stepped sample grids."""
+    return set(image_paths(client, run_id))
 
 
 def log_metrics(client: MlflowClient, run_id: str, step: int, metrics: dict) -> None:
@@ -308,8 +322,7 @@ def download(client: MlflowClient, run_id: str, path: str, folder: str) -> str:
 def write_final_image(client: MlflowClient, run_id: str) -> None:
     """The run's last stepped sample grid again as `samples/final.png` (nothing when it logged none).
     Written by whoever closes the run, so a trial encodes and uploads each grid once."""
-    images = retry(client.list_artifacts, run_id, "images")
-    stepped = {int(m.group(1)): a.path for m, a in ((IMAGE_STEP.match(a.path), a) for a in images) if m}
+    stepped = retry(image_paths, client, run_id)
     if not stepped:
         return
     with tempfile.TemporaryDirectory() as scratch:

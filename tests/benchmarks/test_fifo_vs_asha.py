@@ -260,7 +260,7 @@ def test_the_default_rule_makes_no_false_stop_on_the_kept_fifo_runs_as_the_bench
                                 (fifo_vs_asha.RULE, " (the default)", (15, 0, 0))]:
         _, whole = fifo_vs_asha.false_stop_table(runs, rule)
         assert (whole["stopped"], whole["escaped"], whole["climbing"]) == figures
-        assert f"| {rule}{mark} | {fifo_vs_asha.counts(whole)} |" in printed
+        assert f"| {rule}{mark} | {' | '.join(fifo_vs_asha.counts(whole))} |" in printed
     _, before = fifo_vs_asha.false_stop_table(runs, fifo_vs_asha.RULE_BEFORE)
     assert [f.split(" (")[0] for f in before["false"]] == [
         "arch=vae seed=1", "loss=bce ratio=1:5 seed=1", "mitigation=pack seed=0"]

@@ -189,8 +189,16 @@ def test_only_failures_a_retry_can_fix_are_transient():
                 MlflowException("busy", TEMPORARILY_UNAVAILABLE), requests.exceptions.ConnectionError("refused"),
                 ConnectionRefusedError(), TimeoutError()):
         assert tracking.transient(err), repr(err)
+    from mlflow.exceptions import RestException
+
+    server_500 = RestException({"error_code": "INTERNAL_ERROR", "message": "the server fell over"})
+    for err in (server_500, MlflowException("API request to http://h:5000/api/2.0/mlflow/runs/get failed with "
+                                            "exception HTTPConnectionPool: Max retries exceeded")):
+        assert tracking.transient(err), repr(err)
     for err in (MlflowException("No Experiment with id=1 exists", RESOURCE_DOES_NOT_EXIST),
-                MlflowException("bad step", INVALID_PARAMETER_VALUE), ValueError("x"), KeyError("score")):
+                MlflowException("bad step", INVALID_PARAMETER_VALUE), ValueError("x"), KeyError("score"),
+                # the client's own error: its code defaults to INTERNAL_ERROR (HTTP 500), yet no server failed
+                MlflowException("(sqlite3.IntegrityError) UNIQUE constraint failed: tags.key, tags.run_uuid")):
         assert not tracking.transient(err), repr(err)
 
 
