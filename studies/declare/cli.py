@@ -72,13 +72,13 @@ def count(text: str) -> int:
 
 
 def looks_list(text: str) -> tuple[int, ...]:
-    """`6,10,16` -> (6, 10, 16): increasing seed counts, at least 2."""
+    """`5,8,12` -> (5, 8, 12): increasing seed counts, at least 2."""
     try:
         values = tuple(int(v) for v in text.split(","))
     except ValueError:
         values = ()
     if not values or values[0] < 2 or any(b <= a for a, b in zip(values, values[1:])):
-        raise argparse.ArgumentTypeError(f"{text!r} is not increasing seed counts >= 2 (6,10,16)")
+        raise argparse.ArgumentTypeError(f"{text!r} is not increasing seed counts >= 2 (5,8,12)")
     return values
 
 
@@ -154,7 +154,7 @@ def parser(study: Study) -> OneLineParser:
       help="run the settings the classic claims' comparisons name (studies.report.claims; all of this study's, or those "
            f"of the claims given) under fifo, adding seeds in looks (--looks) a side until each comparison is "
            "decided")
-    a("--looks", type=looks_list, default=LOOKS, metavar="6,10,16",
+    a("--looks", type=looks_list, default=LOOKS, metavar="5,8,12",
       help=f"--decide's seeds a side at each look, the last the cap (default {','.join(map(str, LOOKS))})")
     a("--no-reuse", action="store_true",
       help="under fifo, train every trial even when the store holds a finished run of the very same trial "

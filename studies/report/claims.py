@@ -36,7 +36,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 EXPECT = ("better", "same", "not_worse")
-LOOKS = (6, 10, 16)  # seeds a side at each look of --decide; the last is the cap
+LOOKS = (5, 8, 12)  # seeds a side at each look of --decide, the last the cap (5: the fewest at which the
+#                    exact test can reach the first look's level, 0.027)
 LOWER_IS_BETTER = ("take_off", "take_off_g", "collapsed", "fd")
 DERIVED = ("take_off", "take_off_g")  # read from a trial's quality curve, not logged
 

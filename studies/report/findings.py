@@ -16,7 +16,7 @@ scheduler and on the gan_core digest, or the document is refused. Its value
 is each trial's metric at the side's step (a trial that did not reach it, or
 diverged, has none and is counted). `take_off` is read off the quality curve.
 
-The looks: at `claims.LOOKS` seeds a side (6, 10, 16), each comparison is
+The looks: at `claims.LOOKS` seeds a side (5, 8, 12), each comparison is
 tested at the level Lan-DeMets' Pocock-type spending gives that look
 (`verdicts.look_alphas`: 0.025, 0.012, 0.014; they sum to 0.05, so over all
 looks the chance of any false verdict on a comparison is at most 5%), on the

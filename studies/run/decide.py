@@ -3,7 +3,7 @@
 Runs the settings the claims' comparisons name (`studies.report.claims`: every part
 both of whose sides are in this study, or those of the claims given) under
 FIFO, so every trial reaches its budget, in looks: first `--looks`' first
-count of seeds a side (`claims.LOOKS`: 6, 10, 16), then, for the comparisons still undecided, more seeds up to
+count of seeds a side (`claims.LOOKS`: 5, 8, 12), then, for the comparisons still undecided, more seeds up to
 the next look, until each is decided (or not testable at its budget) or the
 cap is reached. A decided comparison stops spending: its settings get no
 more seeds unless another undecided comparison needs them. Each look is
