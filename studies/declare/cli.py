@@ -152,7 +152,7 @@ def parser(study: Study) -> OneLineParser:
            "with the options it was started with")
     a("--decide", nargs="?", const="all", metavar="R4,R10",
       help="run the settings the classic claims' comparisons name (studies.report.claims; all of this study's, or those "
-           f"of the claims given) under fifo, adding seeds in looks (--looks) a side until each comparison is "
+           "of the claims given) under fifo, adding seeds in looks (--looks) a side until each comparison is "
            "decided")
     a("--looks", type=looks_list, default=LOOKS, metavar="5,8,12",
       help=f"--decide's seeds a side at each look, the last the cap (default {','.join(map(str, LOOKS))})")

@@ -33,7 +33,7 @@ import math
 from dataclasses import dataclass, field
 
 from studies.report import claims as claim_registry
-from studies.report import stats, verdicts
+from studies.report import verdicts
 from studies.report.page import num
 from studies.report.sources import Source
 from studies.report.runs import Trial

@@ -16,7 +16,7 @@ from typing import Sequence
 
 import numpy as np
 
-from studies.report.stats import _check_margin, _pair, _values
+from studies.report.stats import _check_margin, _pair
 
 POWER = 0.8  # power that seeds_needed and seeds_for_equivalence plan for
 

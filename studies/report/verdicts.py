@@ -35,7 +35,6 @@ a side can (2/70 = 0.0286, ties or not).
 from __future__ import annotations
 
 import math
-import statistics
 from dataclasses import dataclass
 from typing import Sequence
 

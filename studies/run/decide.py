@@ -25,9 +25,10 @@ import dataclasses
 import sys
 import time
 
-from studies.report import claims as claim_registry
+from studies.declare.spaces import select
+from studies.plan.looks import look_points, sides_of
 from studies.plan.plan import Plan
-from studies.declare.spaces import label_columns, point_labels, points, select
+from studies.report import claims as claim_registry
 
 
 def run(plan: Plan) -> int:
@@ -35,7 +36,7 @@ def run(plan: Plan) -> int:
     from mlflow.tracking import MlflowClient
 
     from studies.run import execute, tracking
-    from studies.report import findings, sources as findings_runs, runs as report_runs, stats, verdicts
+    from studies.report import findings, sources as findings_runs, runs as report_runs, verdicts
     from studies.run.stoppers import ErrorStopper
 
     client = MlflowClient(plan.tracking_uri)

@@ -11,7 +11,7 @@ from mlflow.entities import Metric
 from mlflow.tracking import MlflowClient
 from statsmodels.stats.weightstats import ttost_ind
 
-from studies.report import claims, findings, findings_page, sources as findings_runs, build as report, stats, verdicts
+from studies.report import claims, findings, findings_page, sources as findings_runs, build as report, verdicts
 from studies.report.runs import StudyRuns, Trial
 
 BUDGET = 8400

@@ -14,6 +14,7 @@ from mlflow.tracking import MlflowClient
 from ray.tune.experiment import Trial
 from ray.tune.schedulers.pbt import _PBTTrialState
 
+from studies.declare.cli import main as cli_main
 from studies.run.population import CollapsePBT, Population
 from studies.declare.study import Study
 from studies.run.trainable import STATE_FILE, weights_digest
@@ -108,7 +109,7 @@ def test_an_exploit_copies_the_donors_weights_and_the_history_stays_one_value_pe
 
 def test_pbt_needs_a_work_budget(capsys):
     from studies.pbt import STUDY
-    from studies.declare.cli import main as cli_main, make_plan
+    from studies.declare.cli import make_plan
 
     with pytest.raises(SystemExit) as stop:
         make_plan(STUDY, ["--max-steps", "0", "--max-seconds", "60"])

@@ -2,12 +2,10 @@
 (no Ray; the report a real smoke study builds at its end is checked in tests/test_newcomer.py), and the HTML page
 rendered by headless Chromium with every embedded figure loaded."""
 
-import os
 import re
 from html import escape as html_escape
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np

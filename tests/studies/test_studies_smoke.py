@@ -8,7 +8,7 @@ import pytest
 import ray
 from mlflow.tracking import MlflowClient
 
-from studies.report import claims, findings, sources as findings_runs, build as report
+from studies.report import build as report
 from studies.__main__ import all_studies
 from studies.declare.cli import main as cli_main, make_plan
 
@@ -67,11 +67,11 @@ def test_a_decide_run_adds_seeds_by_looks_and_a_second_run_trains_nothing(tmp_pa
     monkeypatch.chdir(tmp_path)
     uri = f"sqlite:///{tmp_path / 'm.db'}"
     argv = ["--decide", "--smoke", "--looks", "2,3", "--tracking-uri", uri, "--storage", str(tmp_path / "r")]
-    assert STUDIES["label_smoothing"].main(argv) == 0
+    assert cli_main(STUDIES["label_smoothing"], argv) == 0
     first = capsys.readouterr().out
     assert "Look 1 of 2: seeds 0-1 of 2 undecided comparison(s), 4 trials" in first and "Look 2" not in first
     assert first.count("not testable at this budget") >= 2
-    assert STUDIES["label_smoothing"].main(argv) == 0
+    assert cli_main(STUDIES["label_smoothing"], argv) == 0
     client = MlflowClient(uri)
     exp = client.get_experiment_by_name("label_smoothing")
     parents = client.search_runs([exp.experiment_id], "tags.role = 'study'", order_by=["attributes.start_time ASC"])
