@@ -103,6 +103,11 @@ def side_sources(sources: list[Source], side: claim_registry.Side) -> list[Sourc
         if src.scheduler != "fifo":
             raise FindingsError(f"{src.runs.parent_name} ran under {src.scheduler}: claims read runs where every "
                                 f"trial reached its budget (python -m studies.{side.study} --decide)")
+    kinds = {src.machine for src in found}
+    if len(kinds) > 1:
+        raise FindingsError(f"the trials of {side.study}: {side.setting} come from runs on different kinds of "
+                            "machine (" + ", ".join(f"{s.runs.parent_name}: {s.machine}" for s in found)
+                            + "): their digits differ, so they are compared apart, not pooled")
     codes = {src.code for src in found}
     if len(codes) > 1:
         raise FindingsError(f"the trials of {side.study}: {side.setting} come from runs of different gan_core "

@@ -78,9 +78,38 @@ def runs_used(results: list[PartResult]) -> list[Source]:
     return sorted(seen.values(), key=lambda s: s.started)
 
 
+def by_machine(sources: list[Source]) -> tuple[str, dict[str, list[Source]]]:
+    """The runs grouped by the kind of machine that trained them, and the kind the verdicts are read on: the
+    one with the most runs (another kind draws other digits for the same trials: it replicates, apart)."""
+    groups: dict[str, list[Source]] = {}
+    for src in sources:
+        groups.setdefault(src.machine, []).append(src)
+    return max(groups, key=lambda k: (len(groups[k]), k)) if groups else "?", groups
+
+
+def replication(primary: str, evaluated: dict, kind: str, srcs: list[Source]) -> list[str]:
+    """The parts the runs of another machine kind decide again, each beside the primary kind's verdict."""
+    lines = ["", f"## Verdicts on another kind of CPU: {kind}", "",
+             f"The same commands on {kind} draw other digits for the same trials (see the reproducibility "
+             f"guide); the verdict is what must agree with the one on {primary}.", ""]
+    rows = []
+    for cid, claim in claim_registry.CLAIMS.items():
+        for i, part in enumerate(claim.parts):
+            again = evaluate(cid, part, srcs)
+            if again.a is None:
+                continue
+            first = evaluated[cid][i]
+            same = "yes" if again.verdict == first.verdict else "**no**"
+            rows.append([f"[{cid}](#{cid.lower()}) part {i + 1}", f"{verdict_words(again)} (look {again.look}, "
+                         f"n = {again.a.n} and {again.b.n})", verdict_words(first), same])
+    return lines + markdown_table(["part", kind, primary, "same verdict"], rows) if rows else []
+
+
 def document(sources: list[Source], refs_command: str) -> str:
     """The whole FINDINGS.md."""
-    evaluated = {cid: [evaluate(cid, p, sources) for p in claim.parts]
+    primary, groups = by_machine(sources)
+    main = groups.get(primary, [])
+    evaluated = {cid: [evaluate(cid, p, main) for p in claim.parts]
                  for cid, claim in claim_registry.CLAIMS.items()}
     looks = ", ".join(map(str, claim_registry.LOOKS))
     alphas = ", ".join(num(a) for a in verdicts.look_alphas(list(claim_registry.LOOKS)))
@@ -106,6 +135,7 @@ def document(sources: list[Source], refs_command: str) -> str:
         [f"[{cid}](#{cid.lower()})", claim_verdict(results), "; ".join(verdict_words(r) for r in results),
          ", ".join(claim_registry.CLAIMS[cid].studies)] for cid, results in evaluated.items()))
     used = runs_used([r for results in evaluated.values() for r in results])
+    used += sorted((src for kind, srcs in groups.items() if kind != primary for src in srcs), key=lambda s: s.started)
     lines += ["", "## Runs", ""]
     lines += markdown_table(["run", "command", "trials", "trained", "reused", "seeds", "machine", "gan_core",
                              "CPU-hours", "wall time"], (run_row(src) for src in used))
@@ -113,7 +143,10 @@ def document(sources: list[Source], refs_command: str) -> str:
     lines += ["", f"Training took {total:.1f} CPU-hours in all (each trained trial's wall time on one CPU thread; "
               "a reused trial is a copy of one trained in an earlier run, and costs nothing). Trials are bitwise "
               "reproducible on the same kind of CPU (`machine`); another kind, or a GPU, draws other digits for "
-              "the same trials, and the verdicts are what must agree."]
+              f"the same trials, and the verdicts are what must agree. The verdicts below are read on {primary}."]
+    for kind, srcs in sorted(groups.items()):
+        if kind != primary:
+            lines += replication(primary, evaluated, kind, srcs)
     for cid, claim in claim_registry.CLAIMS.items():
         results = evaluated[cid]
         runs = ", ".join(src.runs.parent_name for src in runs_used(results)) or "none"

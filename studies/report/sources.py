@@ -70,6 +70,12 @@ class Source:
         return bool(trial.reused_from)
 
     @property
+    def machine(self) -> str:
+        """The kind of machine its trials' digits come from (a reused trial is a copy made on the same kind)."""
+        kinds = sorted({t.machine for t in self.runs.trials if t.machine})
+        return ", ".join(kinds) or "?"
+
+    @property
     def machines(self) -> list[str]:
         return sorted({t.machine for t in self.runs.trials if t.machine and not t.reused_from})
 

@@ -258,3 +258,19 @@ def test_a_study_or_findings_not_both(capsys):
     with pytest.raises(SystemExit) as stop:
         report.main([])
     assert stop.value.code == 2 and "--findings" in capsys.readouterr().err
+
+
+def test_runs_on_another_kind_of_cpu_are_compared_apart_not_pooled():
+    primary = loss_family()
+    avx2 = loss_family(bce=[v + 0.005 for v in BCE])  # other digits, the same verdicts
+    avx2.runs = StudyRuns("loss_family", "", "q", "loss_family-20260102-000000", avx2.runs.parent_params,
+                          avx2.runs.trials)
+    for t in avx2.runs.trials:
+        t.machine = "cpu-AVX2"
+    avx2.started = 5
+    with pytest.raises(findings.FindingsError, match="different kinds of machine"):
+        findings.evaluate("R15", part("R15"), [primary, avx2])
+    text = findings_page.document([primary, avx2, loss_family()], "python -m studies.report --findings x")
+    assert "The verdicts below are read on cpu-AVX512." in text
+    assert "## Verdicts on another kind of CPU: cpu-AVX2" in text
+    assert "| [R15](#r15) part 1 | supported (look 1, n = 5 and 5) | supported | yes |" in text
