@@ -1,8 +1,7 @@
 """N trials of the bare loop at once on one machine, packed by Ray Tune as a
 study packs them (`tune.with_resources`: the CPUs and the GPU fraction of
 `--cpus-per-trial` / `--gpus-per-trial`), and their aggregate training
-throughput. Shared by benchmarks/concurrency.py and benchmarks/gpu.py; not a
-script.
+throughput. Used by benchmarks/concurrency.py; not a script.
 
 Each trial runs `gan_core.train` with `torch.set_num_threads(threads)` and
 reports, at each evaluation, the loop's own `sec_per_round` (training time

@@ -20,11 +20,15 @@ ROOT = Path(__file__).resolve().parents[2]
 NUMBER = r"([-+]?[\d.]+|nan)"
 
 
-def run(script: str, *args: str, timeout: int = 300) -> str:
+def launch(script: str, *args: str, timeout: int = 300) -> subprocess.CompletedProcess:
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
            "RAY_AUTH_MODE": "disabled"}
-    proc = subprocess.run([sys.executable, str(ROOT / "benchmarks" / script), *args], cwd=ROOT, env=env,
+    return subprocess.run([sys.executable, str(ROOT / "benchmarks" / script), *args], cwd=ROOT, env=env,
                           capture_output=True, text=True, timeout=timeout)
+
+
+def run(script: str, *args: str, timeout: int = 300) -> str:
+    proc = launch(script, *args, timeout=timeout)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     return proc.stdout
 
@@ -72,13 +76,49 @@ def test_concurrency_quick_measures_both_sides():
     assert figures(r"^ratio: # \(goal >= 1.6\)", out)[0] > 0
 
 
-def test_gpu_quick_runs_on_the_cpu():
-    out = run("gpu.py", "--quick")
-    fp32, bf16, ratio = figures(r"^one trial: fp32 # images/s, bf16 \+ .* # images/s, ratio #", out)
-    assert fp32 > 0 and bf16 > 0 and ratio > 0
-    for n in (1, 2):
-        together, each, speedup = figures(rf"^{n} trials sharing the device: # images/s together, # each, #x", out)
-        assert together == pytest.approx(n * each, rel=0.01) and speedup > 0
+def test_gpu_quick_says_what_it_measured_and_where():
+    """Without CUDA, --quick runs the CPU path and says it measured nothing on a GPU, and a plain run refuses with a
+    clear message; with CUDA, --quick measures on the GPU. Either way every row and packing level prints its
+    figures: rows against the fp32 one, one row marked as auto's, N trials' images/s the sum of each one's over the
+    shared window."""
+    import torch
+
+    cuda = torch.cuda.is_available()
+    if not cuda:
+        proc = launch("gpu.py")
+        assert proc.returncode == 1 and proc.stdout == "", proc.stdout + proc.stderr
+        assert "no CUDA device here: nothing was measured" in proc.stderr
+    out = run("gpu.py", "--quick", timeout=900)
+    if cuda:
+        rows = ["fp32 (TF32 off), contiguous", "fp32 (TF32 off), channels-last",
+                "fp32 (torch TF32 defaults), contiguous", "fp32 (torch TF32 defaults), channels-last",
+                "bf16 autocast, contiguous", "bf16 autocast, channels-last"]
+        memory = r"peak allocated # MiB, peak reserved # MiB, device memory held # MiB \(outside torch's allocator # MiB\)"
+        packed_memory = r"peak allocated # MiB, peak reserved # MiB a trial at most, device memory in use # MiB"
+        assert "NO CUDA DEVICE" not in out and out.startswith("device: ")
+    else:
+        rows = ["fp32, contiguous", "fp32, channels-last", "bf16 autocast, contiguous", "bf16 autocast, channels-last"]
+        memory = r"peak resident # MiB \(the process, on the CPU\)"
+        packed_memory = r"peak resident # MiB a trial at most \(on the CPU\)"
+        assert out.startswith("gpu: NO CUDA DEVICE: nothing was measured on a GPU.")
+        assert out.rstrip().endswith("gpu: nothing was measured on a GPU (no CUDA device here)")
+    for config in ("cpu", "gpu"):
+        assert re.search(rf"^config {config}: 32x32 .*; dcgan nz 32 ngf 16 ndf 16, batch 32", out, re.M), out
+        found = re.findall(rf"^\[{config}\] one trial, (.+?): .*$", out, re.M)
+        assert found == rows, out
+        base = None
+        for row in rows:
+            line = re.escape(f"[{config}] one trial, {row}: ")
+            rate, ratio = figures(rf"^{line}# images/s \(#x fp32\)(?:; what auto picks here)?; {memory}$", out)[:2]
+            base = base or rate
+            assert rate > 0 and ratio == pytest.approx(rate / base, abs=0.01)
+        assert len(re.findall(rf"^\[{config}\] one trial, .*; what auto picks here;", out, re.M)) == 1, out
+        for n in (1, 2):
+            together, window, each, low, high, versus = figures(
+                rf"^\[{config}\] {n} trials? at once \(.+?\): # images/s together over a # s window, # each "
+                rf"\(#-#\), #x the auto row; {packed_memory}$", out)[:6]
+            assert together > 0 and window > 0 and versus > 0
+            assert together == pytest.approx(n * each, rel=0.01) and low <= each <= high
 
 
 def test_channels_last_quick_compares_both_layouts_on_both_clocks():
