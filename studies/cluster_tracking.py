@@ -4,7 +4,6 @@ with credentials made on the head at `ray up`, and a life tied to Ray's there.
     python -m studies.cluster_tracking init     # head_setup_commands: the credentials, made once
     python -m studies.cluster_tracking serve --pid-file F --ray ADDRESS -- mlflow server --app-name basic-auth ...
     python -m studies.cluster_tracking users URI  # once the server answers: the study and read-only users
-    python -m studies.cluster_tracking stop --pid-file F  # end a running `serve` and its server, and wait
 
 `init` writes, only where they are missing, files no one but their owner
 reads (0600, in folders 0700):
@@ -28,7 +27,8 @@ cannot change a study's runs.
 `serve` runs the server command as its child and ends it (the whole process
 group) when Ray's head stops answering at ADDRESS, so `ray stop` and
 `ray down` take the server down with Ray, or when `serve` itself gets SIGTERM
-(the pid file holds serve's own pid).
+(the pid file holds serve's own pid; `python -m studies.cluster_node stop
+--pid-file F` ends it and waits).
 """
 
 from __future__ import annotations
@@ -38,13 +38,14 @@ import os
 import secrets
 import shlex
 import signal
-import socket
 import subprocess
 import sys
 import threading
 import time
 import urllib.request
 from pathlib import Path
+
+from studies.cluster_node import head_answers
 
 LOGIN_FOLDER = "~/mlflow/login"
 NODE_LOGIN = "~/.gan-studies-login.env"  # every node's; cluster_synced_files in the cluster files
@@ -151,16 +152,7 @@ def users(uri: str, folder: Path, node_login: Path, timeout: float = 120.0) -> l
     return done
 
 
-def ray_answers(address: str) -> bool:
-    host, _, port = address.rpartition(":")
-    try:
-        with socket.create_connection((host, int(port)), timeout=2):
-            return True
-    except OSError:
-        return False
-
-
-def serve(command: list[str], pid_file: Path, ray_address: str, every: float = 2.0, misses: int = 3) -> int:
+def serve(command: list[str], pid_file: Path, ray_address: str, every: float = 2.0, misses: int = 5) -> int:
     """Run the server command; end it when Ray stops answering at ray_address `misses` times in a row,
     or on SIGTERM. Exit with the server's code, 0 when it was ended here."""
     pid_file.write_text(f"{os.getpid()}\n")
@@ -174,7 +166,7 @@ def serve(command: list[str], pid_file: Path, ray_address: str, every: float = 2
     server = subprocess.Popen(command, start_new_session=True)
     missed = 0
     while server.poll() is None and not stopping:
-        missed = 0 if ray_answers(ray_address) else missed + 1
+        missed = 0 if head_answers(ray_address) else missed + 1
         if missed >= misses:
             stopping.append(f"Ray stopped answering at {ray_address}")
             break
@@ -203,26 +195,6 @@ def end(server: subprocess.Popen, grace: float = 15.0) -> None:
             return
 
 
-def stop(pid_file: Path, timeout: float = 60.0) -> int:
-    """SIGTERM the `serve` in pid_file (it ends its server) and wait until it has exited; 0 also when
-    there is no such file or process."""
-    try:
-        pid = int(pid_file.read_text().split()[0])
-    except (OSError, ValueError, IndexError):
-        return 0
-    try:
-        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
-    except OSError:
-        return 0
-    if b"studies.cluster_tracking" not in cmdline or b"serve" not in cmdline:
-        return 0  # the pid was reused by something else: not ours to end
-    os.kill(pid, signal.SIGTERM)
-    deadline = time.monotonic() + timeout
-    while Path(f"/proc/{pid}").exists() and time.monotonic() < deadline:
-        time.sleep(0.2)
-    return 0 if not Path(f"/proc/{pid}").exists() else 1
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m studies.cluster_tracking", description=__doc__.split("\n")[0])
     parser.add_argument("--folder", default=LOGIN_FOLDER, help=f"the head's login files (default {LOGIN_FOLDER})")
@@ -231,8 +203,6 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("init", help="make the credentials that are missing")
     who = sub.add_parser("users", help="create the study and read-only users on the server at URI")
     who.add_argument("uri")
-    halt = sub.add_parser("stop", help="end the `serve` whose pid --pid-file holds, and wait until it is gone")
-    halt.add_argument("--pid-file", required=True)
     run = sub.add_parser("serve", help="run `-- COMMAND...` until Ray stops answering at --ray")
     run.add_argument("--pid-file", required=True)
     run.add_argument("--ray", required=True, metavar="HOST:PORT", help="the Ray head's GCS address")
@@ -252,8 +222,6 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{prog}: error: {err}", file=sys.stderr)
             return 2
         return 0
-    if args.verb == "stop":
-        return stop(Path(args.pid_file).expanduser())
     command = args.command[1:] if args.command[:1] == ["--"] else args.command
     if not command:
         parser.error("serve needs a command after --")

@@ -18,6 +18,7 @@ trial resumes elsewhere from its checkpoint on the shared folder into the same
 run; `ray down`, after which no Ray or MLflow process is left on any host.
 """
 
+import glob
 import json
 import os
 import re
@@ -36,7 +37,7 @@ import yaml
 import lab_hosts
 import local_cluster as lc
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(3600)]
 
 ROOT = Path(__file__).resolve().parents[2]
 SOURCE = ROOT / "cluster-local.yaml"
@@ -124,12 +125,27 @@ def wheelhouse(folder: Path) -> Path:
     return folder
 
 
+@pytest.fixture
+def ssh_control_folders():
+    """Ray's SSH client keeps its control sockets under /tmp/ray_ssh_* whatever TMPDIR says: the folders
+    this test makes there are removed after it."""
+    before = set(glob.glob("/tmp/ray_ssh_*")) | set(glob.glob("/tmp/ray_ssh_*/*"))
+    yield
+    for path in sorted(set(glob.glob("/tmp/ray_ssh_*/*")) | set(glob.glob("/tmp/ray_ssh_*")), reverse=True):
+        if path not in before:
+            shutil.rmtree(path, ignore_errors=True)
+
+
 @pytest.fixture(scope="module")
 def lab():
     if os.geteuid() != 0:
         pytest.skip("network, PID and mount namespaces need root")
     missing = lab_hosts.missing_tools()
     assert not missing, f"install {missing} (.ci/run does: openssh-server, rsync, iproute2, python3-venv)"
+    version = lab_hosts.sh("/usr/bin/python3", "-c", "import sys; print(*sys.version_info[:2])").stdout.split()
+    assert version == [str(v) for v in sys.version_info[:2]], (
+        f"the hosts' python3 is {'.'.join(version)}: the test interpreter's packages (on their PYTHONPATH) need "
+        f"{sys.version_info.major}.{sys.version_info.minor}")
     from fake_datasets import write_all
 
     stage = Path(tempfile.mkdtemp(prefix="gan-lab-stage-", dir="/var/tmp"))
@@ -158,6 +174,7 @@ class Client:
         self.config.write_text(fill(SOURCE.read_text(), lab))
         self.env = {"PATH": f"{lc.BIN}:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "LANG": "C.UTF-8",
                     "HOME": str(self.folder / "home"), "RAY_TMPDIR": str(self.folder / "raytmp"),
+                    "TMPDIR": str(self.folder / "raytmp"),  # `ray up` caches the config it resolved there
                     "RAY_AUTH_MODE": "token", "PYTHONPATH": os.environ.get("PYTHONPATH", "")}
         self.logs: list[Path] = []
 
@@ -237,7 +254,7 @@ def children_of(runs: list[dict], parent: dict) -> list[dict]:
     return [r for r in runs if r["tags"].get("mlflow.parentRunId") == parent["id"]]
 
 
-def test_ray_up_runs_a_study_on_the_workers_survives_a_dead_worker_and_ray_down_leaves_nothing(lab):
+def test_ray_up_runs_a_study_on_the_workers_survives_a_dead_worker_and_ray_down_leaves_nothing(lab, ssh_control_folders):
     client = Client(lab)
     (lab.shared / "nodes.py").write_text(NODES)
     head, workers = lab.hosts["head"], [lab.hosts["w1"], lab.hosts["w2"]]
@@ -280,7 +297,7 @@ def run_the_cluster(lab, client, head, workers):
         children = children_of(seen["runs"], parents[0])
         assert len(children) == 4 and all(c["status"] == "FINISHED" and c["steps"] for c in children), children
         placed = {node_host[c["tags"]["gan.node"]] for c in children}
-        assert placed & {"w1", "w2"}, placed  # trials ran on the workers
+        assert placed == {"w1", "w2"}, placed  # trials ran on the workers, none on the head
         print(f"smoke trials ran on {sorted(placed)}")
         for text in [smoke, *[json.dumps([c["params"], c["tags"]]) for c in [*parents, *children]]]:
             assert not any(s in text for s in secrets)
@@ -290,7 +307,7 @@ def run_the_cluster(lab, client, head, workers):
 
         # a longer study; a worker host dies while it trains a trial
         study = client.background("python -m studies.dg_ratio --smoke --address auto --dataset ring8 "
-                                  "--scheduler fifo --cpus-per-trial 2 --max-steps 3600 --set eval_every=360")
+                                  "--scheduler fifo --max-steps 1200 --set eval_every=120")
         try:
             def on_a_worker():
                 runs = tunnel.runs()["runs"]
@@ -303,7 +320,7 @@ def run_the_cluster(lab, client, head, workers):
                         return newest, child, where
                 return None
             parent, victim, where = lc.wait_until(on_a_worker, 900, "a trial training on a worker", study, every=3)
-            assert max(victim["steps"]) < 3600, "the trial finished before the kill: make it longer"
+            assert max(victim["steps"]) < 1200, "the trial finished before the kill: make it longer"
             lab.hosts[where].kill()
             print(f"killed {where} at step {max(victim['steps'])}: {time.monotonic() - started:.0f} s")
             assert study.proc.wait(timeout=1500) == 0, study.tail(6000)
@@ -317,8 +334,8 @@ def run_the_cluster(lab, client, head, workers):
         assert moved["id"] == victim["id"]  # the same run, resumed
         first, *rest = moved["tags"]["gan.nodes"].split(",")
         assert rest and node_host[moved["tags"]["gan.node"]] != where, moved["tags"]
-        assert max(moved["steps"]) == 3600 and len(moved["steps"]) == len(set(moved["steps"])) == 10
-        assert min(s for s in moved["steps"] if s > max(victim["steps"])) > max(victim["steps"])
+        # every evaluation once: the steps re-run after the checkpoint were not logged again
+        assert max(moved["steps"]) == 1200 and len(moved["steps"]) == len(set(moved["steps"])) == 10
     finally:
         tunnel.close()
 
