@@ -34,7 +34,6 @@ import secrets
 import shutil
 import signal
 import subprocess
-import sys
 import tempfile
 import textwrap
 import time
@@ -301,16 +300,3 @@ class Lab:
             sh("ip", "netns", "del", name, check=False)
         self.made_netns.clear()
         shutil.rmtree(self.root, ignore_errors=True)
-
-
-def pid_namespace_of(pid: int) -> str:
-    return os.readlink(f"/proc/{pid}/ns/pid")
-
-
-if __name__ == "__main__":  # a manual look: python tests/studies/lab_hosts.py
-    lab = Lab(["head", "w1"], Path(sys.prefix), Path(tempfile.mkdtemp()), Path(tempfile.mkdtemp()), {}).start()
-    try:
-        for h in lab.hosts.values():
-            print(h.name, h.ip, lab.ssh(h, "hostname -I; id; ls /mnt; ps -e | wc -l").stdout)
-    finally:
-        lab.close()

@@ -113,7 +113,8 @@ def test_the_public_ray_pieces_the_check_relies_on_are_still_there():
     assert callable(getattr(ray.autoscaler.sdk, "fillout_defaults", None)), \
         f"Ray {ray.__version__} has no ray.autoscaler.sdk.fillout_defaults: update studies.cluster_config"
     schema = importlib.resources.files("ray.autoscaler") / "ray-schema.json"
-    assert schema.is_file(), f"Ray {ray.__version__} ships no ray/autoscaler/ray-schema.json: update studies.cluster_config"
+    assert schema.is_file(), \
+        f"Ray {ray.__version__} ships no ray/autoscaler/ray-schema.json: update studies.cluster_config"
     source = (ROOT / "studies" / "cluster_config.py").read_text()
     assert "_private" not in source
 

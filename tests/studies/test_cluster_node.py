@@ -5,8 +5,12 @@ import subprocess
 import sys
 import time
 
+import pytest
+
 import local_cluster as lc
 from studies import cluster_node
+
+pytestmark = pytest.mark.slow  # a follower process beside the test, and waits of seconds
 
 
 def test_follow_runs_its_command_only_after_the_head_stops_answering(tmp_path):

@@ -254,7 +254,8 @@ def children_of(runs: list[dict], parent: dict) -> list[dict]:
     return [r for r in runs if r["tags"].get("mlflow.parentRunId") == parent["id"]]
 
 
-def test_ray_up_runs_a_study_on_the_workers_survives_a_dead_worker_and_ray_down_leaves_nothing(lab, ssh_control_folders):
+def test_ray_up_runs_a_study_on_the_workers_survives_a_dead_worker_and_ray_down_leaves_nothing(
+        lab, ssh_control_folders):
     client = Client(lab)
     (lab.shared / "nodes.py").write_text(NODES)
     head, workers = lab.hosts["head"], [lab.hosts["w1"], lab.hosts["w2"]]

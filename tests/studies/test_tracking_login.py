@@ -29,7 +29,7 @@ import yaml
 from mlflow.tracking import MlflowClient
 
 import local_cluster as lc
-from studies import cluster_tracking, tracking
+from studies import cluster_tracking
 from test_execute import runs_of
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -221,7 +221,3 @@ def test_the_server_ends_when_ray_stops_answering(server, ray_stand_in):
                   60, "the server's end")
     assert "Ray stopped answering" in server.log.read_text()
     assert not lc.children_of(server.serve_pid)
-
-
-def test_a_server_without_a_login_asks_for_none(tmp_path):
-    tracking.check_login(f"sqlite:///{tmp_path / 'mlflow.db'}")  # the default store: nothing changes
