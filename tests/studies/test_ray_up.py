@@ -351,3 +351,12 @@ def run_the_cluster(lab, client, head, workers):
         time.sleep(3)
     assert not any(left.values()), left
     print(f"ray down, nothing left: {time.monotonic() - started:.0f} s")
+
+    # no secret of the head's in what `ray up`, `ray exec` and `ray down` printed, nor in the server's log
+    login = head.home / "mlflow" / "login"
+    every = [*secrets, *re.findall(r"(?:PASSWORD|SECRET_KEY)=(\S+)", "".join(
+        (login / name).read_text() for name in ("admin.env", "reader.env", "server.env")))]
+    assert len(every) >= 5
+    for text in [*(log.read_text(errors="replace") for log in client.logs),
+                 (head.home / "mlflow" / "server.log").read_text(errors="replace")]:
+        assert not any(secret in text for secret in every)
