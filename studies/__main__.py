@@ -5,14 +5,11 @@ import pkgutil
 
 import studies
 
-TOOLS = {"cluster_config"}  # modules of studies/ that are not study declarations
-
-
 def all_studies() -> dict:
     """Every study declaration: the modules of studies/ (not its packages) that declare a STUDY."""
     found = {}
     for module in pkgutil.iter_modules(studies.__path__):
-        if not module.ispkg and module.name not in TOOLS and not module.name.startswith("_"):
+        if not module.ispkg and not module.name.startswith("_"):
             study = getattr(importlib.import_module(f"studies.{module.name}"), "STUDY", None)
             if study is not None:
                 found[study.name] = study

@@ -379,9 +379,9 @@ def main(study: Study, argv: list[str] | None = None) -> int:
     if plan.dry_run:
         print(describe(plan))
         return 0
-    from studies.run import tracking  # MLflow and Ray load only when a study really runs
+    from studies.run import stores  # MLflow and Ray load only when a study really runs
     try:
-        tracking.check_server(plan.tracking_uri)
+        stores.check_server(plan.tracking_uri)
     except ValueError as err:
         print(f"python -m studies.{study.name}: error: --tracking-uri: {err}", file=sys.stderr)
         return 2

@@ -32,6 +32,7 @@ from mlflow.tracking import MlflowClient
 from studies.report import findings, findings_page, sources as findings_runs, figures as report_figures, pbt as report_pbt, search as report_search
 from studies.declare import locations
 from studies.run import tracking
+from studies.run import stores
 from studies.report.analysis import MIN_AT_END, SCORED, Analysis, SettingStats, analyse, report_keys
 from studies.report.page import Figure, end_place, interval, markdown, num, page
 from studies.report.runs import load_study
@@ -225,7 +226,7 @@ def write_report(folder: str, analysis: Analysis, notes: list[str], drawn: list[
 def make_findings(refs: list[str], tracking_uri: str, out: str) -> list[str]:
     """FINDINGS.md from the runs named, and their exports beside it; the terminal's lines."""
     def client():
-        tracking.check_server(tracking_uri)
+        stores.check_server(tracking_uri)
         return MlflowClient(tracking_uri)
 
     sources = findings_runs.load_sources(client, refs)
@@ -254,7 +255,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.findings:
             lines = make_findings(args.findings, args.tracking_uri, args.out or "FINDINGS.md")
         else:
-            tracking.check_server(args.tracking_uri)
+            stores.check_server(args.tracking_uri)
             lines, _ = build_report(args.tracking_uri, args.study, args.run, args.out)
     except ValueError as err:
         print(f"python -m studies.report: error: {err}", file=sys.stderr)

@@ -36,13 +36,15 @@ def run(plan: Plan) -> int:
     from mlflow.tracking import MlflowClient
 
     from studies.run import execute, tracking
+
+    from studies.run import stores
     from studies.report import findings, sources as findings_runs, runs as report_runs, verdicts
     from studies.run.stoppers import ErrorStopper
 
     client = MlflowClient(plan.tracking_uri)
     try:
         exp_id = tracking.experiment_id(client, plan.study.name)
-        tracking.preflight(plan.tracking_uri, exp_id, plan.study.name)
+        stores.preflight(plan.tracking_uri, exp_id, plan.study.name)
     except Exception as err:  # noqa: BLE001  a store the trials cannot use: one line, before anything is logged
         print(f"python -m studies.{plan.study.name}: error: --tracking-uri: {str(err).splitlines()[0]}",
               file=sys.stderr)

@@ -35,6 +35,7 @@ from ray.tune.stopper import CombinedStopper
 
 from gan_core.datasets import load_dataset
 from studies.run import resume, reuse, tracking
+from studies.run import stores
 from studies.run.halving import SyncHalving
 from studies.report.tables import markdown_table
 from studies.plan.plan import Plan, REDUCTION_FACTOR, plan_dict, recorded_tolerance
@@ -179,7 +180,7 @@ def execute(plan: Plan) -> int:
     client = MlflowClient(plan.tracking_uri)
     try:
         exp_id = tracking.experiment_id(client, plan.study.name)
-        tracking.preflight(plan.tracking_uri, exp_id, plan.study.name)
+        stores.preflight(plan.tracking_uri, exp_id, plan.study.name)
     except Exception as err:  # noqa: BLE001  a store the trials cannot use: one line, before anything is logged
         print(f"python -m studies.{plan.study.name}: error: --tracking-uri: {str(err).splitlines()[0]}",
               file=sys.stderr)

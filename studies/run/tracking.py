@@ -14,7 +14,9 @@ re-run: the scheduler is synchronous, so the branch starts at the step where
 the run's history ends and nothing is skipped (`record_exploit` says how many
 steps would have been, `hidden_steps`, were it ever otherwise).
 
-A tracking server (`http://...`) is checked once before a study starts;
+A tracking server (`http://...`) is checked once before a study starts, its
+login too (MLflow's basic-auth app, as on the cluster: a missing or refused
+MLFLOW_TRACKING_USERNAME / MLFLOW_TRACKING_PASSWORD is one line saying so);
 after that every call retries with backoff, on top of MLflow's own HTTP
 retries, so a server that blinks mid-study delays trials but kills none.
 """
@@ -25,8 +27,6 @@ import json
 import logging
 import os
 import re
-import subprocess
-import sys
 import tempfile
 import time
 import urllib.error
@@ -93,25 +93,6 @@ def transient(err: BaseException) -> bool:
     import requests  # MLflow's HTTP client
 
     return isinstance(err, (requests.exceptions.ConnectionError, requests.exceptions.Timeout))
-
-
-def check_server(tracking_uri: str, timeout: float = 5.0) -> None:
-    """Raise ValueError (one line) when an http(s) tracking URI has no MLflow server
-    answering its /health; other URIs (sqlite, file) need no server."""
-    if not tracking_uri.startswith(("http://", "https://")):
-        return
-    url = f"{tracking_uri.rstrip('/')}/health"
-    try:
-        with urllib.request.urlopen(url, timeout=timeout) as answer:
-            if answer.status == 200:
-                return
-            reason = f"HTTP {answer.status}"
-    except urllib.error.HTTPError as err:
-        reason = f"HTTP {err.code}"
-    except (urllib.error.URLError, OSError) as err:
-        reason = str(getattr(err, "reason", err))
-    raise ValueError(f"no MLflow server answers at {tracking_uri} ({reason}); start it, "
-                     "or set MLFLOW_TRACKING_URI / --tracking-uri to one that runs")
 
 
 def artifact_location(uri: str, experiment: str) -> str | None:
@@ -199,31 +180,6 @@ def record_exploit(client: MlflowClient, run_id: str, step: int, details: dict) 
     retry(client.log_batch, run_id, tags=[RunTag(f"{TAG_EXPLOIT}{step}", json.dumps(details, sort_keys=True)),
                                           RunTag(TAG_LINEAGE, lineage)],
           metrics=[Metric("exploit_from", float(number) if number.isdigit() else -1.0, int(time.time() * 1000), step)])
-
-
-PREFLIGHT = """
-import sys
-from mlflow.tracking import MlflowClient
-experiment = MlflowClient(sys.argv[1]).get_experiment(sys.argv[2])
-print(experiment.name)
-"""
-
-
-def preflight(tracking_uri: str, exp_id: str, name: str, timeout: float = 120.0) -> None:
-    """Open the store as a trial will, from another working directory, and look for the
-    experiment the driver made; ValueError (one line) when it is not there."""
-    with tempfile.TemporaryDirectory() as elsewhere:
-        try:
-            proc = subprocess.run([sys.executable, "-c", PREFLIGHT, tracking_uri, exp_id], cwd=elsewhere,
-                                  capture_output=True, text=True, timeout=timeout)
-        except subprocess.TimeoutExpired:
-            raise ValueError(f"opening {tracking_uri} from another directory took over {timeout:.0f} s") from None
-    if proc.returncode != 0 or proc.stdout.strip() != name:
-        lines = [line for line in proc.stderr.strip().splitlines() if line.strip()]
-        reason = lines[-1] if lines else f"it found {proc.stdout.strip()!r}"
-        raise ValueError(f"a trial, running in another directory, would not find experiment {name!r} (id {exp_id}) "
-                         f"through {tracking_uri} ({reason}); give a store every trial can reach, such as "
-                         "sqlite:////absolute/path/mlflow.db or http://host:5000")
 
 
 class TrialLog:

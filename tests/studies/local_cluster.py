@@ -185,3 +185,115 @@ def ray_worker(folder: Path, name: str, env: dict, address: str, cpus: int, gpus
     worker = Service(f"ray {name}", [str(BIN / "ray"), "start", "--address", address,
                                      *_node_args(folder / name, cpus, gpus)], env, folder / f"{name}.log")
     return started(worker, lambda: "Ray runtime started" in worker.log.read_text(errors="replace"), f"Ray {name}")
+
+
+def children_of(pid: int) -> list[int]:
+    """PIDs of the live processes whose parent is `pid` (field 4 of /proc/<pid>/stat)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1]) == pid:
+                    found.append(int(entry.name))
+            except (OSError, IndexError, ValueError):
+                continue
+    return found
+
+
+def kill_sessions(sids: list[int]) -> None:
+    for _ in range(3):
+        pids = [pid for sid in sids for pid in session_pids(sid)]
+        if not pids:
+            return
+        for pid in pids:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        time.sleep(0.3)
+
+
+class RayStandIn:
+    """A socket listening where a Ray head's GCS would: what `cluster_tracking serve` watches."""
+
+    def __init__(self):
+        self.port = free_port()
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", self.port))
+        self.sock.listen()
+
+    @property
+    def address(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+class LoginServer:
+    """The cluster's MLflow server, started by the very commands cluster-local.yaml gives the head
+    (`cluster_tracking init`, the `serve ... mlflow server --app-name basic-auth ...` line, `users`),
+    with the head's address and ports put to 127.0.0.1 and free ports, in a home folder of its own."""
+
+    HOST = "$(hostname -I | awk '{print $1}')"
+
+    def __init__(self, folder: Path, env: dict, config: dict, ray_address: str):
+        self.home, self.shared = folder / "home", folder / "shared"
+        self.home.mkdir(parents=True)
+        self.shared.mkdir()
+        self.port = free_port()
+        host, _, ray_port = ray_address.rpartition(":")
+        assert host == "127.0.0.1"
+        self.env = {**env, "HOME": str(self.home), "GAN_STUDIES_SHARED": str(self.shared),
+                    "PATH": f"{BIN}:{env.get('PATH', '')}", "MLFLOW_TRACKING_URI": self.uri}
+        for name in ("MLFLOW_TRACKING_USERNAME", "MLFLOW_TRACKING_PASSWORD"):
+            self.env.pop(name, None)
+        head = config["head_setup_commands"] + config["head_start_ray_commands"]
+        init = [c for c in head if "cluster_tracking init" in c]
+        start = [c for c in head if "mlflow server" in c]
+        users = [c for c in head if "cluster_tracking users" in c]
+        assert len(init) == len(start) == len(users) == 1, head
+        command = start[0]
+        for was, now in ((self.HOST, "127.0.0.1"), ("--port 5000", f"--port {self.port}"),
+                         (":6379", f":{ray_port}")):
+            assert was in command, (was, command)
+            command = command.replace(was, now)
+        (self.home / "mlflow").mkdir()
+        self.run(init[0])
+        self.run(command)
+        pid_file, self.log = self.home / "mlflow" / "server.pid", self.home / "mlflow" / "server.log"
+        wait_until(lambda: pid_file.exists() and pid_file.read_text().strip(), 60, "serve's pid file")
+        self.serve_pid = int(pid_file.read_text())
+        try:
+            self.run(users[0], timeout=300)
+        except BaseException:
+            self.kill()
+            raise
+
+    def run(self, command: str, timeout: float = 120) -> str:
+        done = subprocess.run(["bash", "-c", command], env=self.env, cwd=self.home, capture_output=True,
+                              text=True, timeout=timeout)
+        assert done.returncode == 0, (command, done.stdout, done.stderr)
+        return done.stdout + done.stderr
+
+    @property
+    def uri(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def login(self, name: str) -> dict:
+        """The MLFLOW_TRACKING_* pairs of the study ('study'), read-only ('reader') or admin ('admin') login."""
+        path = {"study": self.home / ".gan-studies-login.env"}.get(name, self.home / "mlflow" / "login" / f"{name}.env")
+        from studies.run.cluster_tracking import read_env
+
+        return read_env(path)
+
+    def secrets(self) -> list[str]:
+        """Every secret `init` made: passwords and the server's key."""
+        from studies.run.cluster_tracking import read_env
+
+        found = [read_env(self.home / "mlflow" / "login" / "server.env")["MLFLOW_FLASK_SERVER_SECRET_KEY"]]
+        return found + [self.login(name)["MLFLOW_TRACKING_PASSWORD"] for name in ("study", "reader", "admin")]
+
+    def kill(self) -> None:
+        """SIGKILL serve and the server's sessions (serve's child leads a session of its own)."""
+        kill_sessions([*children_of(self.serve_pid), self.serve_pid])

@@ -1,8 +1,9 @@
-"""cluster.yaml and cluster-local.yaml pass Ray's own schema (prepare_config,
-then validate_config, as `ray up` does; no cloud credentials needed), keep
-the promises their comments make, and a broken copy fails with one line that
-says where."""
+"""cluster.yaml and cluster-local.yaml pass Ray's own schema (the one Ray
+ships, after Ray's public fillout_defaults; no cloud credentials needed),
+keep the promises their comments make, share every command that is not about
+the provider, and a broken copy fails with one line that says where."""
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -10,7 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from studies.cluster_config import check
+from studies.run.cluster_config import check
 
 ROOT = Path(__file__).resolve().parents[2]
 FILES = ["cluster.yaml", "cluster-local.yaml"]
@@ -91,26 +92,59 @@ def test_a_broken_copy_fails_with_one_line_saying_where(tmp_path, name, edit, me
 
 def test_the_command_line_checks_files_and_exits_2_on_the_first_broken_one(tmp_path):
     path = broken(tmp_path, "cluster.yaml", lambda c: c.update(max_worker=3))
-    good = subprocess.run([sys.executable, "-m", "studies.cluster_config", *FILES], cwd=ROOT,
+    good = subprocess.run([sys.executable, "-m", "studies.run.cluster_config", *FILES], cwd=ROOT,
                           capture_output=True, text=True, timeout=120)
     assert good.returncode == 0 and good.stdout.count(": valid for Ray's") == 2, good.stderr
-    bad = subprocess.run([sys.executable, "-m", "studies.cluster_config", "cluster.yaml", path], cwd=ROOT,
+    bad = subprocess.run([sys.executable, "-m", "studies.run.cluster_config", "cluster.yaml", path], cwd=ROOT,
                          capture_output=True, text=True, timeout=120)
     assert bad.returncode == 2 and bad.stderr.strip().count("\n") == 0
-    assert bad.stderr.startswith(f"python -m studies.cluster_config: error: {path}: (top level)")
+    assert bad.stderr.startswith(f"python -m studies.run.cluster_config: error: {path}: (top level)")
 
 
-def test_the_private_ray_functions_the_check_relies_on_are_still_there():
-    """No public Ray API validates a cluster file, so studies.cluster_config calls the two functions
-    `ray up` uses from a private module, and pyproject keeps Ray below 3. A Ray release that moves them
-    fails here, by name, rather than as an odd error from `python -m studies.cluster_config`."""
-    import importlib
+def test_the_public_ray_pieces_the_check_relies_on_are_still_there():
+    """studies.run.cluster_config uses Ray's public `ray.autoscaler.sdk.fillout_defaults` (a DeveloperAPI) and the
+    schema file Ray ships beside its autoscaler, no private module. A Ray release that drops either fails
+    here, by name, rather than as an odd error from `python -m studies.run.cluster_config`."""
+    import importlib.resources
 
     import ray
+    import ray.autoscaler.sdk
 
-    try:
-        util = importlib.import_module("ray.autoscaler._private.util")
-    except ImportError as err:
-        pytest.fail(f"Ray {ray.__version__} has no ray.autoscaler._private.util ({err}): update studies.cluster_config")
-    for name in ("prepare_config", "validate_config"):
-        assert callable(getattr(util, name, None)), f"Ray {ray.__version__} moved {name}: update studies.cluster_config"
+    assert callable(getattr(ray.autoscaler.sdk, "fillout_defaults", None)), \
+        f"Ray {ray.__version__} has no ray.autoscaler.sdk.fillout_defaults: update studies.run.cluster_config"
+    schema = importlib.resources.files("ray.autoscaler") / "ray-schema.json"
+    assert schema.is_file(), \
+        f"Ray {ray.__version__} ships no ray/autoscaler/ray-schema.json: update studies.run.cluster_config"
+    source = (ROOT / "studies" / "run" / "cluster_config.py").read_text()
+    assert "_private" not in source
+
+
+# What may differ between the two files: the provider and what it decides (node types, worker counts,
+# the SSH user and key), and the one storage line. Every other command is one text for both.
+PROVIDER_KEYS = {"cluster_name", "provider", "auth", "available_node_types", "head_node_type", "max_workers",
+                 "upscaling_speed", "idle_timeout_minutes"}
+
+
+def test_both_files_run_the_same_commands_but_for_the_storage_line():
+    aws, local = (yaml.safe_load((ROOT / name).read_text()) for name in FILES)
+    assert set(aws) - PROVIDER_KEYS == set(local) - PROVIDER_KEYS
+    for key in sorted(set(aws) - PROVIDER_KEYS):
+        if key == "setup_commands":
+            storage = [c for c in aws[key] if "GAN_STUDIES_SHARED=" in c]
+            assert len(storage) == 1 and aws[key].index(storage[0]) == 0  # the one place, first
+            assert aws[key][1:] == local[key][1:]
+            assert local[key][0].startswith("echo 'export GAN_STUDIES_SHARED=/")  # an NFS path on premises
+            assert aws[key][0].startswith("echo 'export GAN_STUDIES_SHARED=s3://")
+        else:
+            assert aws[key] == local[key], key
+
+
+def test_the_setup_warms_the_scorer_with_a_config_it_accepts(tmp_path, fake_data_root):
+    """The setup command that trains the reference classifier once per node, run as it stands."""
+    config = yaml.safe_load((ROOT / "cluster-local.yaml").read_text())
+    command = next(c for c in config["setup_commands"] if "warm_scorer" in c)
+    env = {**os.environ, "GAN_STUDIES_DATA": str(fake_data_root), "GAN_STUDIES_CACHE": str(tmp_path / "cache"),
+           "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}  # the virtualenv's python, as on a node
+    done = subprocess.run(["bash", "-c", command], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert any((tmp_path / "cache").rglob("*")), "nothing cached: the scorer was not trained"

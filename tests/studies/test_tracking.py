@@ -13,6 +13,7 @@ from mlflow.tracking import MlflowClient
 
 from local_cluster import free_port
 from studies.run import reuse, tracking
+from studies.run import stores
 
 IMAGE = np.zeros((10, 10, 3), dtype=np.uint8)
 
@@ -173,10 +174,10 @@ def test_an_exploit_is_recorded_once_at_its_step_and_extends_the_lineage(child):
 def test_a_tracking_server_that_does_not_answer_is_one_clear_line():
     uri = f"http://127.0.0.1:{free_port()}"
     with pytest.raises(ValueError) as err:
-        tracking.check_server(uri, timeout=2)
+        stores.check_server(uri, timeout=2)
     message = str(err.value)
     assert message.startswith(f"no MLflow server answers at {uri} (") and "\n" not in message
-    tracking.check_server("sqlite:///needs-no-server.db")  # a local store needs no server
+    stores.check_server("sqlite:///needs-no-server.db")  # a local store needs no server
 
 
 def test_only_failures_a_retry_can_fix_are_transient():
