@@ -67,6 +67,7 @@ from studies.plan.plan import (COLLAPSE_GRACE_SHARE, COLLAPSE_PERSISTENCE, COLLA
                                 RUNG_TOLERANCE,
                                 default_collapse_grace, default_grace)
 from studies.report.tables import markdown_table
+from studies.run.records import config_params
 from studies.run.reuse import TAG_MACHINE
 from studies.run.stoppers import CollapseStopper
 
@@ -89,12 +90,13 @@ def trials(client: MlflowClient, exp_id: str, parent) -> dict[str, dict]:
     children = client.search_runs([exp_id], f"tags.`mlflow.parentRunId` = '{parent.info.run_id}'", max_results=1000)
     out = {}
     for child in children:
-        key = json.dumps({k: v for k, v in sorted(child.data.params.items()) if k not in PARAMS_IGNORED})
+        params = config_params(child.data.tags, child.data.params)  # the full config, whichever way the run kept it
+        key = json.dumps({k: v for k, v in sorted(params.items()) if k not in PARAMS_IGNORED})
         history = {name: [(m.step, m.value) for m in sorted(client.get_metric_history(child.info.run_id, name),
                                                               key=lambda m: m.step)]
                    for name in ("score", "score_smooth", "diversity", "collapsed", "quality", "modes_covered")}
         steps = [s for s, _ in history["score"]]
-        out[key] = {"params": child.data.params, "outcome": child.data.tags.get("gan.status"),
+        out[key] = {"params": params, "outcome": child.data.tags.get("gan.status"),
                     "setting": child.data.tags.get("gan.setting", key), "machine": child.data.tags.get(TAG_MACHINE),
                     "history": history, "rounds": steps[-1] if steps else 0,
                     "seconds": ((child.info.end_time or child.info.start_time) - child.info.start_time) / 1000,

@@ -32,6 +32,7 @@ from mlflow.tracking import MlflowClient
 
 sys.path.insert(0, str(Path(__file__).parent / "studies"))
 from local_cluster import free_port  # noqa: E402
+from studies.run.records import labels, run_name  # noqa: E402
 
 pytestmark = pytest.mark.slow
 
@@ -155,7 +156,9 @@ def test_the_smoke_study_is_in_the_mlflow_db_of_the_folder_it_ran_in(newcomer):
     for child in children_of(children, parent.info.run_id):
         run_id, setting = child.info.run_id, child.data.tags["gan.setting"]
         settings.add(setting)
-        assert child.info.run_name == setting and child.info.status == "FINISHED"
+        assert child.info.run_name == run_name(setting) and child.info.status == "FINISHED"
+        assert child.data.params == labels(setting)  # what tells it apart; the full config is a tag
+        assert json.loads(child.data.tags["gan.config"])["max_steps"] == 60
         assert child.data.tags["gan.status"] in ("finished", "stopped_early")
         steps = [m.step for m in client.get_metric_history(run_id, "score")]
         assert len(steps) >= 3 and steps == sorted(set(steps))

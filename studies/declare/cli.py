@@ -231,7 +231,7 @@ def make_plan(study: Study, argv: list[str] | None) -> Plan:
                 args.grace, args.collapse_grace, args.collapse_persistence, args.smoothing,
                 args.cpus_per_trial, args.gpus_per_trial, args.max_failures, args.address,
                 locations.tracking_uri(args.tracking_uri), locations.storage_location(args.storage), args.dry_run,
-                tuple(argv), sets=sets,
+                tuple(argv), sets=sets, overrides=overrides(args, sets),
                 population=settings(study.population, args.smoke) if args.scheduler == "pbt" else None,
                 rung_tolerance=args.rung_tolerance, grid=grid, reuse=not args.no_reuse,
                 collapse_stall=args.collapse_stall)
@@ -247,6 +247,11 @@ def make_plan(study: Study, argv: list[str] | None) -> Plan:
         unit = "seconds" if plan.time_attr == "time_total_s" else "evaluations"
         p.error(f"--grace: {plan.grace:g} is more than a trial's whole budget ({plan.max_t:g} {unit})")
     return plan
+
+
+def overrides(args, sets: dict) -> tuple[str, ...]:
+    """The config fields the command line set: the options of FLAG_FIELDS given, and every --set."""
+    return tuple(dict.fromkeys([*(f for f in FLAG_FIELDS if getattr(args, f, None) is not None), *sets]))
 
 
 class OnlyError(ValueError):

@@ -54,6 +54,7 @@ class Plan:
     argv: tuple = ()  # the command line, saved with the study for --resume
     resume: dict | None = None  # the saved study state (experiment folder, MLflow ids) when resuming
     sets: dict = field(default_factory=dict)  # the --set overrides (already in base)
+    overrides: tuple = ()  # the config fields the command line set (its options and --set): a child run's params
     population: dict | None = None  # PBT settings (studies.declare.study.settings) when the scheduler is pbt
     rung_tolerance: float = RUNG_TOLERANCE  # standard errors within which a trial below a rung's cut goes on too (halving.keep)
     grid: dict | None = None  # the study's full grid when `space` narrows it (--only): trials keep its labels

@@ -14,9 +14,10 @@ cluster's server and for studies finished long ago. It writes `report.html`
 (self-contained), `report.md` and `figures/*.png` to a folder (default
 `reports/<parent run name>`), logs them under `report/` in the parent run,
 and prints two to seven lines of answer (the top of report.md and
-report.html too) and the report's path. A study driver calls `build_report`
-at its end. `--findings` writes FINDINGS.md, the verdict on each classic
-claim, from the study runs it names (`studies.report.findings`).
+report.html too) and the report's path; the same lines become the parent
+run's description, which its page in the MLflow UI shows. A study driver
+calls `build_report` at its end. `--findings` writes FINDINGS.md, the verdict
+on each classic claim, from the study runs it names (`studies.report.findings`).
 """
 
 from __future__ import annotations
@@ -31,8 +32,7 @@ from mlflow.tracking import MlflowClient
 
 from studies.report import findings, findings_page, sources as findings_runs, figures as report_figures, pbt as report_pbt, search as report_search
 from studies.declare import locations
-from studies.run import tracking
-from studies.run import stores
+from studies.run import runs_table, stores, tracking
 from studies.report.analysis import MIN_AT_END, SCORED, Analysis, SettingStats, analyse, report_keys
 from studies.report.page import Figure, end_place, interval, markdown, num, page
 from studies.report.runs import load_study
@@ -199,15 +199,20 @@ def build_report(tracking_uri: str, study_name: str, parent_run_id: str | None =
     runs = analysis.runs
     out_dir = os.path.abspath(out_dir or os.path.join("reports", runs.parent_name))
     answer = summary_lines(analysis)
+    view = runs_table.view_id(runs.parent_name) if runs_table.has_view(client, runs.experiment_id,
+                                                                         runs.parent_name) else None
     with tempfile.TemporaryDirectory() as scratch:  # only the report's own files reach out_dir and the run
         drawn = figures(analysis, client, os.path.join(scratch, "images"))
         staged = os.path.join(scratch, "report")
         write_report(staged, analysis, answer + caveats(analysis), drawn,
-                     tracking.ui_hint(tracking_uri, runs.experiment_id))
+                     tracking.ui_hint(tracking_uri, runs.experiment_id, view))
         if log_to_run:
             tracking.retry(client.log_artifacts, runs.parent_id, staged, ARTIFACT_DIR)
         shutil.copytree(staged, out_dir, dirs_exist_ok=True)
     html_path = os.path.join(out_dir, "report.html")
+    if log_to_run:  # the parent run's page in the MLflow UI says the answer
+        runs_table.describe(client, runs.parent_id, answer + [
+            f"Report: `{html_path}`, and in this run's artifacts: `{ARTIFACT_DIR}/report.html`."])
     return answer + [f"Report: {html_path}"], html_path
 
 

@@ -9,7 +9,9 @@ sample images.
 A trial's setting is its `gan.group` tag where present, else its
 `gan.setting` tag without the ` seed=N` part; its outcome is the `gan.status`
 tag (finished, stopped_early, collapsed, diverged, error), or `running` for a
-child run not closed yet.
+child run not closed yet. Its params are its full config, from its `gan.config`
+tag (a run made before that tag logged every config field as a param:
+`studies.run.records.config_params`).
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from dataclasses import dataclass, field
 
 from mlflow.tracking import MlflowClient
 
-from studies.run import reuse, tracking
+from studies.run import records, reuse, tracking
 
 TAG_GROUP = "gan.group"  # the setting without its seed, where the study tagged it
 TAG_PARENT = "mlflow.parentRunId"
@@ -35,7 +37,7 @@ class Trial:
     seed: str  # "" when the trial has none
     status: str  # gan.status, or "running" when the child run was never closed
     start_time: int  # ms since the epoch
-    params: dict[str, str]
+    params: dict[str, str]  # the full config, as params read (strings)
     labels: dict[str, str]  # the `gan.setting` tag as name -> value (what tells the trial apart)
     history: dict[str, list[tuple[int, float]]] = field(default_factory=dict)  # key -> [(step, value)], by step
     images: dict[int, str] = field(default_factory=dict)  # step -> artifact path of the sample grid
@@ -122,7 +124,7 @@ def read_trial(client: MlflowClient, run, keys: tuple[str, ...]) -> Trial:
     setting, seed = setting_and_seed(tags, run.info.run_name)
     status = tags.get(tracking.TAG_STATUS) or ("running" if run.info.status == "RUNNING" else "unknown")
     trial = Trial(run.info.run_id, run.info.run_name, setting, seed, status, run.info.start_time,
-                  dict(run.data.params), parse_labels(tags.get(tracking.TAG_SETTING, "")))
+                  records.config_params(tags, run.data.params), parse_labels(tags.get(tracking.TAG_SETTING, "")))
     for key in keys:
         if key in run.data.metrics:
             by_step = {m.step: m.value for m in tracking.retry(client.get_metric_history, run.info.run_id, key)}

@@ -35,9 +35,7 @@ def run(plan: Plan) -> int:
     """Every look of the plan's comparisons, in one parent run; 0 when every look ran."""
     from mlflow.tracking import MlflowClient
 
-    from studies.run import execute, tracking
-
-    from studies.run import stores
+    from studies.run import execute, runs_table, stores, tracking
     from studies.report import findings, sources as findings_runs, runs as report_runs, verdicts
     from studies.run.stoppers import ErrorStopper
 
@@ -103,7 +101,8 @@ def run(plan: Plan) -> int:
     tracking.retry(client.log_text, parent, answer_text(parts, verdicts), "answer.md")
     tracking.retry(client.set_terminated, parent)
     print(answer_text(parts, verdicts))
-    print(f"Open the runs table: {tracking.ui_hint(plan.tracking_uri, study['experiment_id'])}")
+    runs_table.describe(client, parent, answer_text(parts, verdicts).splitlines())
+    print(f"Open the runs table: {runs_table.address(plan.tracking_uri, study)}")
     return 0
 
 

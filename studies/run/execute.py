@@ -1,11 +1,11 @@
 """Run a validated plan on Ray Tune, recording everything in MLflow.
 
-Order of work: open the MLflow parent run (the plan as an artifact) and save
-the study's state next to Tune's experiment folder, warm the dataset's scorer
-once in the driver (the stacked-digits reference classifier is trained and
-cached here, not in every trial), start or join Ray, run the Tuner, close each
-child run with its outcome as Tune reports it, then print and store the table
-of trials and mark the study finished.
+Order of work: open the MLflow parent run (the plan as an artifact, a view of the runs table:
+`studies.run.runs_table`) and save the study's state next to Tune's experiment folder, warm the
+dataset's scorer once in the driver (the stacked-digits reference classifier is trained and cached
+here, not in every trial), start or join Ray, run the Tuner, close each child run with its outcome as
+Tune reports it, then print and store the table of trials, mark the study finished, print the answer
+(the report's, also the parent run's description) and the address of the runs table.
 
 Failures: a trial whose process or node dies is restarted from its last
 checkpoint, on any node with room (`FailureConfig(max_failures)`); a study
@@ -34,8 +34,7 @@ from ray.tune.schedulers import ASHAScheduler, FIFOScheduler
 from ray.tune.stopper import CombinedStopper
 
 from gan_core.datasets import load_dataset
-from studies.run import resume, reuse, tracking
-from studies.run import stores
+from studies.run import resume, reuse, runs_table, stores, tracking
 from studies.run.halving import SyncHalving
 from studies.report.tables import markdown_table
 from studies.plan.plan import Plan, REDUCTION_FACTOR, plan_dict, recorded_tolerance
@@ -129,8 +128,8 @@ def searcher(plan: Plan):
 
 
 def start_ray(plan: Plan) -> bool:
-    """Join `--address` or start a local Ray sized to this machine; True when we
-    started it. A process that already called `ray.init` keeps its Ray."""
+    """Join `--address` or start a local Ray sized to this machine; True when we started it. A process that
+    already called `ray.init` keeps its Ray."""
     import ray
     if ray.is_initialized():
         return False
@@ -145,8 +144,9 @@ def start_ray(plan: Plan) -> bool:
 def open_study(plan: Plan, client: MlflowClient, exp_id: str) -> dict:
     """A new study: its MLflow parent run and its saved state. A resumed one: the saved state, parent reopened."""
     if plan.resume:
-        state = plan.resume
+        state = {"parent_run_name": plan.resume["experiment"], **plan.resume}  # saved before it had the key
         tracking.reopen_parent(client, state["parent_run_id"])
+        runs_table.open_view(client, state, plan.study.columns)
         print(f"Resuming {state['experiment']} from {state['folder']}: "
               f"MLflow experiment id {state['experiment_id']}, parent run {state['parent_run_id']}")
         return state
@@ -158,10 +158,10 @@ def open_study(plan: Plan, client: MlflowClient, exp_id: str) -> dict:
     tracking.set_tags(client, parent, {tracking.TAG_COMMAND: " ".join(
         [f"python -m studies.{study.name}", *(shlex.quote(a) for a in plan.argv)]),
         reuse.TAG_CODE: reuse.code_digest()})
-    state = {"study": study.name, "experiment": name, "argv": list(plan.argv), "tracking_uri": plan.tracking_uri,
-             "experiment_id": exp_id, "parent_run_id": parent, "finished": False}
-    folder = resume.experiment_folder(plan.storage, name)
-    resume.write_state(folder, state)
+    state = {"study": study.name, "experiment": name, "parent_run_name": name, "argv": list(plan.argv),
+             "tracking_uri": plan.tracking_uri, "experiment_id": exp_id, "parent_run_id": parent, "finished": False}
+    runs_table.open_view(client, state, study.columns)
+    resume.write_state(folder := resume.experiment_folder(plan.storage, name), state)
     print(f"MLflow: experiment {study.name!r} (id {exp_id}), parent run {parent}; "
           f"resume with --resume {name} if the driver stops")
     return {**state, "folder": folder}
@@ -212,7 +212,7 @@ def execute(plan: Plan) -> int:
     tracking.retry(client.set_terminated, parent)
     resume.write_state(study["folder"], {k: v for k, v in study.items() if k != "folder"} | {"finished": True})
     answer(plan, parent)
-    print(f"Open the runs table: {tracking.ui_hint(plan.tracking_uri, study['experiment_id'])}")
+    print(f"Open the runs table: {runs_table.address(plan.tracking_uri, study)}")
     return 0 if summary["trials"] and summary["errors"] < summary["trials"] else 1
 
 
@@ -267,8 +267,8 @@ def stop_on_error(plan: Plan, client: MlflowClient, study: dict, results, errors
 
 
 def unfinished_trials(folder: str) -> int:
-    """Trials the saved experiment state holds as neither done nor errored (after a
-    Ctrl-C Tune saves the state, then stops the trials it interrupted)."""
+    """Trials the saved experiment state holds as neither done nor errored (after a Ctrl-C Tune saves the
+    state, then stops the trials it interrupted)."""
     saved = tune.ExperimentAnalysis(folder).trials
     return sum(trial.status not in ("TERMINATED", "ERROR") for trial in saved)
 
@@ -291,6 +291,7 @@ def run_tuner(plan: Plan, study: dict, errors: ErrorStopper):
     context = {"name": plan.study.name, "base": plan.base, "tracking_uri": plan.tracking_uri,
                "experiment_id": study["experiment_id"], "parent_run_id": study["parent_run_id"],
                "smoothing": plan.smoothing, "columns": plan.columns,
+               "parent_run_name": study["parent_run_name"], "overrides": plan.overrides,
                "population": plan.population is not None, "reuse": plan.reuses,
                # a trial waits for the store (its MLflow side, seconds) only when its key is among these
                "reusable": reuse.reusable_keys(MlflowClient(plan.tracking_uri), reuse.code_digest(),

@@ -14,9 +14,16 @@ re-run: the scheduler is synchronous, so the branch starts at the step where
 the run's history ends and nothing is skipped (`record_exploit` says how many
 steps would have been, `hidden_steps`, were it ever otherwise).
 
+A child run is named by its label's values (`bce 1:5 s0`); the whole label is
+its `gan.setting` tag, the setting without the seed its `gan.group` tag. Its
+params are only the knobs that tell it apart, its full config is its
+`gan.config` tag (`studies.run.records`). Every run of one study run, the
+parent too, carries `gan.study_run` (the parent run's name), which its saved
+view of the runs table filters on (`studies.run.runs_table`, which also
+writes the parent run's description: the study's answer).
+
 A tracking server (`http://...`) is checked once before a study starts, its
-login too (MLflow's basic-auth app, as on the cluster: a missing or refused
-MLFLOW_TRACKING_USERNAME / MLFLOW_TRACKING_PASSWORD is one line saying so);
+login too (`studies.run.stores`);
 after that every call retries with backoff, on top of MLflow's own HTTP
 retries, so a server that blinks mid-study delays trials but kills none.
 """
@@ -30,6 +37,7 @@ import re
 import tempfile
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 
 import numpy as np
@@ -37,11 +45,13 @@ from mlflow.entities import Metric, Param, RunStatus, RunTag
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
+from studies.run import records
 
 log = logging.getLogger(__name__)
 logging.getLogger("mlflow.store.db.utils").setLevel(logging.WARNING)  # "Creating initial MLflow database tables..."
 
-UI_HINT = "#/experiments/{exp}/runs?workflowType=machine_learning"
+UI_HINT = "#/experiments/{exp}/runs?workflowType=machine_learning"  # MLflow 3's classic runs table, not GenAI's
+VIEW_KEY = "viewStateShareKey"  # the runs table's URL parameter that opens a saved view (studies.run.runs_table)
 TAG_TRIAL = "trial_id"
 TAG_STUDY = "study"
 TAG_STATUS = "gan.status"
@@ -51,6 +61,7 @@ TAG_ERROR = "gan.error"  # the one-line message of the exception that ended the 
 TAG_EXPLOIT = "gan.exploit."  # + step: an exploit under PBT, as JSON (donor trial and run, checkpoint, weights)
 TAG_COMMAND = "gan.command"  # on a parent run: the command line that started the study
 TAG_LINEAGE = "gan.lineage"  # every exploit of the run, oldest first: "<step>:<donor trial id>" separated by spaces
+TAG_STUDY_RUN = "gan.study_run"  # on every run of a study run, the parent too: the parent run's name
 RETRIES = 6
 STEP_KEY = "step"  # logged at every evaluation, diverged ones included: the steps a run holds
 PROGRESS_BAR = "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR"
@@ -136,9 +147,11 @@ def set_tags(client: MlflowClient, run_id: str, tags: dict) -> None:
 
 
 def find_or_create_child(client: MlflowClient, exp_id: str, parent_id: str, study: str,
-                         trial_id: str, setting: str, params: dict) -> tuple[str, bool]:
-    """The trial's child run and whether it existed: the one for this trial id, or a new one
-    named by its setting. Each attempt looks before it creates, so a create retried after a
+                         trial_id: str, setting: str, params: dict, config: dict | None = None,
+                         study_run: str | None = None) -> tuple[str, bool]:
+    """The trial's child run and whether it existed: the one for this trial id, or a new one named by its
+    setting (`run_name`), with `params` (what tells it apart), the full `config` as its `gan.config` tag and
+    the parent run's name `study_run`. Each attempt looks before it creates, so a create retried after a
     lost answer finds the run it made instead of making a second one."""
     def find_or_create():
         found = child_of_trial(client, exp_id, parent_id, trial_id, retries=False)
@@ -146,7 +159,12 @@ def find_or_create_child(client: MlflowClient, exp_id: str, parent_id: str, stud
             return found, True
         tags = {"mlflow.parentRunId": parent_id, TAG_TRIAL: trial_id, TAG_STUDY: study,
                 TAG_SETTING: setting, TAG_GROUP: group_of(setting)}
-        return client.create_run(exp_id, run_name=setting or trial_id, tags=tags).info.run_id, False
+        if config is not None:
+            tags[records.TAG_CONFIG] = records.config_tag(config)
+        if study_run:
+            tags[TAG_STUDY_RUN] = study_run
+        name = records.run_name(setting) or trial_id
+        return client.create_run(exp_id, run_name=name, tags=tags).info.run_id, False
 
     run_id, existed = retry(find_or_create)
     if existed:
@@ -312,11 +330,13 @@ def trials_with_status(client: MlflowClient, exp_id: str, parent_id: str, status
     return {run.data.tags[TAG_TRIAL] for run in found}
 
 
-def ui_hint(tracking_uri: str, exp_id: str) -> str:
+def ui_hint(tracking_uri: str, exp_id: str, view: str | None = None) -> str:
+    """Where the runs table is: its address on a server, else the `mlflow ui` to start and the address then;
+    with `view`, the saved view of a study run (`studies.run.runs_table`) it opens with."""
+    page = UI_HINT.format(exp=exp_id) + (f"&{VIEW_KEY}={urllib.parse.quote(view)}" if view else "")
     if tracking_uri.startswith("http"):
-        return f"{tracking_uri.rstrip('/')}/{UI_HINT.format(exp=exp_id)}"
-    return (f"mlflow ui --backend-store-uri {tracking_uri}   then open "
-            f"http://127.0.0.1:5000/{UI_HINT.format(exp=exp_id)}")
+        return f"{tracking_uri.rstrip('/')}/{page}"
+    return f"mlflow ui --backend-store-uri {tracking_uri}   then open http://127.0.0.1:5000/{page}"
 
 
 def rung_history(tracking_uri: str, exp_id: str, parent_id: str, metrics: tuple[str, ...], eval_every: int) -> dict:

@@ -8,6 +8,9 @@ histograms (`modes.json`, replaced at each evaluation). What ASHA ranks is `scor
 `score` (GAN metrics are noisy from one evaluation to the next); it is saved in
 the checkpoint so a restored trial continues the same average.
 
+The trial's child run gets the knobs that tell it apart as params, its full
+config as its `gan.config` tag (`studies.run.records`).
+
 The MLflow side of a trial (the import, client, child run, tags) is opened in a thread
 beside the first rounds: with a sqlite store, the first open in a process loads
 SQLAlchemy and checks the schema, which took seconds before the first round.
@@ -61,7 +64,7 @@ from ray import tune
 
 from gan_core import TrainConfig
 from gan_core.train import continue_with, read_state, train
-from studies.run import reuse
+from studies.run import records, reuse
 from studies.declare.spaces import label, merge
 
 if TYPE_CHECKING:
@@ -154,8 +157,10 @@ def open_run(study: dict, trial_id: str, setting: str, config: TrainConfig, wher
     from studies.run import tracking
 
     client = trial["client"] = MlflowClient(study["tracking_uri"])
+    values = config.to_dict()
     run_id, existed = tracking.find_or_create_child(
-        client, study["experiment_id"], study["parent_run_id"], study["name"], trial_id, setting, config.to_dict())
+        client, study["experiment_id"], study["parent_run_id"], study["name"], trial_id, setting,
+        records.child_params(setting, values, study.get("overrides", ())), values, study.get("parent_run_name"))
     trial["run_id"] = run_id
     tracking.set_tags(client, run_id, placement_tags(client, run_id, where))
     trial["log"] = tracking.TrialLog(client, run_id, existed)
@@ -260,7 +265,7 @@ def run_trial(trial_config: dict, study: dict, trial: dict) -> None:
                        os.path.join(folder, STATE_FILE))
             tune.report(metrics, checkpoint=tune.Checkpoint.from_directory(folder))
 
-    # the params logged are the config as the study resolved it; the run itself gets the device decided here
+    # the config recorded (`gan.config`) is the one the study resolved; the run itself gets the device decided here
     train(config.replace(device=device), report, state, device_share=trial_gpu_share() if device == "cuda" else 1.0,
           started=lambda preview: started_training(trial, preview))
     opened(trial)  # a trial that ends before its first evaluation still has its run

@@ -6,6 +6,7 @@ the README gives it, is tests/test_newcomer.py.)
 """
 
 import csv
+import json
 import os
 import subprocess
 import sys
@@ -75,7 +76,8 @@ def test_diverged_and_collapsed_trials_are_recorded_and_the_study_goes_on(tmp_pa
                       "--tracking-uri", f"sqlite:///{db}", "--storage", str(tmp_path / "r")], cwd=tmp_path)
     client = MlflowClient(f"sqlite:///{db}")
     _, parents, children = runs_of(client, "divergence_check")
-    by_case = {c.data.params["collapse_threshold"] + c.data.params["loss"]: c for c in children}
+    configs = {c.info.run_id: json.loads(c.data.tags["gan.config"]) for c in children}
+    by_case = {f"{configs[c.info.run_id]['collapse_threshold']}{configs[c.info.run_id]['loss']}": c for c in children}
     bad, good, collapsed = by_case["0.25wgan"], by_case["0.0bce"], by_case["1.0bce"]
     assert bad.data.tags["gan.status"] == "diverged" and bad.info.status == "FAILED"
     assert bad.data.metrics["diverged"] == 1.0

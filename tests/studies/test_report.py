@@ -163,6 +163,10 @@ def test_the_report_files_the_summary_and_the_parent_runs_artifacts(store, built
                              "ranked (fewer than 2 seeds ran to it): opt=rms: 0.35 over 1 of 2 seeds.")
     assert lines[4] == "P(best > other) at step 30: no detectable difference with 3 seeds against opt=sgd."
     assert "Collapse: 2 of 10 trials; most often opt=sgd, 2/4" in lines[5]
+    # the parent run's description in the MLflow UI: the same answer, one paragraph a line, and where the report is
+    note = MlflowClient(uri).get_run(parent).data.tags["mlflow.note.content"].split("\n\n")
+    assert note[:-1] == lines[:-1]
+    assert note[-1] == f"Report: `{html}`, and in this run's artifacts: `report/report.html`."
     text = html.read_text()
     for name in FIGURES:
         assert re.search(rf"<img id='{name}' alt='[^']+' src='data:image/png;base64,[A-Za-z0-9+/=]{{200,}}'>", text)
