@@ -5,7 +5,7 @@ the same training work per trial (network updates). At its full width a ResNet
 round costs ~28 DCGAN rounds on one CPU thread, so the default grid trains it at
 a quarter of the width (~5 DCGAN rounds a round).
 
-    python -m studies.architecture          # 10 trials; its time on 2 CPU cores: README, The studies
+    python -m studies.architecture          # 10 trials; its time on 2 CPU cores: docs/studies.md
     python -m studies.architecture --smoke      # a quick check of the whole path, not an answer
     python -m studies.architecture --address auto --dataset folder:/data/celeba --image-size 64
 """

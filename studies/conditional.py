@@ -4,7 +4,7 @@ matching-aware D, which also rejects real images with wrong labels), ACGAN
 labelled single digits. `cond_acc` is how often the reference classifier reads
 the digit the generator was asked for.
 
-    python -m studies.conditional           # 10 trials; its time on 2 CPU cores: README, The studies
+    python -m studies.conditional           # 14 trials; its time on 2 CPU cores: docs/studies.md
     python -m studies.conditional --smoke      # a quick check of the whole path, not an answer
     python -m studies.conditional --dataset folder:/data/anime   # a labels.csv of hair/eye tags
 """

@@ -4,7 +4,7 @@ No smoothing, one-sided 0.9 (Salimans et al. 2016), two-sided soft targets
 (real 0.7-1.2, fake 0.0-0.3) and soft targets with 5% flipped labels, over two
 seeds.
 
-    python -m studies.label_smoothing       # 8 trials; its time on 2 CPU cores: README, The studies
+    python -m studies.label_smoothing       # 8 trials; its time on 2 CPU cores: docs/studies.md
     python -m studies.label_smoothing --smoke      # a quick check of the whole path, not an answer
 """
 

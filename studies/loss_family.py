@@ -5,7 +5,7 @@ steps), wgan-gp (lambda 10, Adam 1e-4 (0, 0.9), 5 critic steps), lsgan and
 hinge (spectral norm, Adam 2e-4 (0, 0.9), 5 D steps), over two seeds, with
 the same training work per trial: 8,400 network updates, whatever the ratio.
 
-    python -m studies.loss_family           # 12 trials; its time on 2 CPU cores: README, The studies
+    python -m studies.loss_family           # 12 trials; its time on 2 CPU cores: docs/studies.md
     python -m studies.loss_family --smoke      # a quick check of the whole path, not an answer
     python -m studies.loss_family --address auto --dataset folder:/data/anime --gpus-per-trial 0.25
 """

@@ -10,7 +10,7 @@ optimizer and the step budget fixed: WGAN-GP, PacGAN packing, minibatch
 stddev, one-sided label smoothing, an EMA of G, DiffAugment. Every row gets
 the same work: 3,000 network updates (1,000 rounds of one D and two G updates).
 
-    python -m studies.mode_collapse         # 14 trials; its time on 2 CPU cores: README, The studies
+    python -m studies.mode_collapse         # 14 trials; its time on 2 CPU cores: docs/studies.md
     python -m studies.mode_collapse --smoke      # a quick check of the whole path, not an answer
 """
 

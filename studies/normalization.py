@@ -2,7 +2,7 @@
 input normalization ([-1, 1] against ImageNet mean/std, which a seed report
 found untrainable), over two seeds.
 
-    python -m studies.normalization         # 16 trials; its time on 2 CPU cores: README, The studies
+    python -m studies.normalization         # 16 trials; its time on 2 CPU cores: docs/studies.md
     python -m studies.normalization --smoke      # a quick check of the whole path, not an answer
 """
 

@@ -5,7 +5,7 @@ burn-in of 3,600 (past take-off, about 2,700 updates at 1:1 here) the bottom
 quarter by `score_smooth`, and any member flagged collapsed, copy a top member's
 checkpoint and go on with its learning rates and ratio moved one step
 (`studies.run.population`). Each child run logs the schedule it trained with and
-every exploit (see the README, Follow a PBT lineage).
+every exploit (docs/reading-results.md, Follow a PBT lineage).
 
     python -m studies.pbt                # 8 members x 12,000 updates: about the work of `tune` under ASHA
     python -m studies.pbt --smoke        # two members, five evaluations, an exploit at the 2nd and the 4th

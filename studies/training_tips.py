@@ -3,7 +3,7 @@ instead of normal, SGD instead of Adam for D, G or both, an adaptive D that
 skips its update while its loss is under 0.3, and G updated before D in each
 round (claim R12), over two seeds.
 
-    python -m studies.training_tips         # 16 trials; its time on 2 CPU cores: README, The studies
+    python -m studies.training_tips         # 16 trials; its time on 2 CPU cores: docs/studies.md
     python -m studies.training_tips --smoke      # a quick check of the whole path, not an answer
 """
 

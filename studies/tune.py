@@ -3,7 +3,7 @@ the loss family and its knobs from a conditional space (clip value only for
 WGAN, penalty weight only for WGAN-GP, smoothing only where it applies), and
 ASHA stops the poor proposals early.
 
-    python -m studies.tune                  # 16 trials; its time on 2 CPU cores: README, The studies
+    python -m studies.tune                  # 16 trials; its time on 2 CPU cores: docs/studies.md
     python -m studies.tune --num-samples 64 --address auto
     python -m studies.tune --smoke      # a quick check of the whole path, not an answer
 """
