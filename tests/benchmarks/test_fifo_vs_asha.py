@@ -125,10 +125,10 @@ def test_replay_runs_the_collapse_stopper_and_the_rungs_on_the_fifo_histories():
 
 
 def test_replay_of_the_exported_fifo_runs_gives_what_their_asha_runs_did():
-    """The FIFO runs the README measures, exported. Replayed under the collapse stopper's rule they ran
+    """The FIFO runs docs/fifo-vs-asha.md measures, exported. Replayed under the collapse stopper's rule they ran
     with (its grace at the rung, no stall window), each one that had a real ASHA run gives the updates and
     stops that run gave (with the rung's tolerance, and with the quota alone, the rule before it); for the
-    others the README's answer is the replay's under today's rules, pinned here."""
+    others the page's answer is the replay's under today's rules, pinned here."""
     def used(name: str, tolerance: float, grace: float | None = None, before: bool = False) -> tuple[int, list[str]]:
         study, smoothing, fifo = fifo_vs_asha.load(SCRIPT.parent / "fifo_runs" / f"{name}.json")
         rung = grace or fifo_vs_asha.default_grace(max(len(t["history"]["score"]) for t in fifo.values()))
@@ -151,7 +151,7 @@ def test_replay_of_the_exported_fifo_runs_gives_what_their_asha_runs_did():
     assert used("normalization", 2.0) == used("normalization", 0.0) == (108_000, [])  # FIFO's only
     assert used("training_tips", 2.0) == used("training_tips", 0.0) == (108_000, [])  # FIFO's only
     assert used("architecture", 2.0) == used("architecture", 0.0) == (67_500, [])  # FIFO's only: VAE seed 1,
-    # FIFO's fourth of ten, is stopped at the rung before it takes off (README)
+    # FIFO's fourth of ten, is stopped at the rung before it takes off (docs/fifo-vs-asha.md)
 
 
 def test_the_overview_gives_a_line_per_run_with_its_budget_saving_and_losses():
@@ -180,13 +180,13 @@ def test_replay_of_several_runs_prints_each_then_the_overview():
         "| `mode_collapse` | 14 | 3,000 | 42,000 | 31,950 (24%) |")  # the real ASHA run's, with the quota alone
 
 
-def test_the_readme_table_is_the_replay_of_the_committed_fifo_runs():
+def test_the_docs_table_is_the_replay_of_the_committed_fifo_runs():
     rows = []
     for path in sorted((SCRIPT.parent / "fifo_runs").glob("*.json")):
         study, smoothing, fifo = fifo_vs_asha.load(path)
         rows.append(fifo_vs_asha.overview_row(study, fifo, fifo_vs_asha.replay(fifo, smoothing=smoothing)))
-    readme = (SCRIPT.parents[1] / "README.md").read_text()
-    assert fifo_vs_asha.overview(rows) in readme
+    page = (SCRIPT.parents[1] / "docs" / "fifo-vs-asha.md").read_text()
+    assert fifo_vs_asha.overview(rows) in page
 
 
 def stop_trial(diversity: list[float], flags: list[int], machine: str | None = None, max_steps: int = 1000,
