@@ -156,11 +156,11 @@ def timed_trainable(trial_config: dict, study: dict, mode: str = NEW) -> None:
     train_module = sys.modules["gan_core.train"]
     real_build = train_module.build
 
-    def build(config):
+    def build(config, *args, **kwargs):
         if mode == TODAY:
             for name in TODAY_BUILD_IMPORTS:
                 importlib.import_module(name)
-        return real_build(config)
+        return real_build(config, *args, **kwargs)
 
     train_module.build = build
     timed(train_module, "build", marks, "build")

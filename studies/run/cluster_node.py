@@ -48,14 +48,14 @@ def follow(address: str, command: list[str], pid_file: Path, every: float = 2.0,
 
 
 def stop(pid_file: Path, timeout: float = 60.0) -> int:
-    """SIGTERM the studies.cluster_* process whose pid pid_file holds and wait until it has exited; 0 also
+    """SIGTERM the studies.run.cluster_* process whose pid pid_file holds and wait until it has exited; 0 also
     when there is no such file or process (a pid reused by another program is left alone)."""
     try:
         pid = int(pid_file.read_text().split()[0])
         cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
     except (OSError, ValueError, IndexError):
         return 0
-    if not any(part.startswith(b"studies.cluster_") for part in cmdline):
+    if not any(part.startswith(b"studies.run.cluster_") for part in cmdline):
         return 0
     try:
         os.kill(pid, signal.SIGTERM)
@@ -82,7 +82,7 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--head", required=True, metavar="HOST:PORT")
     run.add_argument("--pid-file", required=True)
     run.add_argument("command", nargs=argparse.REMAINDER)
-    halt = sub.add_parser("stop", help="end the studies.cluster_* process whose pid --pid-file holds, and wait")
+    halt = sub.add_parser("stop", help="end the studies.run.cluster_* process whose pid --pid-file holds, and wait")
     halt.add_argument("--pid-file", required=True)
     args = parser.parse_args(argv)
     pid_file = Path(args.pid_file).expanduser()

@@ -41,7 +41,7 @@ def test_stop_ends_a_follower_and_leaves_any_other_process_alone(tmp_path):
         assert follower.poll() is not None  # gone by the time stop returns
         (tmp_path / "other.pid").write_text(f"{other.pid}\n")
         assert cluster_node.main(["stop", "--pid-file", str(tmp_path / "other.pid")]) == 0
-        assert other.poll() is None  # not a studies.cluster_* process: left alone
+        assert other.poll() is None  # not a studies.run.cluster_* process: left alone
         assert cluster_node.main(["stop", "--pid-file", str(tmp_path / "missing.pid")]) == 0
     finally:
         head.close()
