@@ -21,6 +21,22 @@ KEYS = ("score", "diversity", "quality", "modes_covered", "cond_acc", "aux_acc_r
         "precision")
 PARAMS = ("max_steps", "budget", "d_steps", "g_steps", "collapse_quality", "dataset", "metrics")
 PARENT_NAME = re.compile(r"^(?P<study>[a-z_]+)-\d{8}-\d{6}$")
+LOCATION_OPTIONS = ("--tracking-uri", "--storage", "--address")  # where a run was stored, not what it ran
+
+
+def portable(command: str) -> str:
+    """`command` without the options that name where it stored its runs (a path of one machine), so that
+    FINDINGS.md and its exports say what ran, and the reader points it at a store of their own."""
+    words, out = command.split(), []
+    skip = False
+    for word in words:
+        if skip:
+            skip = False
+        elif word in LOCATION_OPTIONS:
+            skip = True
+        elif not word.startswith(tuple(f"{o}=" for o in LOCATION_OPTIONS)):
+            out.append(word)
+    return " ".join(out)
 
 
 @dataclass
@@ -100,7 +116,7 @@ def from_store(client, ref: str) -> Source:
     except ValueError as err:
         raise ValueError(f"--findings: {err}") from err
     parent = client.get_run(runs.parent_id)
-    command = parent.data.tags.get(tracking.TAG_COMMAND) or f"python -m studies.{study}"
+    command = portable(parent.data.tags.get(tracking.TAG_COMMAND) or f"python -m studies.{study}")
     return Source(runs, command, parent.info.start_time, parent.info.end_time,
                   parent.data.tags.get(reuse.TAG_CODE))
 
@@ -131,7 +147,7 @@ def from_export_data(data: dict) -> Source:
                     {k: [tuple(p) for p in v] for k, v in t["history"].items()}, {}, t.get("seconds"),
                     t.get("reused_from"), t.get("machine")) for t in data["trials"]]
     runs = StudyRuns(data["study"], "", data["parent_id"], data["parent_name"], data["parent_params"], trials)
-    return Source(runs, data["command"], data["started"], data["ended"], data.get("code"))
+    return Source(runs, portable(data["command"]), data["started"], data["ended"], data.get("code"))
 
 
 def load_sources(client_factory, refs: list[str]) -> list[Source]:

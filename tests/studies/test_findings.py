@@ -274,3 +274,10 @@ def test_runs_on_another_kind_of_cpu_are_compared_apart_not_pooled():
     assert "The verdicts below are read on cpu-AVX512." in text
     assert "## Verdicts on another kind of CPU: cpu-AVX2" in text
     assert "| [R15](#r15) part 1 | supported (look 1, n = 5 and 5) | supported | yes |" in text
+
+
+def test_the_command_a_run_records_loses_the_options_that_name_where_it_stored():
+    from studies.report.sources import portable
+    assert portable("python -m studies.loss_family --decide --tracking-uri sqlite:////data/m.db --storage /data/r "
+                    "--address=10.0.0.1:6379 --seeds 3") == "python -m studies.loss_family --decide --seeds 3"
+    assert portable("python -m studies.dg_ratio") == "python -m studies.dg_ratio"
