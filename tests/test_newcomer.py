@@ -73,7 +73,10 @@ class Newcomer:
                 (self.repo / name).parent.mkdir(parents=True, exist_ok=True)
                 (self.repo / name).write_bytes((ROOT / name).read_bytes())
         self.env = {k: v for k, v in os.environ.items() if k not in UNSET and not k.startswith("GAN_STUDIES_")}
-        self.env.update(HOME=str(self.home), RAY_AUTH_MODE="disabled")
+        # the venv borrows this environment's packages (prepare_venv), not their commands (`mlflow`): those
+        # come from this environment's bin, after the venv's own on PATH
+        path = os.pathsep.join(filter(None, [self.env.get("PATH"), str(Path(sys.executable).parent)]))
+        self.env.update(HOME=str(self.home), RAY_AUTH_MODE="disabled", PATH=path)
 
     def prepare_venv(self):
         """A virtualenv that sees this environment's packages, so the Install block downloads nothing."""
@@ -89,9 +92,11 @@ class Newcomer:
             assert proc.returncode == 0, f"{command}: exit {proc.returncode}\n{proc.stdout[-3000:]}{proc.stderr[-3000:]}"
         return proc
 
-    def start(self, command: str) -> subprocess.Popen:
-        return subprocess.Popen(["bash", "-c", f". .venv/bin/activate\nexec {command}"], cwd=self.repo, env=self.env,
-                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    def start(self, command: str, log: Path) -> subprocess.Popen:
+        """`command` in the background, its output in `log` (a pipe nobody reads would fill and stall it)."""
+        with open(log, "w") as out:
+            return subprocess.Popen(["bash", "-c", f". .venv/bin/activate\nexec {command}"], cwd=self.repo,
+                                    env=self.env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
 
     @property
     def client(self) -> MlflowClient:
@@ -198,15 +203,19 @@ def test_mlflow_ui_started_in_that_folder_serves_runs_charts_and_images(newcomer
     command = block("Look at the results")[0]
     assert command == "mlflow ui"
     port = free_port()
-    ui = newcomer.start(f"{command} --port {port}")
+    log = newcomer.home / "mlflow-ui.log"
+    ui = newcomer.start(f"{command} --port {port}", log)
     try:
         base = f"http://127.0.0.1:{port}"
         for _ in range(360):  # up to 3 minutes: a loaded machine imports MLflow slowly
+            assert ui.poll() is None, f"mlflow ui exited {ui.returncode}:\n{log.read_text()[-3000:]}"
             try:
                 get(f"{base}/health")
                 break
             except OSError:
                 time.sleep(0.5)
+        else:
+            raise AssertionError(f"mlflow ui never answered on port {port}:\n{log.read_text()[-3000:]}")
         exp = json.loads(get(f"{base}/api/2.0/mlflow/experiments/get-by-name?experiment_name=dg_ratio"))
         exp_id = exp["experiment"]["experiment_id"]
         query = json.dumps({"experiment_ids": [exp_id], "max_results": 100}).encode()
@@ -228,7 +237,8 @@ def test_mlflow_ui_started_in_that_folder_serves_runs_charts_and_images(newcomer
 def test_resume_without_storage_after_ctrl_c(newcomer):
     command = next(c for b in blocks("Run a study")[1:] for c in b if c.endswith("--resume"))
     _, before, _ = runs(newcomer.client, "dg_ratio")
-    study = newcomer.start("python -m studies.dg_ratio --smoke")
+    log = newcomer.home / "ctrl-c.log"
+    study = newcomer.start("python -m studies.dg_ratio --smoke", log)
     client = newcomer.client
     deadline = time.time() + 300
     while time.time() < deadline:  # wait for the first trial to report an evaluation
@@ -239,7 +249,8 @@ def test_resume_without_storage_after_ctrl_c(newcomer):
             break
         time.sleep(1)
     os.killpg(study.pid, signal.SIGINT)
-    out = study.communicate(timeout=120)[0]
+    study.wait(timeout=120)
+    out = log.read_text()
     assert study.returncode == 130, out[-3000:]
     assert "python -m studies.dg_ratio --resume dg_ratio-" in out
     newcomer.run(command)

@@ -178,7 +178,7 @@ def test_a_smoke_study_spreads_over_two_nodes_and_logs_through_the_server(tmp_pa
         assert tags["gan.torch_threads"] == "2"  # as many threads as --cpus-per-trial
         assert child.info.artifact_uri.startswith("mlflow-artifacts:")  # uploaded over HTTP, stored by the server
         run_folder = artifacts / child.info.experiment_id / child.info.run_id / "artifacts"
-        assert len(list((run_folder / "images").glob("samples+step+*.png"))) == 4
+        assert len(list((run_folder / "images").glob("samples+step+*.png"))) == 5  # the untrained grid at step 0, then every evaluation
         assert (run_folder / "samples" / "final.png").is_file()
     assert not (tmp_path / "mlruns").exists() and not (tmp_path / "mlartifacts").exists()
 
