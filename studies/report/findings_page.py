@@ -183,9 +183,13 @@ def generated_command(refs: list[str], out: str) -> str:
 
 
 def summary(sources: list[Source]) -> list[str]:
+    """The verdict counts of the document's claims table: read on the machine kind it reads them on."""
+    primary, groups = by_machine(sources)
+    main = groups.get(primary, [])
     counts: dict[str, int] = {}
     for cid, claim in claim_registry.CLAIMS.items():
-        verdict = claim_verdict([evaluate(cid, p, sources) for p in claim.parts])
+        verdict = claim_verdict([evaluate(cid, p, main) for p in claim.parts])
         counts[verdict] = counts.get(verdict, 0) + 1
-    return [f"{len(claim_registry.CLAIMS)} claims from {len(sources)} runs: "
+    others = f" (and {len(sources) - len(main)} on another kind of CPU)" if len(main) < len(sources) else ""
+    return [f"{len(claim_registry.CLAIMS)} claims from {len(main)} runs on {primary}{others}: "
             + ", ".join(f"{n} {v}" for v, n in counts.items()) + "."]

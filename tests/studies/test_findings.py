@@ -274,6 +274,8 @@ def test_runs_on_another_kind_of_cpu_are_compared_apart_not_pooled():
     assert "The verdicts below are read on cpu-AVX512." in text
     assert "## Verdicts on another kind of CPU: cpu-AVX2" in text
     assert "| [R15](#r15) part 1 | supported (look 1, n = 5 and 5) | supported | yes |" in text
+    line = findings_page.summary([primary, avx2])[0]  # the terminal's counts: the claims table's, not a refusal
+    assert line.startswith("16 claims from 1 runs on cpu-AVX512 (and 1 on another kind of CPU): ")
 
 
 def test_the_command_a_run_records_loses_the_options_that_name_where_it_stored():
