@@ -30,6 +30,18 @@ def _spread(a: np.ndarray, b: np.ndarray, paired: bool) -> float:
     return float(math.sqrt(pooled))
 
 
+def _planning_spread(x: Sequence[float], y: Sequence[float], margin: float, alpha: float, power: float,
+                     paired: bool) -> float | None:
+    """The arguments checked, then the spread a sample size is planned at; None when it cannot plan (a side
+    with fewer than 2 values, or no spread)."""
+    _check_margin(margin)
+    _check_level(alpha, power)
+    a, b = _pair(x, y, paired)
+    if len(a) < 2 or len(b) < 2:
+        return None
+    return _spread(a, b, paired) or None
+
+
 def _check_level(alpha: float, power: float) -> None:
     if not 0 < alpha < 1 or not 0 < power < 1:
         raise ValueError(f"alpha and power must lie in (0, 1), got {alpha} and {power}")
@@ -48,13 +60,8 @@ def seeds_needed(x: Sequence[float], y: Sequence[float], margin: float, alpha: f
     from scipy.stats import nct, t as student
     from statsmodels.stats.power import TTestIndPower, TTestPower
 
-    _check_margin(margin)
-    _check_level(alpha, power)
-    a, b = _pair(x, y, paired)
-    if len(a) < 2 or len(b) < 2:
-        return None
-    sd = _spread(a, b, paired)
-    if sd == 0:
+    sd = _planning_spread(x, y, margin, alpha, power, paired)
+    if sd is None:
         return None
     analysis, effect = (TTestPower() if paired else TTestIndPower()), margin / sd
 
@@ -90,13 +97,8 @@ def seeds_for_equivalence(x: Sequence[float], y: Sequence[float], margin: float,
     None when the spread is 0 or a side has fewer than 2 values."""
     from scipy.stats import t as student
 
-    _check_margin(margin)
-    _check_level(alpha, power)
-    a, b = _pair(x, y, paired)
-    if len(a) < 2 or len(b) < 2:
-        return None
-    sd = _spread(a, b, paired)
-    if sd == 0:
+    sd = _planning_spread(x, y, margin, alpha, power, paired)
+    if sd is None:
         return None
     sides = 1 if paired else 2
 

@@ -33,20 +33,14 @@ from studies.report import claims as claim_registry
 
 def run(plan: Plan) -> int:
     """Every look of the plan's comparisons, in one parent run; 0 when every look ran."""
-    from mlflow.tracking import MlflowClient
-
-    from studies.run import execute, runs_table, stores, tracking
+    from studies.run import execute, runs_table, tracking
     from studies.report import findings, sources as findings_runs, runs as report_runs, verdicts
     from studies.run.stoppers import ErrorStopper
 
-    client = MlflowClient(plan.tracking_uri)
-    try:
-        exp_id = tracking.experiment_id(client, plan.study.name)
-        stores.preflight(plan.tracking_uri, exp_id, plan.study.name)
-    except Exception as err:  # noqa: BLE001  a store the trials cannot use: one line, before anything is logged
-        print(f"python -m studies.{plan.study.name}: error: --tracking-uri: {str(err).splitlines()[0]}",
-              file=sys.stderr)
+    opened = execute.open_store(plan)
+    if opened is None:
         return 2
+    client, exp_id = opened
     ids = sorted({d.split(".")[0] for d in plan.decide}, key=lambda c: int(c[1:]))
     parts = claim_registry.parts_of(plan.study.name, ids)
     study = execute.open_study(plan, client, exp_id)

@@ -176,7 +176,9 @@ def as_started(plan: Plan, client: MlflowClient, parent: str) -> Plan:
     return dataclasses.replace(plan, rung_tolerance=recorded_tolerance(params.get("scheduler", "{}")))
 
 
-def execute(plan: Plan) -> int:
+def open_store(plan: Plan) -> tuple[MlflowClient, str] | None:
+    """The client and the study's experiment id, once the store has shown the trials can use it; None after
+    one line on stderr when it cannot (before anything is logged)."""
     client = MlflowClient(plan.tracking_uri)
     try:
         exp_id = tracking.experiment_id(client, plan.study.name)
@@ -184,7 +186,15 @@ def execute(plan: Plan) -> int:
     except Exception as err:  # noqa: BLE001  a store the trials cannot use: one line, before anything is logged
         print(f"python -m studies.{plan.study.name}: error: --tracking-uri: {str(err).splitlines()[0]}",
               file=sys.stderr)
+        return None
+    return client, exp_id
+
+
+def execute(plan: Plan) -> int:
+    opened = open_store(plan)
+    if opened is None:
         return 2
+    client, exp_id = opened
     study = open_study(plan, client, exp_id)
     parent = study["parent_run_id"]
     plan = as_started(plan, client, parent)
