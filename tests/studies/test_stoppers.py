@@ -1,7 +1,7 @@
 """The driver's stoppers and the outcome rule, as pure functions of Tune's results (no Ray
 session: Tune calls a stopper with a trial id and a result dict)."""
 
-from studies.run.execute import outcome
+from studies.run.trials import outcome
 from studies.plan.plan import COLLAPSE_PERSISTENCE, COLLAPSE_STALL, default_collapse_grace
 from studies.run.stoppers import CollapseStopper, ErrorStopper
 
