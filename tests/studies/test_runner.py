@@ -77,6 +77,14 @@ def test_a_rung_keeps_trials_within_two_standard_errors_of_its_cut_unless_told_o
     assert "tolerance" not in plan_dict(make_plan(STUDIES["tune"], []))["scheduler"]
 
 
+def exit_code(study, args) -> int:
+    """The exit status `python -m studies.<name> ARGS` would have: main's return value, or its SystemExit's."""
+    try:
+        return cli_main(study, args)
+    except SystemExit as stop:
+        return stop.code
+
+
 @pytest.mark.parametrize("args, option, allowed", [
     (["--dataset", "nope"], "--dataset", "ring8, grid25, stacked-digits"),
     (["--max-steps", "-1"], "--max-steps", "an integer >= 0"),
@@ -99,13 +107,24 @@ def test_a_rung_keeps_trials_within_two_standard_errors_of_its_cut_unless_told_o
     (["--resume"], "--resume", "no unfinished dg_ratio study under"),
     (["--tracking-uri", f"http://127.0.0.1:{free_port()}"], "--tracking-uri", "no MLflow server answers at"),
 ])
-def test_bad_options_exit_2_with_one_line_before_any_work(tmp_path, args, option, allowed):
-    proc = subprocess.run([sys.executable, "-m", "studies.dg_ratio", *args], cwd=tmp_path,
-                          capture_output=True, text=True, env={**os.environ, "MLFLOW_TRACKING_URI": ""})
-    assert proc.returncode == 2
-    lines = proc.stderr.strip().splitlines()
-    assert len(lines) == 1 and option in lines[0] and allowed in lines[0], proc.stderr
+def test_bad_options_exit_2_with_one_line_before_any_work(tmp_path, monkeypatch, capsys, args, option, allowed):
+    """In this process (the command line's own code, without a fresh interpreter's imports per case);
+    the test below runs one case as the command it is."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    assert exit_code(STUDIES["dg_ratio"], args) == 2
+    captured = capsys.readouterr()
+    lines = captured.err.strip().splitlines()
+    assert len(lines) == 1 and option in lines[0] and allowed in lines[0], captured.err
     assert list(tmp_path.iterdir()) == []  # no mlflow.db, no ray_results: nothing started
+
+
+def test_a_bad_option_as_typed_exits_2_with_one_line_before_any_work(tmp_path):
+    proc = subprocess.run([sys.executable, "-m", "studies.dg_ratio", "--set", "nz=0"], cwd=tmp_path,
+                          capture_output=True, text=True, env={**os.environ, "MLFLOW_TRACKING_URI": ""})
+    assert proc.returncode == 2 and proc.stdout == ""
+    assert proc.stderr == "python -m studies.dg_ratio: error: --set: nz: 0 is not an integer >= 1\n", proc.stderr
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_an_unknown_loss_in_a_space_is_named(capsys):
@@ -191,11 +210,11 @@ def test_only_keeps_the_full_grids_labels():
     (["seed=1"], "--only: seed is not a setting; --seeds picks the seeds"),
     (["ratio"], "--only: 'ratio' is not KEY=VALUE[,VALUE...]"),
 ])
-def test_a_bad_only_is_one_line_and_exit_2(only, message):
-    run = subprocess.run([sys.executable, "-m", "studies.dg_ratio", "--only", *only, "--dry-run"],
-                         capture_output=True, text=True)
-    assert run.returncode == 2 and run.stdout == ""
-    assert run.stderr.startswith(f"python -m studies.dg_ratio: error: {message}") and run.stderr.count("\n") == 1
+def test_a_bad_only_is_one_line_and_exit_2(capsys, only, message):
+    code = exit_code(STUDIES["dg_ratio"], ["--only", *only, "--dry-run"])
+    run = capsys.readouterr()
+    assert code == 2 and run.out == ""
+    assert run.err.startswith(f"python -m studies.dg_ratio: error: {message}") and run.err.count("\n") == 1
 
 
 def test_only_is_refused_where_there_is_no_grid_to_narrow(capsys):
