@@ -22,9 +22,11 @@ tested at the level Lan-DeMets' Pocock-type spending gives that look
 looks the chance of any false verdict on a comparison is at most 5%), on the
 first n seeds of each side. The first look that decides it gives its verdict;
 one that none decides reads "undecided" with the seeds a side it would need.
-A side whose mean quality at the compared step is under the plausible-samples
-bar has not taken off: unless the claim is about failing to train, the part
-is "not testable at this budget", with the budget its quality curve points to.
+A side whose mean quality curve has not reached the plausible-samples bar by
+the compared step has not taken off: unless the claim is about failing to
+train, the part is "not testable at this budget", with the budget its
+quality curve points to. A side that took off and then fell back under the
+bar (a late collapse) has trained, and is compared: its fall is a result.
 """
 
 from __future__ import annotations
@@ -59,13 +61,18 @@ class SideValues:
     side: claim_registry.Side
     step: int
     values: dict[str, float]  # seed -> value (only trials that have one)
-    quality: float | None  # mean sample quality at `step` (the take-off check); None: no trial reached it
+    quality: float | None  # mean sample quality at `step`; None: no trial reached it
     missing: list[str] = field(default_factory=list)  # seeds whose trial has no value: "seed (outcome)"
-    curve: list[tuple[int, float]] = field(default_factory=list)  # mean quality by step, for the budget estimate
+    curve: list[tuple[int, float]] = field(default_factory=list)  # mean quality by step, up to `step`
 
     @property
     def n(self) -> int:
         return len(self.values)
+
+    @property
+    def peak(self) -> float | None:
+        """The highest the side's mean quality got by `step` (the take-off check); None: no evaluation."""
+        return max((q for _, q in self.curve), default=None)
 
 
 @dataclass
@@ -215,8 +222,9 @@ def signed(values: dict[str, float], metric: str) -> dict[str, float]:
 
 def judge(cid: str, part: claim_registry.Part, a: SideValues, b: SideValues, alpha: float,
           about_failure: bool) -> tuple[str, verdicts.Decision | None, list[SideValues]]:
-    """The part's verdict at one look: not testable (a side under the take-off bar), or verdicts.decide's."""
-    grounded = [s for s in (a, b) if s.quality is not None and s.quality < TAKE_OFF_BAR]
+    """The part's verdict at one look: not testable (a side whose mean quality never reached the take-off bar
+    by the compared step), or verdicts.decide's."""
+    grounded = [s for s in (a, b) if s.peak is not None and s.peak < TAKE_OFF_BAR]
     if grounded and not about_failure:
         return NOT_TESTABLE, None, grounded
     x, y = signed(a.values, a.side.metric), signed(b.values, b.side.metric)

@@ -55,10 +55,11 @@ def part_line(r: PartResult) -> str:
         text += "; " + ", ".join(tests) + ("; paired by seed" if p.paired else "")
     text += f": **{verdict_words(r)}**."
     if r.grounded:
-        sides = " and ".join(f"{s.side.setting} (mean quality {num(s.quality)} at {s.step:,})" for s in r.grounded)
+        sides = " and ".join(f"{s.side.setting} (mean quality at most {num(s.peak)} up to {s.step:,})"
+                             for s in r.grounded)
         verb = "has" if len(r.grounded) == 1 else "have"
-        text += (f" {sides} {verb} not taken off (quality under {num(TAKE_OFF_BAR)}: its samples are not yet "
-                 f"plausible); {r.budget_hint}.")
+        text += (f" {sides} {verb} not taken off (quality never reached {num(TAKE_OFF_BAR)}: its samples are not "
+                 f"yet plausible); {r.budget_hint}.")
     return text
 
 
@@ -127,9 +128,9 @@ def document(sources: list[Source], refs_command: str) -> str:
              "within ±m** (TOST) or **different**; a claim that a is no worse reads supported when a "
              "non-inferiority test says so. Otherwise the comparison is **undecided**, with the seeds a side it "
              "would need to detect its margin at the spread seen. Sides that are the same trials are paired by "
-             "seed. A side whose samples have not taken off at the compared step (mean quality under "
-             f"{num(TAKE_OFF_BAR)}) makes the part **{NOT_TESTABLE}**, unless the claim is about failing to "
-             "train (R3, R8). Scores are on the embedded datasets at 32x32, not the reports' 64x64 faces: see "
+             "seed. A side whose samples have not taken off by the compared step (its mean quality never "
+             f"reached {num(TAKE_OFF_BAR)}) makes the part **{NOT_TESTABLE}**, unless the claim is about failing "
+             "to train (R3, R8); a side that took off and fell back (a late collapse) is compared. Scores are on the embedded datasets at 32x32, not the reports' 64x64 faces: see "
              "each caveat.", ""]
     lines += markdown_table(["claim", "verdict", "parts", "study"], (
         [f"[{cid}](#{cid.lower()})", claim_verdict(results), "; ".join(verdict_words(r) for r in results),

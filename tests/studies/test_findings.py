@@ -102,11 +102,26 @@ def test_a_side_that_never_took_off_makes_a_part_not_testable_unless_the_claim_i
     assert result.verdict == findings.NOT_TESTABLE and result.decision is None
     assert [s.side.setting for s in result.grounded] == ["loss=wgan"]
     line = findings_page.part_line(result)
-    assert "loss=wgan (mean quality 0.05 at 8,400) has not taken off" in line and "no sign of taking off" in line
+    assert "loss=wgan (mean quality at most 0.05 up to 8,400) has not taken off" in line
+    assert "no sign of taking off" in line
     tips = source("training_tips", [trial("tip=baseline", s, 0.3) for s in range(6)]
                   + [trial("tip=sgd-both", s, 0.001, quality=0.002) for s in range(6)])
     failing = findings.evaluate("R8", part("R8", 0), [tips])  # R8 says SGD fails: that it never took off is the answer
     assert failing.verdict == "supported" and [s.side.setting for s in failing.grounded] == ["tip=sgd-both"]
+
+
+def test_a_side_that_took_off_and_fell_back_is_compared():
+    """A late collapse: quality 0.5 up to half the budget, then 0.01. The side trained; its end is its result."""
+    fell = [trial("loss=wgan", s, 0.02) for s in range(6)]
+    for t in fell:
+        t.history["quality"] = [(s, 0.5 if s <= BUDGET // 2 else 0.01) for s, _ in t.history["quality"]]
+    runs = source("loss_family", [trial("loss=bce", s, 0.3) for s in range(6)] + fell)
+    result = findings.evaluate("R1", part("R1", 1), [runs])
+    assert result.b.quality == 0.01 and result.b.peak == 0.5 and not result.grounded
+    assert result.verdict == "supported"  # WGAN no better than BCE at the end: it fell apart
+    never = [trial("loss=wgan", s, 0.02, quality=0.05) for s in range(6)]
+    assert findings.evaluate("R1", part("R1", 1), [source("loss_family", runs.runs.trials[:6] + never)]
+                             ).verdict == findings.NOT_TESTABLE
 
 
 def test_take_off_is_read_off_the_quality_curve_and_later_is_worse():
