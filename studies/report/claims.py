@@ -22,8 +22,9 @@ budget for a trial that never does), `take_off_g` (the same in G updates),
 for which lower is better (`LOWER_IS_BETTER`).
 
 A side whose samples have not taken off by the step compared (mean quality
-never at the plausible-samples bar) cannot support or contradict a claim, unless the claim is itself about failing to train
-(`about_failure`, R3 and R8): that part is not testable at the budget.
+never at the plausible-samples bar) cannot support or contradict a claim,
+unless the claim is itself about failing to train (`about_failure`, R3 and
+R8): that part is not testable at the budget.
 Where our knobs cannot state a claim as the report made it, the nearest
 setting stands in and `caveat` says so.
 

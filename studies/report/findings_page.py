@@ -130,8 +130,8 @@ def document(sources: list[Source], refs_command: str) -> str:
              "would need to detect its margin at the spread seen. Sides that are the same trials are paired by "
              "seed. A side whose samples have not taken off by the compared step (its mean quality never "
              f"reached {num(TAKE_OFF_BAR)}) makes the part **{NOT_TESTABLE}**, unless the claim is about failing "
-             "to train (R3, R8); a side that took off and fell back (a late collapse) is compared. Scores are on the embedded datasets at 32x32, not the reports' 64x64 faces: see "
-             "each caveat.", ""]
+             "to train (R3, R8); a side that took off and fell back (a late collapse) is compared. Scores are on "
+             "the embedded datasets at 32x32, not the reports' 64x64 faces: see each caveat.", ""]
     lines += markdown_table(["claim", "verdict", "parts", "study"], (
         [f"[{cid}](#{cid.lower()})", claim_verdict(results), "; ".join(verdict_words(r) for r in results),
          ", ".join(claim_registry.CLAIMS[cid].studies)] for cid, results in evaluated.items()))
