@@ -20,6 +20,7 @@ bytes, or None when the study logged nothing to draw.
 from __future__ import annotations
 
 import io
+import textwrap
 from dataclasses import dataclass
 from typing import Callable
 
@@ -38,6 +39,14 @@ STOP_MARKERS = {"stopped_early": ("x", "stopped by ASHA"), "collapsed": ("v", "s
 END_MARKERS = {**STOP_MARKERS, "diverged": ("*", "diverged"), "out_of_time": ("s", "hit the wall-clock cap")}
 OTHER_END = ("P", "ended otherwise (failed, still running or unknown)")  # any other outcome short of finished
 PANEL_STEPS = 4  # sample grids per setting
+WRAP = 60  # characters on a line of a setting's name in a figure, at most: a search study's names are long
+CHAR_INCHES = 0.065  # width of a character of an 8-point label, about
+LINE_INCHES = 0.17  # height of a line of an 8-point label, about
+
+
+def wrap(text: str, width: int = WRAP) -> str:
+    """`text` on lines of at most `width` characters, broken at spaces only."""
+    return textwrap.fill(text, width, break_long_words=False, break_on_hyphens=False)
 
 
 def png(fig: Figure) -> bytes:
@@ -103,7 +112,7 @@ def _plot_key(ax, analysis: Analysis, key: str, colour: dict) -> set[str]:
         if not parts.seeds:
             continue
         c = colour[setting.setting]
-        ax.plot(parts.steps, parts.mean, color=c, label=setting.setting, lw=1.8)
+        ax.plot(parts.steps, parts.mean, color=c, label=wrap(setting.setting), lw=1.8)
         if parts.seeds > 1:
             ax.fill_between(parts.steps, parts.low, parts.high, color=c, alpha=0.15, lw=0)
         for _, steps, values in parts.survivors:
@@ -137,7 +146,10 @@ def _step_panels(analysis: Analysis, keys: tuple[str, ...], title: str) -> bytes
     keys = tuple(k for k in keys if any(k in t.history for t in analysis.runs.trials))
     if not keys:
         return None
-    fig = Figure(figsize=(4.2 * len(keys), 3.9), layout="constrained")
+    # the legend below the panels: three settings a row, each row as tall as its longest wrapped name
+    names = [wrap(s.setting).count("\n") + 1 for s in analysis.settings]
+    legend = sum(max(names[i:i + 3]) for i in range(0, len(names), 3)) * LINE_INCHES
+    fig = Figure(figsize=(4.2 * len(keys), 3.9 + legend), layout="constrained")
     axes = fig.subplots(1, len(keys), squeeze=False)[0]
     colour = colours(analysis)
     used = set().union(*(_plot_key(ax, analysis, key, colour) for ax, key in zip(axes, keys)))
@@ -179,7 +191,7 @@ def samples(analysis: Analysis, load_image: Callable[[str, str], np.ndarray]) ->
         for ax, step in zip(row, steps):
             ax.imshow(load_image(trial.run_id, trial.images[step]))
             ax.set_title(f"step {step}", fontsize=8)
-        row[0].text(-0.05, 0.5, f"{setting}\nseed {trial.seed or '-'}", transform=row[0].transAxes,
+        row[0].text(-0.05, 0.5, f"{wrap(setting, 40)}\nseed {trial.seed or '-'}", transform=row[0].transAxes,
                     ha="right", va="center", fontsize=8)
     return png(fig)
 
@@ -223,7 +235,7 @@ def modes(analysis: Analysis, load_modes: Callable[[str], dict | None]) -> bytes
                     markevery=None if small else [0, len(counts) - 1],  # many modes: mark where it starts, ends
                     label=None if i else "each seed")
         ax.set_yscale("log")
-        ax.set_title(f"{setting}\nmodes: {', '.join(map(str, covered))} (real {len(real)})", fontsize=8)
+        ax.set_title(f"{wrap(setting, 45)}\nmodes: {', '.join(map(str, covered))} (real {len(real)})", fontsize=8)
         ax.tick_params(labelsize=7)
     axes.flat[0].legend(fontsize=6, frameon=False)
     for ax in axes[-1]:
@@ -270,7 +282,15 @@ def intervals(analysis: Analysis) -> bytes | None:
     if not rows:
         return None
     step, ends = analysis.common_step, not analysis.one_answer and bool(analysis.end_steps)
-    fig = Figure(figsize=(7.5, 0.45 * len(rows) + 1.8), layout="constrained")
+
+    def label(s: SettingStats) -> str:
+        return f"{s.setting} (n={s.at_common['score'].n}" + (f"; {s.at_end} of {s.n} at the end)" if ends else ")")
+
+    labels = [wrap(label(r.setting)) for r in rows]
+    lines = [text.count("\n") + 1 for text in labels]
+    longest = max(len(line) for text in labels for line in text.split("\n"))
+    fig = Figure(figsize=(max(7.5, 4.5 + CHAR_INCHES * longest), sum(max(0.45, LINE_INCHES * n) for n in lines) + 1.8),
+                 layout="constrained")
     ax = fig.subplots()
     labelled: set[str] = set()
     for y, row in enumerate(rows):
@@ -287,10 +307,7 @@ def intervals(analysis: Analysis) -> bytes | None:
             ax.plot([row.end_mean], [y], "D", color="C3", ms=7, mfc="none", mew=1.5,
                     label=_once(labelled, f"mean of the finals ({MIN_AT_END} or more seeds)"))
 
-    def label(s: SettingStats) -> str:
-        return f"{s.setting} (n={s.at_common['score'].n}" + (f"; {s.at_end} of {s.n} at the end)" if ends else ")")
-
-    ax.set_yticks(range(len(rows)), [label(r.setting) for r in rows], fontsize=8)
+    ax.set_yticks(range(len(rows)), labels, fontsize=8)
     ax.invert_yaxis()
     ax.set_xlabel(f"score at step {step:,} (reached by every compared trial)"
                   + (f"; finals at {end_place(analysis)}" if ends else ""))

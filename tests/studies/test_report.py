@@ -3,6 +3,7 @@
 rendered by headless Chromium with every embedded figure loaded."""
 
 import re
+import warnings
 from html import escape as html_escape
 import shutil
 import subprocess
@@ -360,3 +361,29 @@ def test_chromium_renders_the_report_with_every_figure_loaded(built, tmp_path):
     pixels = np.asarray(Image.open(shot).convert("L"), dtype=np.float64)
     assert pixels.shape == (2400, 1200) and pixels.std() > 10  # text, tables and figures, not a blank page
     assert (pixels < 128).mean() > 0.005
+
+
+# a search study's settings: each trial is its own, named by every parameter it drew
+LONG = [f"loss={loss} real_label_low=0.{i}31 lr_d=0.000{i}23 lr_g=0.000{i}97 beta1=0.5 d_steps={i % 5 + 1} "
+        f"norm_d=spectral" for i, loss in enumerate(["minimax", "hinge", "bce", "lsgan"] * 6)]
+
+
+@pytest.mark.parametrize("count", [2, len(LONG)])
+def test_figures_of_long_setting_names_keep_their_axes_and_every_name(tmp_path, count):
+    """Long setting names (a search study's) are wrapped, and the figure grows with them and with the number
+    of settings, so matplotlib never gives up its layout (it warns "axes sizes collapsed to zero") and each
+    name is on the figure whole."""
+    client = MlflowClient(f"sqlite:///{tmp_path / 'm.db'}")
+    log_ends(client, tmp_path, "long", {name: [(0, "finished", [0.1, 0.2, 0.3, 0.4]), (1, "stopped_early", [0.2, 0.3])
+                                               if i == 0 else (1, "finished", [0.2, 0.3, 0.4, 0.5])]
+                                        for i, name in enumerate(LONG[:count])})
+    analysis = analyse(load_study(client, "long", None, report_keys("long")))
+    assert len(analysis.settings) == count and analysis.common_step == 20 and not analysis.one_answer
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # matplotlib's "constrained_layout not applied" is a UserWarning
+        for figure in (report_figures.intervals, report_figures.curves, report_figures.losses):
+            assert figure(analysis).startswith(b"\x89PNG"), figure.__name__
+        assert report_figures.modes(analysis, lambda run_id: {"step": 40, "counts": [5, 3, 0], "real": [3, 3, 3]})
+    for name in LONG[:count]:
+        assert report_figures.wrap(name).replace("\n", " ") == name and max(
+            map(len, report_figures.wrap(name).split("\n"))) <= report_figures.WRAP
