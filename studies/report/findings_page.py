@@ -140,9 +140,13 @@ def document(sources: list[Source], refs_command: str) -> str:
     lines += ["", "## Runs", ""]
     lines += markdown_table(["run", "command", "trials", "trained", "reused", "seeds", "machine", "gan_core",
                              "CPU-hours", "wall time"], (run_row(src) for src in used))
-    total = sum(src.trial_hours for src in used)
-    lines += ["", f"Training took {total:.1f} CPU-hours in all (each trained trial's wall time on one CPU thread; "
-              "a reused trial is a copy of one trained in an earlier run, and costs nothing). Trials are bitwise "
+    own = sum(src.trial_hours for src in used)
+    total = sum({k: v for src in used for k, v in src.trainings().items()}.values()) / 3600
+    lines += ["", f"Training took {total:.1f} CPU-hours in all: each trial these runs read, its wall time on one "
+              "CPU thread, once. The table's CPU-hours are what each run trained itself "
+              f"({own:.1f} together); the other {max(total - own, 0.0):.1f} trained, in earlier runs, the "
+              "originals of trials these runs copied (trial reuse: the same config, seed, budget, code and kind "
+              "of machine). Trials are bitwise "
               "reproducible on the same kind of CPU (`machine`); another kind, or a GPU, draws other digits for "
               f"the same trials, and the verdicts are what must agree. The verdicts below are read on {primary}."]
     for kind, srcs in sorted(groups.items()):

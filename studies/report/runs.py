@@ -44,6 +44,8 @@ class Trial:
     seconds: float | None = None  # the child run's wall time (a reused trial's: the copy's)
     reused_from: str | None = None  # the study run a reused trial was copied from (studies.run.reuse)
     machine: str | None = None  # the kind of machine that trained it (studies.run.reuse.machine)
+    origin: str = ""  # the child run that trained it: its own, or the original a reused trial was copied from
+    trained_seconds: float | None = None  # that training's wall time (a reused trial's: its original's)
 
     def last_step(self) -> int | None:
         steps = [s for values in self.history.values() for s, _ in values]
@@ -119,6 +121,21 @@ def image_steps(client: MlflowClient, run_id: str) -> dict[int, str]:
     return tracking.retry(tracking.image_paths, client, run_id)
 
 
+def wall_seconds(run) -> float | None:
+    """A run's wall time, once it has ended."""
+    if run.info.end_time and run.info.start_time:
+        return (run.info.end_time - run.info.start_time) / 1000
+    return None
+
+
+def original_seconds(client: MlflowClient, run_id: str) -> float | None:
+    """The wall time of the child run a reused trial was copied from; None where the store no longer has it."""
+    try:
+        return wall_seconds(tracking.retry(client.get_run, run_id))
+    except Exception:  # noqa: BLE001  deleted, or another store's id
+        return None
+
+
 def read_trial(client: MlflowClient, run, keys: tuple[str, ...]) -> Trial:
     tags = run.data.tags
     setting, seed = setting_and_seed(tags, run.info.run_name)
@@ -130,9 +147,11 @@ def read_trial(client: MlflowClient, run, keys: tuple[str, ...]) -> Trial:
             by_step = {m.step: m.value for m in tracking.retry(client.get_metric_history, run.info.run_id, key)}
             trial.history[key] = sorted(by_step.items())
     trial.images = image_steps(client, run.info.run_id)
-    if run.info.end_time and run.info.start_time:
-        trial.seconds = (run.info.end_time - run.info.start_time) / 1000
+    trial.seconds = wall_seconds(run)
     trial.reused_from = tags.get(reuse.TAG_REUSED_RUN)
+    original = tags.get(reuse.TAG_REUSED)
+    trial.origin = original or run.info.run_id
+    trial.trained_seconds = original_seconds(client, original) if original else trial.seconds
     trial.machine = tags.get(reuse.TAG_MACHINE)
     return trial
 

@@ -95,6 +95,16 @@ class Source:
     def machines(self) -> list[str]:
         return sorted({t.machine for t in self.runs.trials if t.machine and not t.reused_from})
 
+    def trainings(self) -> dict[str, float]:
+        """Each training its trials stand for (the child run that trained it; where an export names none, the
+        trial itself) and its wall time in seconds; a reused trial stands for its original's."""
+        found = {}
+        for t in self.runs.trials:
+            seconds = t.trained_seconds if t.trained_seconds is not None else None if t.reused_from else t.seconds
+            if seconds is not None:
+                found[t.origin or f"{self.runs.parent_name}/{t.name}"] = seconds
+        return found
+
     @property
     def trial_hours(self) -> float:
         """Hours of training: the wall times of the trials this run trained (not the ones it copied)."""
@@ -133,6 +143,7 @@ def export(source: Source) -> dict:
             "trials": [{"name": t.name, "setting": t.setting, "seed": t.seed, "status": t.status,
                         "labels": t.labels, "params": {k: t.params[k] for k in PARAMS if k in t.params},
                         "seconds": t.seconds, "machine": t.machine, "reused_from": t.reused_from,
+                        "origin": t.origin, "trained_seconds": t.trained_seconds,
                         "history": {k: [list(p) for p in v] for k, v in t.history.items()}}
                        for t in runs.trials]}
 
@@ -145,7 +156,8 @@ def from_export(path: str) -> Source:
 def from_export_data(data: dict) -> Source:
     trials = [Trial("", t["name"], t["setting"], t["seed"], t["status"], 0, t["params"], t["labels"],
                     {k: [tuple(p) for p in v] for k, v in t["history"].items()}, {}, t.get("seconds"),
-                    t.get("reused_from"), t.get("machine")) for t in data["trials"]]
+                    t.get("reused_from"), t.get("machine"), t.get("origin", ""), t.get("trained_seconds"))
+              for t in data["trials"]]
     runs = StudyRuns(data["study"], "", data["parent_id"], data["parent_name"], data["parent_params"], trials)
     return Source(runs, portable(data["command"]), data["started"], data["ended"], data.get("code"))
 

@@ -182,7 +182,31 @@ def test_the_document_lists_every_claim_run_and_caveat():
     assert "| [R15](#r15) | supported | supported |" in text and "| [R3](#r3) | not run yet |" in text
     assert "| loss_family-20260101-000000 | `python -m studies.loss_family --decide` | 48 | 48 | 0 | 16 | " \
            "cpu-AVX512 | c0dec0dec0de | 8.0 | 42 min |" in text
-    assert "Training took 8.0 CPU-hours in all" in text
+    assert "Training took 8.0 CPU-hours in all" in text and "(8.0 together); the other 0.0 trained" in text
+
+
+def test_the_cpu_hours_count_each_training_once_copies_at_their_originals_cost():
+    """A reused trial costs its original's training, once however many runs copy it; the table's CPU-hours stay
+    what each run trained itself."""
+    first = loss_family(n=5)  # 15 trials trained here, 600 s each
+    for t in first.runs.trials:
+        t.origin, t.trained_seconds = f"id-{t.name}", t.seconds
+    copies = []
+    for t in first.runs.trials[:3]:  # copied from the first run: already counted
+        copies.append(trial(t.setting, int(t.seed), 0.3))
+        copies[-1].origin, copies[-1].trained_seconds, copies[-1].reused_from = t.origin, 600.0, "loss_family-x"
+    for seed in (5, 6):  # copied from a run not listed, whose trainings took 1,800 s each
+        copies.append(trial("loss=bce", seed, 0.3))
+        copies[-1].origin, copies[-1].trained_seconds, copies[-1].reused_from = f"old-{seed}", 1800.0, "old-run"
+    for t in copies:
+        t.seconds = 3.0  # a copy's own wall time
+    second = source("loss_family", copies, started=2, name="loss_family-20260102-000000")
+    assert second.trial_hours == 0 and len(second.trainings()) == 5
+    text = findings_page.document([first, second], "python -m studies.report --findings findings/x.json")
+    assert "Training took 3.5 CPU-hours in all" in text  # 15 x 600 s + 2 x 1,800 s
+    assert "(2.5 together); the other 1.0 trained, in earlier runs" in text
+    exported = findings_runs.from_export_data(json.loads(json.dumps(findings_runs.export(second))))
+    assert exported.trainings() == second.trainings()
 
 
 # --- through a real store ---
