@@ -66,9 +66,10 @@ def part_line(r: PartResult) -> str:
 def run_row(src: Source) -> list[str]:
     wall = f"{src.wall_minutes:.0f} min" if src.wall_minutes is not None else "unfinished"
     trained = sum(not src.reused(t) for t in src.runs.trials)
+    machines = ", ".join(src.machines) or src.machine  # a run that trained nothing: where its copies were made
     return [src.runs.parent_name, f"`{src.command}`", str(len(src.runs.trials)), str(trained),
-            str(len(src.runs.trials) - trained), str(src.seeds), ", ".join(src.machines) or "?", src.code or "?",
-            f"{src.trial_hours:.1f}", wall]
+            str(len(src.runs.trials) - trained), str(src.seeds), machines, src.code or "?", f"{src.trial_hours:.1f}",
+            wall]
 
 
 def runs_used(results: list[PartResult]) -> list[Source]:

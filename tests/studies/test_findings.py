@@ -265,6 +265,31 @@ def test_findings_from_the_store_then_from_the_exports_alone(store, tmp_path, ca
     assert again.read_text().split("\n", 3)[3] == body and third.read_text().split("\n", 3)[3] == body
 
 
+def test_a_run_of_copies_costs_its_originals_training_once(tmp_path):
+    """Read from a real store: a run whose every trial reuse copied (2 s each) from a run not listed costs
+    nothing in its own row, and the originals' 10 minutes each in the total; the export keeps both."""
+    uri = f"sqlite:///{tmp_path / 'm.db'}"
+    client = MlflowClient(uri)
+    exp_id = client.create_experiment("loss_family", artifact_location=(tmp_path / "a").as_uri())
+    values = {"loss=bce": BCE[:5], "loss=wgan": WGAN[:5]}
+    old = log_study(client, exp_id, "loss_family-20260101-000000", values, 1_000)
+    new = log_study(client, exp_id, "loss_family-20260102-000000", values, 2_000_000)
+    originals = {r.info.run_name: r.info.run_id for r in client.search_runs(
+        [exp_id], f"tags.mlflow.parentRunId = '{old}'")}
+    for run in client.search_runs([exp_id], f"tags.mlflow.parentRunId = '{new}'"):
+        client.set_tag(run.info.run_id, "gan.reused_from", originals[run.info.run_name])
+        client.set_tag(run.info.run_id, "gan.reused_from_run", "loss_family-20260101-000000")
+        client.set_terminated(run.info.run_id, end_time=run.info.start_time + 2_000)
+    out = tmp_path / "FINDINGS.md"
+    assert report.main(["--findings", "loss_family-20260102-000000", "--tracking-uri", uri, "--out", str(out)]) == 0
+    text = out.read_text()
+    assert "| 10 | 0 | 10 | 5 | cpu-AVX512 | c0dec0dec0de | 0.0 |" in text  # trained none; copies of AVX-512 trials
+    assert "Training took 1.7 CPU-hours in all" in text and "(0.0 together); the other 1.7 trained" in text
+    trials = json.loads((tmp_path / "findings" / "loss_family-20260102-000000.json").read_text())["trials"]
+    assert {(t["origin"], t["trained_seconds"], t["seconds"]) for t in trials} == {
+        (originals[t["name"]], 600.0, 2.0) for t in trials}
+
+
 @pytest.mark.parametrize("argv, words", [
     (["--findings", "loss_family-20991231-000000"], "loss_family-20991231-000000"),
     (["--findings", "no-such-run-id"], "no-such-run-id"),
