@@ -45,7 +45,7 @@ class Trial:
     reused_from: str | None = None  # the study run a reused trial was copied from (studies.run.reuse)
     machine: str | None = None  # the kind of machine that trained it (studies.run.reuse.machine)
     origin: str = ""  # the child run that trained it: its own, or the original a reused trial was copied from
-    trained_seconds: float | None = None  # that training's wall time (a reused trial's: its original's)
+    trained_seconds: float | None = None  # a reused trial: its original's wall time (--findings reads it)
 
     def last_step(self) -> int | None:
         steps = [s for values in self.history.values() for s, _ in values]
@@ -128,14 +128,6 @@ def wall_seconds(run) -> float | None:
     return None
 
 
-def original_seconds(client: MlflowClient, run_id: str) -> float | None:
-    """The wall time of the child run a reused trial was copied from; None where the store no longer has it."""
-    try:
-        return wall_seconds(tracking.retry(client.get_run, run_id))
-    except Exception:  # noqa: BLE001  deleted, or another store's id
-        return None
-
-
 def read_trial(client: MlflowClient, run, keys: tuple[str, ...]) -> Trial:
     tags = run.data.tags
     setting, seed = setting_and_seed(tags, run.info.run_name)
@@ -149,9 +141,7 @@ def read_trial(client: MlflowClient, run, keys: tuple[str, ...]) -> Trial:
     trial.images = image_steps(client, run.info.run_id)
     trial.seconds = wall_seconds(run)
     trial.reused_from = tags.get(reuse.TAG_REUSED_RUN)
-    original = tags.get(reuse.TAG_REUSED)
-    trial.origin = original or run.info.run_id
-    trial.trained_seconds = original_seconds(client, original) if original else trial.seconds
+    trial.origin = tags.get(reuse.TAG_REUSED) or run.info.run_id
     trial.machine = tags.get(reuse.TAG_MACHINE)
     return trial
 

@@ -15,7 +15,7 @@ import re
 from dataclasses import dataclass
 
 from studies.run import reuse, tracking
-from studies.report.runs import StudyRuns, Trial, load_study
+from studies.report.runs import StudyRuns, Trial, load_study, wall_seconds
 
 KEYS = ("score", "diversity", "quality", "modes_covered", "cond_acc", "aux_acc_real", "aux_acc_fake", "collapsed",
         "precision")
@@ -100,7 +100,7 @@ class Source:
         trial itself) and its wall time in seconds; a reused trial stands for its original's."""
         found = {}
         for t in self.runs.trials:
-            seconds = t.trained_seconds if t.trained_seconds is not None else None if t.reused_from else t.seconds
+            seconds = t.trained_seconds if t.reused_from else t.seconds
             if seconds is not None:
                 found[t.origin or f"{self.runs.parent_name}/{t.name}"] = seconds
         return found
@@ -109,6 +109,14 @@ class Source:
     def trial_hours(self) -> float:
         """Hours of training: the wall times of the trials this run trained (not the ones it copied)."""
         return sum(t.seconds or 0.0 for t in self.runs.trials if not t.reused_from) / 3600
+
+
+def original_seconds(client, run_id: str) -> float | None:
+    """The wall time of the child run a reused trial was copied from; None where the store no longer has it."""
+    try:
+        return wall_seconds(tracking.retry(client.get_run, run_id))
+    except Exception:  # noqa: BLE001  deleted, or another store's id
+        return None
 
 
 def from_store(client, ref: str) -> Source:
@@ -125,6 +133,9 @@ def from_store(client, ref: str) -> Source:
         runs = load_study(client, study, ref, KEYS)
     except ValueError as err:
         raise ValueError(f"--findings: {err}") from err
+    for trial in runs.trials:  # a copy costs what its original's training took
+        if trial.reused_from:
+            trial.trained_seconds = original_seconds(client, trial.origin)
     parent = client.get_run(runs.parent_id)
     command = portable(parent.data.tags.get(tracking.TAG_COMMAND) or f"python -m studies.{study}")
     return Source(runs, command, parent.info.start_time, parent.info.end_time,
