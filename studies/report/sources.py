@@ -133,10 +133,13 @@ def from_store(client, ref: str) -> Source:
         runs = load_study(client, study, ref, KEYS)
     except ValueError as err:
         raise ValueError(f"--findings: {err}") from err
+    parent = client.get_run(runs.parent_id)
+    if parent.info.status != "FINISHED":  # stopped (Ctrl-C), failed or still running: not a whole study
+        raise ValueError(f"--findings: {ref} did not finish (its status is {parent.info.status}): finish it first "
+                         f"(`--resume`; a `--decide` run: the same command again), then name the run that finished")
     for trial in runs.trials:  # a copy costs what its original's training took
         if trial.reused_from:
             trial.trained_seconds = original_seconds(client, trial.origin)
-    parent = client.get_run(runs.parent_id)
     command = portable(parent.data.tags.get(tracking.TAG_COMMAND) or f"python -m studies.{study}")
     return Source(runs, command, parent.info.start_time, parent.info.end_time,
                   parent.data.tags.get(reuse.TAG_CODE))

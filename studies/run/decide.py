@@ -32,8 +32,9 @@ from studies.report import claims as claim_registry
 
 
 def run(plan: Plan) -> int:
-    """Every look of the plan's comparisons, in one parent run; 0 when every look ran."""
-    from studies.run import execute, runs_table, tracking
+    """Every look of the plan's comparisons, in one parent run; 0 when every look ran, 130 when one was
+    interrupted (Ctrl-C: no verdict is drawn from a look that is not whole, and no later look starts)."""
+    from studies.run import execute, resume, runs_table, tracking
     from studies.report import findings, sources as findings_runs, runs as report_runs, verdicts
     from studies.run.stoppers import ErrorStopper
 
@@ -62,8 +63,14 @@ def run(plan: Plan) -> int:
                   f"{len(pending)} undecided comparison(s), {len(chosen)} trials, tested at level {alpha:.4f}",
                   flush=True)
             errors = ErrorStopper(execute.first_errors(look))
-            results += list(execute.run_tuner(look, {**study, "experiment": f"{study['experiment']}-look{k}"},
-                                              errors))
+            experiment = f"{study['experiment']}-look{k}"
+            results += list(execute.run_tuner(look, {**study, "experiment": experiment}, errors))
+            unfinished = execute.unfinished_trials(resume.experiment_folder(plan.storage, experiment))
+            if unfinished and not errors.reason:  # Ctrl-C: Tune saved its state and stopped; this look is not whole
+                tracking.retry(client.set_terminated, parent, status="KILLED")
+                print(f"Interrupted in look {k} with {unfinished} unfinished trials; no verdict was drawn from it. "
+                      f"Run the same command again to continue (finished trials are reused).", file=sys.stderr)
+                return 130
             if errors.reason:
                 print(f"python -m studies.{plan.study.name}: the first trials of look {k} all ended in the same "
                       f"error: {errors.reason}", file=sys.stderr)

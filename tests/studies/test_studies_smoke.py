@@ -4,6 +4,13 @@ setting of its space once (`--seeds 1`; repeating seeds is the runner's job,
 tested with dg_ratio's default smoke in tests/test_newcomer.py, which runs it
 the way a user does, in its own process)."""
 
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
 import pytest
 import ray
 from mlflow.tracking import MlflowClient
@@ -14,6 +21,7 @@ from studies.declare.cli import main as cli_main, make_plan
 
 pytestmark = pytest.mark.slow
 STUDIES = all_studies()
+ROOT = Path(__file__).resolve().parents[2]
 # studies whose default scheduler is ASHA and whose smoke trials are settings a claim compares: FINDINGS
 # refuses their runs (python -m studies.<name> --decide runs those settings under FIFO instead)
 UNDER_ASHA_WITH_CLAIM_SIDES = {"label_smoothing", "mode_collapse", "normalization", "training_tips"}
@@ -71,24 +79,44 @@ def test_every_study_smoke_runs_through_ray_and_mlflow(name, tmp_path, monkeypat
 
 def test_a_decide_run_adds_seeds_by_looks_and_a_second_run_trains_nothing(tmp_path, monkeypatch, local_ray, capsys):
     """`--decide` through real Ray and MLflow, tiny: R7's two settings (label_smoothing), looks of 2 and 3 seeds.
-    Smoke nets never take off, so each comparison is 'not testable' at the first look and no second look runs;
-    run again, every trial is copied from the first run (trial reuse), and FINDINGS.md reads both the same."""
+    First as a user stops it: Ctrl-C during look 1 exits 130 with the parent run KILLED, no verdict drawn from the
+    partial look, no look 2, and FINDINGS refuses the run. The same command again finishes it, reusing what the
+    first run finished; smoke nets never take off, so each comparison is 'not testable' at the first look and no
+    second look runs. Run once more, every trial is copied (trial reuse), and FINDINGS.md reads both the same."""
     monkeypatch.chdir(tmp_path)
     uri = f"sqlite:///{tmp_path / 'm.db'}"
     argv = ["--decide", "--smoke", "--looks", "2,3", "--tracking-uri", uri, "--storage", str(tmp_path / "r")]
+    stopped = interrupted_at_its_first_evaluation(["label_smoothing", *argv], tmp_path, uri)
+    assert stopped.returncode == 130, stopped.stdout[-3000:] + stopped.stderr[-3000:]
+    assert "Look 1 of 2: seeds 0-1" in stopped.stdout and "Look 2" not in stopped.stdout
+    assert "not testable" not in stopped.stdout and "Verdicts" not in stopped.stdout
+    assert "Interrupted in look 1 with" in stopped.stderr and "Run the same command again" in stopped.stderr
+    client = MlflowClient(uri)
+    exp = client.get_experiment_by_name("label_smoothing")
+    (killed,) = client.search_runs([exp.experiment_id], "tags.role = 'study'")
+    assert killed.info.status == "KILLED"
+    assert not any(a.path == "looks" for a in client.list_artifacts(killed.info.run_id))
+    assert report.main(["--findings", killed.info.run_name, "--tracking-uri", uri,
+                        "--out", str(tmp_path / "F0.md")]) == 2
+    assert "did not finish (its status is KILLED)" in capsys.readouterr().err
+
     assert cli_main(STUDIES["label_smoothing"], argv) == 0
     first = capsys.readouterr().out
     assert "Look 1 of 2: seeds 0-1 of 2 undecided comparison(s), 4 trials" in first and "Look 2" not in first
     assert first.count("not testable at this budget") >= 2
     assert cli_main(STUDIES["label_smoothing"], argv) == 0
-    client = MlflowClient(uri)
-    exp = client.get_experiment_by_name("label_smoothing")
-    parents = client.search_runs([exp.experiment_id], "tags.role = 'study'", order_by=["attributes.start_time ASC"])
+    parents = client.search_runs([exp.experiment_id], "tags.role = 'study' and attributes.status = 'FINISHED'",
+                                 order_by=["attributes.start_time ASC"])
     children = [client.search_runs([exp.experiment_id], f"tags.`mlflow.parentRunId` = '{p.info.run_id}'")
                 for p in parents]
     assert [len(c) for c in children] == [4, 4]
-    assert not any("gan.reused_from" in r.data.tags for r in children[0])
-    assert all(r.data.tags["gan.reused_from_run"] == parents[0].info.run_name for r in children[1])
+    done_before = {r.data.tags["gan.setting"] for r in client.search_runs(
+        [exp.experiment_id], f"tags.`mlflow.parentRunId` = '{killed.info.run_id}'") if r.info.status == "FINISHED"}
+    for run in children[0]:  # what the stopped run finished is copied, the rest trained
+        assert run.data.tags.get("gan.reused_from_run") == (
+            killed.info.run_name if run.data.tags["gan.setting"] in done_before else None)
+    assert len(done_before) < 4
+    assert all("gan.reused_from_run" in r.data.tags for r in children[1])
     assert client.list_artifacts(children[1][0].info.run_id, "images")  # the sample grids came along
     looks = client.download_artifacts(parents[0].info.run_id, "looks/look-1.json")
     assert '"verdict": "not testable at this budget"' in open(looks).read()
@@ -96,3 +124,31 @@ def test_a_decide_run_adds_seeds_by_looks_and_a_second_run_trains_nothing(tmp_pa
     assert report.main(["--findings", *(p.info.run_name for p in parents), "--tracking-uri", uri,
                         "--out", str(out)]) == 0
     assert "| [R7](#r7) | not testable at this budget |" in out.read_text()
+
+
+def interrupted_at_its_first_evaluation(args: list[str], folder, uri: str) -> subprocess.CompletedProcess:
+    """`python -m studies.<args>` in its own process group, sent Ctrl-C (SIGINT to the group, as a terminal does)
+    once a trial of it has logged an evaluation."""
+    log = folder / "interrupted.out"
+    err = folder / "interrupted.err"
+    with open(log, "w") as out, open(err, "w") as errors:
+        proc = subprocess.Popen([sys.executable, "-m", f"studies.{args[0]}", *args[1:]], cwd=folder,
+                                stdout=out, stderr=errors, start_new_session=True,
+                                env={**os.environ, "PYTHONPATH": str(ROOT)})
+    client = MlflowClient(uri)
+    deadline = time.time() + 300
+    try:
+        while time.time() < deadline and proc.poll() is None:
+            exp = client.get_experiment_by_name(args[0]) if (folder / "m.db").exists() else None
+            children = client.search_runs([exp.experiment_id], "tags.`mlflow.parentRunId` != ''") if exp else []
+            if any(client.get_metric_history(c.info.run_id, "score") for c in children):
+                break
+            time.sleep(0.5)
+        assert proc.poll() is None, "the study ended before a trial evaluated"
+        os.killpg(proc.pid, signal.SIGINT)
+        proc.wait(timeout=180)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    return subprocess.CompletedProcess(proc.args, proc.returncode, log.read_text(), err.read_text())
