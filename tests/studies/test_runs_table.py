@@ -70,6 +70,7 @@ def test_the_report_reads_the_config_from_the_tag_and_from_the_params_of_a_run_m
     assert set(trials) == {new, old}
     assert trials[new].params == {**trials[old].params, "ratio": "5:1"}  # the label's own knob, beside the config
     assert trials[old].params["betas_d"] == trials[new].params["betas_d"] == str(CONFIG["betas_d"])
+    client.set_terminated(parent)  # FINDINGS reads finished studies only
     exported = {t["name"]: t["params"] for t in sources.export(sources.from_store(client, parent))["trials"]}
     assert exported["wgan-gp 5:1 s1"] == exported["loss=wgan-gp ratio=5:1 seed=0"] == {
         "max_steps": "8400", "budget": "updates", "d_steps": "5", "g_steps": "1", "collapse_quality": "0.2",
