@@ -1,6 +1,7 @@
 """Shared test settings: one torch thread (as a trial gets), Ray token auth set
 explicitly, one private cache for the session (reference classifiers, decoded
-images), and tiny fake torchvision datasets as the data root (see fake_datasets.py)."""
+images), tiny fake torchvision datasets as the data root (see fake_datasets.py), and the
+longest slow modules first, so that the workers of `-n` start them at once (see pyproject.toml)."""
 
 import os
 import shutil
@@ -18,6 +19,10 @@ TINY_IMAGES = dict(dataset="stacked-digits", arch="dcgan", nz=8, ngf=4, ndf=4, b
                    eval_samples=32, max_steps=2, eval_every=1)
 TINY_POINTS = dict(dataset="ring8", arch="mlp", nz=4, ngf=16, ndf=16, batch_size=32,
                    eval_samples=64, max_steps=2, eval_every=1)
+# the slow modules that take longest (minutes each, mostly waiting on processes and servers): run first, a
+# worker each, under `--dist loadscope --no-loadscope-reorder`, the rest fill in beside them
+LONGEST_FIRST = ("studies/test_ray_up.py", "test_newcomer.py", "studies/test_cluster.py",
+                 "benchmarks/test_benchmarks.py", "studies/test_studies_smoke.py")
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -40,6 +45,12 @@ def pytest_configure(config):
     write_all(root)
     os.environ["GAN_STUDIES_DATA"] = str(root)
     config.fake_data_root = root
+
+
+def pytest_collection_modifyitems(config, items):
+    here = Path(__file__).parent
+    rank = {str(here / name): i for i, name in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: rank.get(str(item.path), len(rank)))  # stable: the rest keep their order
 
 
 def pytest_unconfigure(config):
