@@ -19,7 +19,7 @@ TINY_IMAGES = dict(dataset="stacked-digits", arch="dcgan", nz=8, ngf=4, ndf=4, b
                    eval_samples=32, max_steps=2, eval_every=1)
 TINY_POINTS = dict(dataset="ring8", arch="mlp", nz=4, ngf=16, ndf=16, batch_size=32,
                    eval_samples=64, max_steps=2, eval_every=1)
-# the slow modules that take longest (minutes each, mostly waiting on processes and servers): run first, a
+# the slow modules that take longest (minutes each: Ray nodes, servers, SSH hosts, a fresh venv): run first, a
 # worker each, under `--dist loadscope --no-loadscope-reorder`, the rest fill in beside them
 LONGEST_FIRST = ("studies/test_ray_up.py", "test_newcomer.py", "studies/test_cluster.py",
                  "benchmarks/test_benchmarks.py", "studies/test_studies_smoke.py")
