@@ -65,17 +65,16 @@ def run(plan: Plan) -> int:
             errors = ErrorStopper(execute.first_errors(look))
             experiment = f"{study['experiment']}-look{k}"
             results += list(execute.run_tuner(look, {**study, "experiment": experiment}, errors))
-            unfinished = execute.unfinished_trials(resume.experiment_folder(plan.storage, experiment))
-            if unfinished and not errors.reason:  # Ctrl-C: Tune saved its state and stopped; this look is not whole
-                tracking.retry(client.set_terminated, parent, status="KILLED")
-                print(f"Interrupted in look {k} with {unfinished} unfinished trials; no verdict was drawn from it. "
-                      f"Run the same command again to continue (finished trials are reused).", file=sys.stderr)
-                return 130
             if errors.reason:
                 print(f"python -m studies.{plan.study.name}: the first trials of look {k} all ended in the same "
                       f"error: {errors.reason}", file=sys.stderr)
                 tracking.retry(client.set_terminated, parent, status="FAILED")
                 return 1
+            unfinished = execute.stopped_by_ctrl_c(client, parent, resume.experiment_folder(plan.storage, experiment))
+            if unfinished:  # this look is not whole: no verdict from it, no later look
+                print(f"Interrupted in look {k} with {unfinished} unfinished trials; no verdict was drawn from it. "
+                      f"Run the same command again to continue (finished trials are reused).", file=sys.stderr)
+                return 130
             runs = report_runs.load_study(client, plan.study.name, parent, findings_runs.KEYS)
             source = findings_runs.Source(runs, "", int(time.time() * 1000), None, None)
             record, still = [], []

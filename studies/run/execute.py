@@ -191,9 +191,8 @@ def execute(plan: Plan) -> int:
             ray.shutdown()
     if errors.reason:
         return stop_on_error(plan, client, study, results, errors)
-    unfinished = unfinished_trials(study["folder"])
-    if unfinished:  # Ctrl-C: Tune saved its state, then stopped the trials
-        tracking.retry(client.set_terminated, parent, status="KILLED")
+    unfinished = stopped_by_ctrl_c(client, parent, study["folder"])
+    if unfinished:
         print(f"Interrupted with {unfinished} unfinished trials; continue with: "
               f"python -m studies.{plan.study.name} --resume {study['experiment']}", file=sys.stderr)
         return 130
@@ -253,6 +252,15 @@ def stop_on_error(plan: Plan, client: MlflowClient, study: dict, results, errors
     print(f"python -m studies.{plan.study.name}: the first {errors.first} trials all ended in the same error, "
           f"so the study stopped: {errors.reason}", file=sys.stderr)
     return 1
+
+
+def stopped_by_ctrl_c(client: MlflowClient, parent: str, folder: str) -> int:
+    """After a fit: how many trials Ctrl-C left unfinished (Tune saved its state, then stopped them); when any
+    did, the parent run is marked KILLED."""
+    unfinished = unfinished_trials(folder)
+    if unfinished:
+        tracking.retry(client.set_terminated, parent, status="KILLED")
+    return unfinished
 
 
 def unfinished_trials(folder: str) -> int:
