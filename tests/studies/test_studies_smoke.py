@@ -134,12 +134,13 @@ def interrupted_at_its_first_evaluation(args: list[str], folder, uri: str) -> su
     with open(log, "w") as out, open(err, "w") as errors:
         proc = subprocess.Popen([sys.executable, "-m", f"studies.{args[0]}", *args[1:]], cwd=folder,
                                 stdout=out, stderr=errors, start_new_session=True,
-                                env={**os.environ, "PYTHONPATH": str(ROOT)})
+                                env={**os.environ, "PYTHONPATH": str(ROOT), "PYTHONUNBUFFERED": "1"})
     client = MlflowClient(uri)
     deadline = time.time() + 300
     try:
         while time.time() < deadline and proc.poll() is None:
-            exp = client.get_experiment_by_name(args[0]) if (folder / "m.db").exists() else None
+            # the store is made and migrated by the study: opened here only once the study says it is there
+            exp = client.get_experiment_by_name(args[0]) if "MLflow: experiment" in log.read_text() else None
             children = client.search_runs([exp.experiment_id], "tags.`mlflow.parentRunId` != ''") if exp else []
             if any(client.get_metric_history(c.info.run_id, "score") for c in children):
                 break
