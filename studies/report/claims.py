@@ -118,7 +118,8 @@ ACCURACY = (0.05, "one sample in twenty following its label more or less often")
 MODES = (50, "5% of stacked digits' 1,000 modes, about three times the spread of a real set of 1,000 "
              "samples drawn twice")
 FIDELITY = (0.05, "a twentieth of the precision scale, the share of samples inside the real manifold")
-RATE = (0.2, "one seed in five collapsing more often: rarer collapses cannot be told apart within the cap of 12 seeds a side")
+RATE = (0.2, "one seed in five collapsing more often: rarer collapses cannot be told apart within the cap of "
+             "12 seeds a side")
 
 DIGITS = "embedded 32x32 stacked digits stand in for the reports' 64x64 faces"
 STACKED_TAGS = ("conditional, on stacked digits with their three digits as 30 multi-hot tags (a stand-in "
